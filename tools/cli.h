@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mseg CLI: one table of commands, each a function taking (argc, argv) with argv[0] the
+ * command's own name, returning the process exit code (0 ok, 1 failure, 2 usage error).
+ * Every command and subcommand answers --help.
+ */
+#ifndef MSEG_TOOLS_CLI_H
+#define MSEG_TOOLS_CLI_H
+
+struct mseg_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* Dispatches argv[1] among cmds; prints the table for --help/-h/no argument. */
+int mseg_cli_dispatch(const char *prog, const struct mseg_cmd *cmds, int argc, char **argv);
+
+/* Command groups and commands, one file each (tools/cmd_*.c). */
+int mseg_cmd_policy(int argc, char **argv);
+
+#endif

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `mseg policy ...`: the policy tools. Each subcommand lives in its own tools/policy_*.c. */
+#include "tools/cli.h"
+
+#include <stddef.h>
+
+static const struct mseg_cmd policy_commands[] = {
+	{NULL, NULL, NULL},
+};
+
+int mseg_cmd_policy(int argc, char **argv)
+{
+	return mseg_cli_dispatch("mseg policy", policy_commands, argc, argv);
+}
