@@ -49,7 +49,9 @@ CLEAN_EXTRA :=
 .PHONY: all
 all:
 
-include $(sort $(wildcard */module.mk)) $(sort $(wildcard tests/*/module.mk))
+# Libraries first (they fill LIBS_ALL), then the programs and tests that link them.
+include $(sort $(wildcard */module.mk))
+include $(sort $(wildcard tests/*/module.mk tools/*/module.mk))
 
 all: $(BINS) $(TEST_BINS)
 
@@ -79,7 +81,7 @@ check: deps
 
 .PHONY: check-unit check-netns
 check-unit: all
-	$(Q)BUILD=$(BUILD) ./tests/run-all.sh unit
+	$(Q)BUILD=$(BUILD) ./tests/run-all.sh unit cli
 check-netns: all
 	$(Q)BUILD=$(BUILD) ./tests/run-all.sh netns
 

@@ -57,7 +57,8 @@ enum mseg_decider_kind {
 	MSEG_DECIDED_DEFAULT,   /* nothing selected the endpoint: the node's default */
 };
 
-/* What decided a verdict. policy indexes mseg_compiled.policies (or the set given). */
+/* What decided a verdict. For RULE, policy is the deciding policy's mseg_policy.id; for
+ * ISOLATION, the id of the first (lowest id) policy isolating the endpoint. */
 struct mseg_decider {
 	enum mseg_decider_kind kind;
 	uint32_t policy;

@@ -168,6 +168,12 @@ enum mseg_mode {
  *   ingress/egress flags say only which rule lists exist (a ClusterPolicy never isolates).
  */
 struct mseg_policy {
+	/*
+	 * Stable, non-zero, unique among the policies in force: what compiled entries and
+	 * datapath events name (struct mseg_decider.policy). The agent assigns it and keeps it
+	 * across restarts; offline tools use the position in the set plus one.
+	 */
+	uint32_t id;
 	enum mseg_policy_kind kind;
 	char *namespace;
 	char *name;

@@ -1,18 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every test (or one suite: unit | netns | bpf) and ends with one line:
+# Runs every test (or the suites named: unit cli netns) and ends with one line:
 #   N passed, N failed, N skipped
 # Each suite prints one line per test: "PASS name", "FAIL name: why", "SKIP name: why".
 set -u
 cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build}
-suites=${1:-"unit netns"}
+suites=${*:-unit cli netns}
 log=$(mktemp -t mseg-tests.XXXXXX)
 trap 'rm -f "$log"' EXIT
 
 for s in $suites; do
 	case $s in
 	unit) ./tests/run-unit.sh ;;
+	cli) ./tests/cli/run.sh ;;
 	netns) ./tests/netns/run.sh ;;
 	*) echo "FAIL suite $s: unknown suite" ;;
 	esac

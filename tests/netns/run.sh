@@ -1,49 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs the namespace tests: every function named test_* in tests/netns/test_*.sh, each in
-# its own subshell with its own per-run prefix and an EXIT trap that removes all it made.
-# Usage: run.sh [FILTER]   (FILTER: a substring of the test names to run)
-set -u
+# The namespace scenarios (root only). Usage: run.sh [FILTER]
 here=$(cd "$(dirname "$0")" && pwd)
-export MSEG_TOP=${MSEG_TOP:-$(cd "$here/../.." && pwd)}
-filter=${1:-}
-
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP netns: namespace tests need root"
 	exit 0
 fi
-
-for file in "$here"/test_*.sh; do
-	[ -e "$file" ] || continue
-	tests=$(bash -c "source '$here/lib.sh'; source '$file'; declare -F" |
-		awk '{print $3}' | grep '^test_')
-	for t in $tests; do
-		case $t in *"$filter"*) ;; *) continue ;; esac
-		export MT="mt$(printf '%04x' $((RANDOM % 65536)))"
-		export MT_DIR=/run/mseg-test/$MT
-		started=$(date +%s.%N)
-		out=$(
-			set +e
-			# shellcheck source=lib.sh
-			source "$here/lib.sh"
-			source "$file"
-			trap harness_cleanup EXIT
-			mkdir -p "$MT_DIR"
-			"$t" 2>&1
-		)
-		rc=$?
-		secs=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-		name="netns/$(basename "$file" .sh)/$t"
-		if [ $rc -eq 0 ]; then
-			echo "PASS $name (${secs}s)"
-		elif [ $rc -eq 77 ]; then
-			echo "SKIP $name: $(cat "/run/mseg-test/$MT.skip" 2>/dev/null || echo 'skipped')"
-		else
-			echo "FAIL $name (${secs}s)"
-			printf '%s\n' "$out" | tail -n 40 | sed 's/^/    /'
-		fi
-		rm -f "/run/mseg-test/$MT.skip"
-	done
-done
-rmdir /run/mseg-test 2>/dev/null
-exit 0
+exec "$here/../shell-suite.sh" "$here" "${1:-}"
