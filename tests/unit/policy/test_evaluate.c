@@ -12,7 +12,7 @@
 #include "policy/cidr.h"
 #include "policy/evaluate.h"
 
-#define IP(a, b, c, d) (((a) << 24) | ((b) << 16) | ((c) << 8) | (d))
+#define IP(a, b, c, d) (((unsigned)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
 
 /* ---- topology: namespaces x, y (listed) and z (not listed); four endpoints ------------ */
 
