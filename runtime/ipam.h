@@ -16,7 +16,7 @@ struct mseg_ipam;
 
 /*
  * Usable addresses: network+1 .. broadcast-1 (the whole range for /31 and /32 is refused:
- * -EINVAL; so is a non-IPv4 pool or one with host bits set).
+ * -EINVAL; so is a non-IPv4 pool, one with host bits set, or one larger than a /8).
  */
 int mseg_ipam_new(const struct mseg_cidr *pool, struct mseg_ipam **ret);
 void mseg_ipam_free(struct mseg_ipam *ipam);
