@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 static const struct mseg_cmd policy_commands[] = {
+	{"trace", "decide one flow offline and say what decided it", mseg_cmd_policy_trace},
+	{"matrix", "reachability matrix of all endpoints for one port", mseg_cmd_policy_matrix},
 	{NULL, NULL, NULL},
 };
 
