@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The control-socket ops: one line per op. Later issues add theirs here (policy.apply,
+ * policy.get, policy.delete, events.watch, ...), each with its handler in its own file.
+ */
+#include "agent/agent.h"
+
+#include <stddef.h>
+
+const struct mseg_op mseg_agent_ops[] = {
+	{"agent.info", mseg_op_agent_info},
+	{"namespace.create", mseg_op_namespace_create},
+	{"namespace.label", mseg_op_namespace_label},
+	{"namespace.list", mseg_op_namespace_list},
+	{"endpoint.run", mseg_op_endpoint_run},
+	{"endpoint.list", mseg_op_endpoint_list},
+	{"endpoint.get", mseg_op_endpoint_get},
+	{"endpoint.remove", mseg_op_endpoint_remove},
+	{"endpoint.label", mseg_op_endpoint_label},
+	{NULL, NULL},
+};
