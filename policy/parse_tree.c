@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: Apache-2.0
+/* YAML/JSON text to a located node tree, with libyaml's event parser. */
+#include "policy/parse_tree.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "lib/macro.h"
+
+void mseg_ynode_free(struct mseg_ynode *n)
+{
+	if (!n)
+		return;
+	/* Depth is bounded by MSEG_YNODE_MAX_DEPTH when the tree is built, so recursion is safe. */
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->keys)
+			mseg_ynode_free(n->keys[i]);
+		mseg_ynode_free(n->values[i]);
+	}
+	free(n->keys);
+	free(n->values);
+	free(n->value);
+	free(n);
+}
+
+void mseg_ydocs_free(struct mseg_ydocs *docs)
+{
+	if (!docs)
+		return;
+	for (size_t i = 0; i < docs->n; i++)
+		mseg_ynode_free(docs->docs[i]);
+	free(docs->docs);
+	docs->docs = NULL;
+	docs->n = 0;
+}
+
+static bool str_in(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return true;
+	return false;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/*
+ * Plain scalars resolve like Kubernetes' YAML reader does (YAML 1.1 as used by kubectl):
+ * null, booleans (including yes/no/on/off), integers and floats; everything else and every
+ * quoted scalar is a string. Strings where numbers are expected (and the reverse) are errors
+ * later, as they are in Kubernetes.
+ */
+static enum mseg_yscalar_kind scalar_resolve(const char *v)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
+					    "yes", "Yes", "YES", "no", "No", "NO",
+					    "on", "On", "ON", "off", "Off", "OFF", NULL};
+	static const char *const floats[] = {".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
+					     "+.inf", ".nan", ".NaN", ".NAN", NULL};
+	const char *p = v;
+	bool digits = false;
+
+	if (str_in(v, nulls))
+		return MSEG_YSCALAR_NULL;
+	if (str_in(v, bools))
+		return MSEG_YSCALAR_BOOL;
+	if (str_in(v, floats))
+		return MSEG_YSCALAR_FLOAT;
+	if (*p == '-' || *p == '+')
+		p++;
+	if (all_digits(p))
+		return MSEG_YSCALAR_INT;
+	if ((p[0] == '0' && (p[1] == 'x' || p[1] == 'o')) && p[2]) {
+		/* 0x1F, 0o17: integers in YAML, and never a valid name anyway */
+		return MSEG_YSCALAR_INT;
+	}
+	while (*p >= '0' && *p <= '9') {
+		p++;
+		digits = true;
+	}
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			p++;
+			digits = true;
+		}
+	}
+	if (!digits)
+		return MSEG_YSCALAR_STRING;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!all_digits(p))
+			return MSEG_YSCALAR_STRING;
+		return MSEG_YSCALAR_FLOAT;
+	}
+	return *p ? MSEG_YSCALAR_STRING : MSEG_YSCALAR_FLOAT;
+}
+
+static struct mseg_ynode *node_new(enum mseg_ynode_type type, const yaml_mark_t *m)
+{
+	struct mseg_ynode *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->type = type;
+	n->line = (unsigned)m->line + 1;
+	n->col = (unsigned)m->column + 1;
+	return n;
+}
+
+/* Appends child to a container; for a map, alternating calls give key then value. */
+struct builder {
+	struct mseg_ynode *stack[MSEG_YNODE_MAX_DEPTH];
+	struct mseg_ynode *pending_key[MSEG_YNODE_MAX_DEPTH];
+	size_t cap[MSEG_YNODE_MAX_DEPTH];
+	size_t depth;
+	struct mseg_ynode *root;
+};
+
+static int builder_add(struct builder *b, struct mseg_ynode *child)
+{
+	struct mseg_ynode *top;
+	size_t d;
+
+	if (b->depth == 0) {
+		b->root = child;
+		return 0;
+	}
+	d = b->depth - 1;
+	top = b->stack[d];
+	if (top->type == MSEG_YNODE_MAP && !b->pending_key[d]) {
+		b->pending_key[d] = child;
+		return 0;
+	}
+	if (top->n == b->cap[d]) {
+		size_t cap = b->cap[d] ? b->cap[d] * 2 : 4;
+		struct mseg_ynode **v = realloc(top->values, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		top->values = v;
+		if (top->type == MSEG_YNODE_MAP) {
+			struct mseg_ynode **k = realloc(top->keys, cap * sizeof(*k));
+
+			if (!k)
+				return -ENOMEM;
+			top->keys = k;
+		}
+		b->cap[d] = cap;
+	}
+	if (top->type == MSEG_YNODE_MAP) {
+		top->keys[top->n] = b->pending_key[d];
+		b->pending_key[d] = NULL;
+	}
+	top->values[top->n++] = child;
+	return 0;
+}
+
+/* Frees whatever a half-built document holds (after an error). */
+static void builder_reset(struct builder *b)
+{
+	for (size_t d = 0; d < b->depth; d++)
+		mseg_ynode_free(b->pending_key[d]);
+	if (b->depth > 0)
+		mseg_ynode_free(b->stack[0]); /* the root container owns everything below */
+	else
+		mseg_ynode_free(b->root);
+	memset(b, 0, sizeof(*b));
+}
+
+static int docs_push(struct mseg_ydocs *docs, struct mseg_ynode *root)
+{
+	struct mseg_ynode **v = realloc(docs->docs, (docs->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	docs->docs = v;
+	v[docs->n++] = root;
+	return 0;
+}
+
+static int scalar_node(const yaml_event_t *ev, struct mseg_ynode **ret)
+{
+	const char *tag = (const char *)ev->data.scalar.tag;
+	struct mseg_ynode *n = node_new(MSEG_YNODE_SCALAR, &ev->start_mark);
+
+	if (!n)
+		return -ENOMEM;
+	n->len = ev->data.scalar.length;
+	n->value = malloc(n->len + 1);
+	if (!n->value) {
+		free(n);
+		return -ENOMEM;
+	}
+	memcpy(n->value, ev->data.scalar.value, n->len);
+	n->value[n->len] = '\0';
+	if (tag && !strcmp(tag, YAML_STR_TAG))
+		n->kind = MSEG_YSCALAR_STRING;
+	else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+		n->kind = scalar_resolve(n->value);
+	else
+		n->kind = MSEG_YSCALAR_STRING;
+	*ret = n;
+	return 0;
+}
+
+int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_ydocs *docs,
+		    struct mseg_diag *diag)
+{
+	struct builder b = {0};
+	yaml_parser_t parser;
+	bool done = false;
+	int r = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+
+	while (!done) {
+		struct mseg_ynode *n = NULL;
+		yaml_event_t ev;
+
+		if (!yaml_parser_parse(&parser, &ev)) {
+			if (parser.error == YAML_MEMORY_ERROR) {
+				r = -ENOMEM;
+				break;
+			}
+			r = mseg_diag_add(diag, file, (unsigned)parser.problem_mark.line + 1,
+					  (unsigned)parser.problem_mark.column + 1, NULL,
+					  "invalid YAML: %s%s%s",
+					  parser.problem ? parser.problem : "syntax error",
+					  parser.context ? " " : "",
+					  parser.context ? parser.context : "");
+			r = r < 0 ? r : -EINVAL;
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_END_EVENT:
+			/* Empty documents (a lone "---", comments only) are skipped. */
+			if (b.root && !mseg_ynode_is_null(b.root))
+				r = docs_push(docs, b.root);
+			else
+				mseg_ynode_free(b.root);
+			if (r == 0)
+				b.root = NULL;
+			break;
+		case YAML_ALIAS_EVENT:
+			r = mseg_diag_add(diag, file, (unsigned)ev.start_mark.line + 1,
+					  (unsigned)ev.start_mark.column + 1, NULL,
+					  "YAML aliases (*%s) are not supported, write the value out",
+					  (const char *)ev.data.alias.anchor);
+			r = r < 0 ? r : -EINVAL;
+			break;
+		case YAML_SCALAR_EVENT:
+			r = scalar_node(&ev, &n);
+			if (r == 0) {
+				r = builder_add(&b, n);
+				if (r < 0)
+					mseg_ynode_free(n);
+			}
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (b.depth == MSEG_YNODE_MAX_DEPTH) {
+				r = mseg_diag_add(diag, file, (unsigned)ev.start_mark.line + 1,
+						  (unsigned)ev.start_mark.column + 1, NULL,
+						  "nesting is deeper than %d levels",
+						  MSEG_YNODE_MAX_DEPTH);
+				r = r < 0 ? r : -EINVAL;
+				break;
+			}
+			n = node_new(ev.type == YAML_MAPPING_START_EVENT ? MSEG_YNODE_MAP
+									 : MSEG_YNODE_SEQ,
+				     &ev.start_mark);
+			if (!n) {
+				r = -ENOMEM;
+				break;
+			}
+			r = builder_add(&b, n);
+			if (r < 0) {
+				mseg_ynode_free(n);
+				break;
+			}
+			b.stack[b.depth] = n;
+			b.pending_key[b.depth] = NULL;
+			b.cap[b.depth] = 0;
+			b.depth++;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			if (b.depth > 0)
+				b.depth--;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (r < 0)
+			break;
+	}
+	builder_reset(&b);
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+struct mseg_ynode *mseg_ynode_get(const struct mseg_ynode *map, const char *key)
+{
+	if (!map || map->type != MSEG_YNODE_MAP)
+		return NULL;
+	for (size_t i = 0; i < map->n; i++) {
+		const struct mseg_ynode *k = map->keys[i];
+
+		if (k->type == MSEG_YNODE_SCALAR && !strcmp(k->value, key))
+			return mseg_ynode_is_null(map->values[i]) ? NULL : map->values[i];
+	}
+	return NULL;
+}
+
+bool mseg_ynode_is_null(const struct mseg_ynode *n)
+{
+	return n && n->type == MSEG_YNODE_SCALAR && n->kind == MSEG_YSCALAR_NULL;
+}
+
+const char *mseg_ynode_describe(const struct mseg_ynode *n)
+{
+	if (n->type == MSEG_YNODE_MAP)
+		return "a map";
+	if (n->type == MSEG_YNODE_SEQ)
+		return "a list";
+	switch (n->kind) {
+	case MSEG_YSCALAR_NULL:
+		return "null";
+	case MSEG_YSCALAR_BOOL:
+		return "a boolean";
+	case MSEG_YSCALAR_INT:
+	case MSEG_YSCALAR_FLOAT:
+		return "a number";
+	default:
+		return "a string";
+	}
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal to policy/: YAML (and JSON, which libyaml reads as the flow subset of YAML) into a
+ * small tree of nodes that remember their 1-based line and column, so every later error can
+ * point at the offending value. Aliases are refused and nesting is bounded, so a hostile
+ * document costs memory linear in its size and no deep recursion.
+ */
+#ifndef MSEG_POLICY_PARSE_TREE_H
+#define MSEG_POLICY_PARSE_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/diag.h"
+
+enum mseg_ynode_type {
+	MSEG_YNODE_SCALAR,
+	MSEG_YNODE_MAP,
+	MSEG_YNODE_SEQ,
+};
+
+/* What a scalar means under the YAML core schema (plain scalars) or "string" (quoted). */
+enum mseg_yscalar_kind {
+	MSEG_YSCALAR_STRING,
+	MSEG_YSCALAR_NULL,
+	MSEG_YSCALAR_BOOL,
+	MSEG_YSCALAR_INT,
+	MSEG_YSCALAR_FLOAT,
+};
+
+struct mseg_ynode {
+	enum mseg_ynode_type type;
+	unsigned line, col; /* 1-based */
+	/* SCALAR */
+	char *value;	 /* NUL-terminated; may hold an embedded NUL (len says) */
+	size_t len;
+	enum mseg_yscalar_kind kind;
+	/* MAP: keys[i] -> values[i] (keys are scalars); SEQ: values[i] */
+	struct mseg_ynode **keys;
+	struct mseg_ynode **values;
+	size_t n;
+};
+
+/* The documents of one stream; empty documents are already dropped. */
+struct mseg_ydocs {
+	struct mseg_ynode **docs;
+	size_t n;
+};
+
+#define MSEG_YNODE_MAX_DEPTH 64
+
+/*
+ * Reads buf. Syntax errors go to diag (file name) and make the result -EINVAL, but the
+ * documents that were complete before the error are still returned, so their own errors can
+ * be reported too. -ENOMEM on allocation failure. docs must start empty; free it always.
+ */
+int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_ydocs *docs,
+		    struct mseg_diag *diag);
+void mseg_ydocs_free(struct mseg_ydocs *docs);
+void mseg_ynode_free(struct mseg_ynode *n);
+
+/* The value under key in a map, or NULL (also NULL when the value is a null scalar). */
+struct mseg_ynode *mseg_ynode_get(const struct mseg_ynode *map, const char *key);
+/* "a map", "a list", "a string", "a number", "a boolean", "null". */
+const char *mseg_ynode_describe(const struct mseg_ynode *n);
+bool mseg_ynode_is_null(const struct mseg_ynode *n);
+
+#endif
