@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The nftables backend's internals, shared by its files (datapath_nft*.c) and its unit tests.
+ * The reconciler uses only mseg_datapath_nft (agent/datapath.h).
+ *
+ * Layout of table inet mseg (docs/datapath-nft.md explains how to read it):
+ *   base chains forward/input/output: iifname vmap @ep_out (packets leaving a container),
+ *     oifname vmap @ep_in (packets entering one); the elements jump to per-endpoint chains;
+ *   ep_<ns>_<name>_out / _in: anti-spoofing (out), conntrack replies return, then the lookup
+ *     contract of policy/compile.h as four verdict maps, first hit wins:
+ *       <chain>_cls    remote address . l4proto . port    (class-specific, proto-specific)
+ *       <chain>_clsany remote address . l4proto 0-255     (class-specific, any protocol)
+ *       <chain>_any    l4proto . port                     (any remote, proto-specific)
+ *       <chain>_rest   meta nfproto ipv4                  (any remote and protocol, or default)
+ *   decision chains (allow_/deny_/audit_...), reached by goto from the maps: a named counter,
+ *     an NFLOG line for drops and audits, then return (allow) or drop.
+ * Remote classes become address intervals: the ipcache is longest-prefix, interval sets may
+ * not overlap, so each prefix contributes itself minus the more specific prefixes inside it.
+ */
+#ifndef MSEG_AGENT_DATAPATH_NFT_H
+#define MSEG_AGENT_DATAPATH_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/datapath.h"
+#include "policy/compile.h"
+
+#define MSEG_NFT_TABLE "mseg"
+#define MSEG_NFT_NAME_MAX 256 /* NFT_NAME_MAXLEN, with the terminating NUL */
+#define MSEG_NFT_SNAPLEN 128  /* bytes of each logged packet copied to the agent */
+
+/* ---- remote classes as disjoint IPv4 intervals (datapath_nft_names.c) ------------------ */
+
+struct mseg_nft_interval {
+	uint32_t lo, hi; /* host order, inclusive */
+	uint32_t class;
+};
+
+/*
+ * Turns the longest-prefix ipcache into disjoint intervals covering the whole IPv4 space,
+ * sorted by lo, adjacent intervals of one class merged; space no prefix covers belongs to
+ * MSEG_ID_WORLD (the contract's "no match"). Non-IPv4 entries are ignored.
+ */
+int mseg_nft_intervals_compute(const struct mseg_ipcache_entry *ipc, size_t n,
+			       struct mseg_nft_interval **ret, size_t *n_ret);
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+/*
+ * "ep_<ns>_<name>" with every byte outside [a-z0-9-] written as _XX (hex), so the mapping is
+ * one-to-one and the result is a plain nft identifier; "ep_<id>" when that would be too long
+ * for a set name with its longest suffix.
+ */
+int mseg_nft_endpoint_base(char *buf, size_t len, const char *ns, const char *name, uint32_t id);
+
+/* What a packet that reached a verdict map element meets: one decision chain per value. */
+struct mseg_nft_decision {
+	uint8_t dir;	 /* enum mseg_dir of the check (the endpoint's side) */
+	uint8_t verdict; /* enum mseg_verdict */
+	uint8_t audit;
+	uint16_t reason; /* enum mseg_drop_reason, for drops */
+	struct mseg_decider by;
+	struct mseg_decider audit_by;
+	/* A drop that no policy decides (spoofing, not IPv4): named after reason alone. */
+	bool special;
+};
+
+/* allow_p5_ing3_in, deny_iso_p2_out, deny_default_in, audit_p1_egr0_by_p4_egr2_out,
+ * drop_spoofed_ip_out. Equal decisions give equal names. */
+int mseg_nft_decision_name(char *buf, size_t len, const struct mseg_nft_decision *d);
+bool mseg_nft_decision_equal(const struct mseg_nft_decision *a,
+			     const struct mseg_nft_decision *b);
+
+/*
+ * The NFLOG prefix of a decision: "mseg:<V>:<d>:<reason>:<kind>:<policy>:<rdir>:<rule>",
+ * V = D (dropped) or A (audit), d = i/o (the endpoint's side), kind = R/I/D (rule, isolation,
+ * default, N = none: a special drop), rdir = i/e (the rule list). Audit lines name audit_by
+ * (the policy that would have dropped). Parsing is strict: anything else is -EINVAL.
+ */
+int mseg_nft_log_prefix(char *buf, size_t len, const struct mseg_nft_decision *d);
+int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_t *dir,
+			      uint16_t *reason, struct mseg_decider *by);
+
+/* ---- batches (datapath_nft_batch.c) ---------------------------------------------------- */
+
+/*
+ * One nfnetlink transaction: BATCH_BEGIN, the messages, BATCH_END, each with its own
+ * sequence number; what[] remembers, per sequence number, which object a message is about,
+ * so that an error from the kernel names it.
+ */
+struct mseg_nft_batch;
+
+int mseg_nft_batch_new(struct mseg_nft_batch **ret, uint32_t seq_start);
+void mseg_nft_batch_free(struct mseg_nft_batch *b);
+/* Number of messages between BEGIN and END. */
+size_t mseg_nft_batch_count(const struct mseg_nft_batch *b);
+/* Closes the batch (BATCH_END) and returns the bytes to send. */
+int mseg_nft_batch_finish(struct mseg_nft_batch *b, const void **buf, size_t *len);
+/* The object a sequence number was about, or NULL. */
+const char *mseg_nft_batch_what(const struct mseg_nft_batch *b, uint32_t seq);
+
+/* Sets the kinds of set the backend makes (key layout and nft type for printing). */
+enum mseg_nft_set_kind {
+	MSEG_NFT_SET_IFNAME,	  /* ifname : verdict */
+	MSEG_NFT_SET_ADDR_PROTO_PORT, /* ipv4_addr . inet_proto . inet_service : verdict, interval */
+	MSEG_NFT_SET_ADDR_PROTO,      /* ipv4_addr . inet_proto : verdict, interval */
+	MSEG_NFT_SET_PROTO_PORT,      /* inet_proto . inet_service : verdict, interval */
+	MSEG_NFT_SET_NFPROTO,	      /* nf_proto : verdict */
+};
+
+/* One verdict map element; keys are in the set's register layout (4-byte aligned fields). */
+struct mseg_nft_elem {
+	uint8_t key[16];
+	uint8_t key_end[16]; /* interval sets only */
+	uint8_t key_len;
+	bool jump;	     /* jump (base chain dispatch) or goto (decisions) */
+	char chain[MSEG_NFT_NAME_MAX];
+};
+
+void mseg_nft_elem_addr_proto_port(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_t addr_hi,
+				   uint8_t proto, uint16_t port_lo, uint16_t port_hi);
+void mseg_nft_elem_addr_proto(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_t addr_hi,
+			      uint8_t proto_lo, uint8_t proto_hi);
+void mseg_nft_elem_proto_port(struct mseg_nft_elem *e, uint8_t proto, uint16_t port_lo,
+			      uint16_t port_hi);
+void mseg_nft_elem_nfproto(struct mseg_nft_elem *e, uint8_t nfproto);
+void mseg_nft_elem_ifname(struct mseg_nft_elem *e, const char *ifname);
+int mseg_nft_elem_cmp(const struct mseg_nft_elem *a, const struct mseg_nft_elem *b);
+
+int mseg_nft_batch_table_add(struct mseg_nft_batch *b);
+int mseg_nft_batch_table_del(struct mseg_nft_batch *b);
+/* hook < 0: a regular chain. Base chains are filter chains with policy accept. */
+int mseg_nft_batch_chain_add(struct mseg_nft_batch *b, const char *name, int hook, int prio,
+			     const char *comment);
+int mseg_nft_batch_chain_flush(struct mseg_nft_batch *b, const char *name);
+int mseg_nft_batch_chain_del(struct mseg_nft_batch *b, const char *name);
+int mseg_nft_batch_set_add(struct mseg_nft_batch *b, const char *name,
+			   enum mseg_nft_set_kind kind, const char *comment);
+int mseg_nft_batch_set_flush(struct mseg_nft_batch *b, const char *name);
+int mseg_nft_batch_set_del(struct mseg_nft_batch *b, const char *name);
+int mseg_nft_batch_elems(struct mseg_nft_batch *b, bool add, const char *set,
+			 const struct mseg_nft_elem *elems, size_t n);
+int mseg_nft_batch_counter_add(struct mseg_nft_batch *b, const char *name);
+int mseg_nft_batch_counter_del(struct mseg_nft_batch *b, const char *name);
+
+/* Appends one rule (built with libnftnl) to chain; the rule stays the caller's. */
+struct nftnl_rule;
+int mseg_nft_batch_rule_append(struct mseg_nft_batch *b, struct nftnl_rule *rl,
+			       const char *chain);
+/* The rules of the table (datapath_nft_rules.c): each builds one rule and appends it. */
+int mseg_nft_batch_rules_base(struct mseg_nft_batch *b, const char *chain, bool iif,
+			      const char *map);
+/* Non-IPv4 drop, anti-spoofing (egress only: ep and the spoof chains are needed there),
+ * replies, then the four lookups. */
+int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain,
+				  enum mseg_dir dir, const struct mseg_dp_endpoint *ep,
+				  const char *spoof_mac, const char *spoof_ip, const char *nonip_chain);
+int mseg_nft_batch_rules_decision(struct mseg_nft_batch *b, const char *chain,
+				  const struct mseg_nft_decision *d, uint32_t nflog_group);
+
+/* Sends a finished batch and drains every answer; on error *err names the object. */
+struct mnl_socket;
+int mseg_nft_batch_send(struct mseg_nft_batch *b, struct mnl_socket *nl, char *err,
+			size_t errlen);
+
+#endif

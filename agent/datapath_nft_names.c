@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The nft backend's pure functions: remote classes as disjoint intervals, object names and
+ * the NFLOG prefix that carries a decision to the agent. No kernel, no I/O.
+ */
+#include "agent/datapath_nft.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf/abi.h"
+#include "lib/macro.h"
+#include "policy/cidr.h"
+
+/* ---- intervals --------------------------------------------------------------------------- */
+
+struct span {
+	uint64_t lo, hi;
+	uint32_t class;
+};
+
+static int span_cmp(const void *pa, const void *pb)
+{
+	const struct span *a = pa, *b = pb;
+
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	/* the wider prefix first, so that it is below the narrower one on the stack */
+	if (a->hi != b->hi)
+		return a->hi > b->hi ? -1 : 1;
+	return 0;
+}
+
+struct out {
+	struct mseg_nft_interval *v;
+	size_t n, cap;
+};
+
+static int out_push(struct out *o, uint64_t lo, uint64_t hi, uint32_t class)
+{
+	if (lo > hi)
+		return 0;
+	/* merge with the previous interval when it touches and has the same class */
+	if (o->n && o->v[o->n - 1].class == class && (uint64_t)o->v[o->n - 1].hi + 1 == lo) {
+		o->v[o->n - 1].hi = (uint32_t)hi;
+		return 0;
+	}
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		struct mseg_nft_interval *v = realloc(o->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		o->v = v;
+		o->cap = cap;
+	}
+	o->v[o->n++] = (struct mseg_nft_interval){.lo = (uint32_t)lo, .hi = (uint32_t)hi,
+						  .class = class};
+	return 0;
+}
+
+int mseg_nft_intervals_compute(const struct mseg_ipcache_entry *ipc, size_t n,
+			       struct mseg_nft_interval **ret, size_t *n_ret)
+{
+	_cleanup_free_ struct span *spans = NULL;
+	_cleanup_free_ struct span *stack = NULL;
+	struct out o = {0};
+	size_t ns = 0, depth = 0;
+	uint64_t pos = 0;
+	int r = 0;
+
+	spans = calloc(n + 1, sizeof(*spans));
+	stack = calloc(n + 1, sizeof(*stack));
+	if (!spans || !stack)
+		return -ENOMEM;
+	/* The root: what no prefix covers is WORLD. A /0 in the ipcache sorts after it (equal
+	 * span) and so sits above it on the stack and wins, as longest-prefix match would. */
+	spans[ns++] = (struct span){.lo = 0, .hi = UINT32_MAX, .class = MSEG_ID_WORLD};
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a, mask;
+
+		if (ipc[i].prefix.family != MSEG_AF_INET || ipc[i].prefix.prefixlen > 32)
+			continue;
+		a = mseg_cidr_v4(&ipc[i].prefix);
+		mask = ipc[i].prefix.prefixlen ? 0xffffffffu << (32 - ipc[i].prefix.prefixlen) : 0;
+		spans[ns++] = (struct span){.lo = a & mask, .hi = (a & mask) | ~mask,
+					    .class = ipc[i].class};
+	}
+	qsort(spans + 1, ns - 1, sizeof(*spans), span_cmp);
+
+	/* Prefixes nest or are disjoint; a sweep with a stack of the open prefixes gives each
+	 * address to the innermost prefix holding it. */
+	for (size_t i = 0; i < ns && r == 0; i++) {
+		while (depth && stack[depth - 1].hi < spans[i].lo) {
+			r = out_push(&o, pos, stack[depth - 1].hi, stack[depth - 1].class);
+			pos = stack[depth - 1].hi + 1;
+			depth--;
+		}
+		if (depth && r == 0 && spans[i].lo > pos)
+			r = out_push(&o, pos, spans[i].lo - 1, stack[depth - 1].class);
+		if (spans[i].lo > pos)
+			pos = spans[i].lo;
+		stack[depth++] = spans[i];
+	}
+	while (depth && r == 0) {
+		r = out_push(&o, pos, stack[depth - 1].hi, stack[depth - 1].class);
+		pos = stack[depth - 1].hi + 1;
+		depth--;
+	}
+	if (r < 0) {
+		free(o.v);
+		return r;
+	}
+	*ret = o.v;
+	*n_ret = o.n;
+	return 0;
+}
+
+/* ---- names ------------------------------------------------------------------------------- */
+
+/* The longest suffix the backend appends to an endpoint base: "_out_clsany". */
+#define BASE_SUFFIX_MAX 11
+
+static size_t escape(char *buf, size_t len, size_t at, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+			if (at + 1 < len)
+				buf[at] = (char)c;
+			at++;
+		} else {
+			if (at + 3 < len) {
+				buf[at] = '_';
+				buf[at + 1] = hex[c >> 4];
+				buf[at + 2] = hex[c & 15];
+			}
+			at += 3;
+		}
+	}
+	return at;
+}
+
+int mseg_nft_endpoint_base(char *buf, size_t len, const char *ns, const char *name, uint32_t id)
+{
+	size_t at;
+
+	if (len < 16)
+		return -ENOBUFS;
+	memcpy(buf, "ep_", 3);
+	at = escape(buf, len, 3, ns ? ns : "");
+	if (at + 1 < len)
+		buf[at] = '_';
+	at = escape(buf, len, at + 1, name ? name : "");
+	if (!ns || !*ns || !name || !*name || at + BASE_SUFFIX_MAX >= len ||
+	    at + BASE_SUFFIX_MAX >= MSEG_NFT_NAME_MAX) {
+		snprintf(buf, len, "ep_%" PRIu32, id);
+		return 0;
+	}
+	buf[at] = '\0';
+	return 0;
+}
+
+static const char *side(uint8_t dir)
+{
+	return dir == MSEG_DIR_INGRESS ? "in" : "out";
+}
+
+static int decider_name(char *buf, size_t len, const struct mseg_decider *d)
+{
+	switch (d->kind) {
+	case MSEG_DECIDED_RULE:
+		return snprintf(buf, len, "p%" PRIu32 "_%s%u", d->policy,
+				d->dir == MSEG_DIR_INGRESS ? "ing" : "egr", (unsigned)d->rule);
+	case MSEG_DECIDED_ISOLATION:
+		return snprintf(buf, len, "iso_p%" PRIu32, d->policy);
+	case MSEG_DECIDED_DEFAULT:
+		return snprintf(buf, len, "default");
+	}
+	return snprintf(buf, len, "none");
+}
+
+static const char *special_name(uint16_t reason)
+{
+	switch (reason) {
+	case MSEG_DROP_SPOOFED_IP:
+		return "spoofed_ip";
+	case MSEG_DROP_SPOOFED_MAC:
+		return "spoofed_mac";
+	case MSEG_DROP_UNSUPPORTED_L3:
+		return "unsupported_l3";
+	}
+	return "other";
+}
+
+int mseg_nft_decision_name(char *buf, size_t len, const struct mseg_nft_decision *d)
+{
+	char by[64], audit_by[64];
+	int n;
+
+	if (d->special)
+		n = snprintf(buf, len, "drop_%s_%s", special_name(d->reason), side(d->dir));
+	else {
+		decider_name(by, sizeof(by), &d->by);
+		if (d->verdict == MSEG_VERDICT_ALLOW && d->audit) {
+			decider_name(audit_by, sizeof(audit_by), &d->audit_by);
+			n = snprintf(buf, len, "audit_%s_by_%s_%s", by, audit_by, side(d->dir));
+		} else
+			n = snprintf(buf, len, "%s_%s_%s",
+				     d->verdict == MSEG_VERDICT_ALLOW ? "allow" : "deny", by,
+				     side(d->dir));
+	}
+	if (n < 0 || (size_t)n >= len)
+		return -ENOBUFS;
+	return 0;
+}
+
+static bool decider_equal(const struct mseg_decider *a, const struct mseg_decider *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == MSEG_DECIDED_DEFAULT)
+		return true;
+	if (a->kind == MSEG_DECIDED_ISOLATION)
+		return a->policy == b->policy;
+	return a->policy == b->policy && a->rule == b->rule && a->dir == b->dir;
+}
+
+bool mseg_nft_decision_equal(const struct mseg_nft_decision *a, const struct mseg_nft_decision *b)
+{
+	if (a->special != b->special || a->dir != b->dir)
+		return false;
+	if (a->special)
+		return a->reason == b->reason;
+	if (a->verdict != b->verdict || !!a->audit != !!b->audit || a->reason != b->reason)
+		return false;
+	if (!decider_equal(&a->by, &b->by))
+		return false;
+	return !(a->verdict == MSEG_VERDICT_ALLOW && a->audit) ||
+	       decider_equal(&a->audit_by, &b->audit_by);
+}
+
+/* ---- the NFLOG prefix -------------------------------------------------------------------- */
+
+static char kind_char(const struct mseg_decider *d)
+{
+	switch (d->kind) {
+	case MSEG_DECIDED_RULE:
+		return 'R';
+	case MSEG_DECIDED_ISOLATION:
+		return 'I';
+	case MSEG_DECIDED_DEFAULT:
+		return 'D';
+	}
+	return 'N';
+}
+
+int mseg_nft_log_prefix(char *buf, size_t len, const struct mseg_nft_decision *d)
+{
+	const struct mseg_decider none = {.kind = (enum mseg_decider_kind)MSEG_ABI_DECIDED_NONE};
+	bool audit = !d->special && d->verdict == MSEG_VERDICT_ALLOW && d->audit;
+	const struct mseg_decider *by = d->special ? &none : audit ? &d->audit_by : &d->by;
+	int n;
+
+	n = snprintf(buf, len, "mseg:%c:%c:%u:%c:%" PRIu32 ":%c:%u", audit ? 'A' : 'D',
+		     d->dir == MSEG_DIR_INGRESS ? 'i' : 'o', (unsigned)d->reason, kind_char(by),
+		     by->kind == MSEG_DECIDED_RULE || by->kind == MSEG_DECIDED_ISOLATION ?
+			     by->policy : 0,
+		     by->dir == MSEG_DIR_EGRESS ? 'e' : 'i',
+		     by->kind == MSEG_DECIDED_RULE ? (unsigned)by->rule : 0);
+	/* NFLOG carries at most 127 bytes of prefix; ours stays far below */
+	if (n < 0 || (size_t)n >= len || n > 127)
+		return -ENOBUFS;
+	return 0;
+}
+
+static int parse_uint(const char **s, unsigned long max, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (**s < '0' || **s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(*s, &end, 10);
+	if (errno || v > max)
+		return -EINVAL;
+	*s = end;
+	*ret = v;
+	return 0;
+}
+
+static int expect(const char **s, char c)
+{
+	if (**s != c)
+		return -EINVAL;
+	(*s)++;
+	return 0;
+}
+
+int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_t *dir,
+			      uint16_t *reason, struct mseg_decider *by)
+{
+	const char *s = prefix;
+	unsigned long reason_v, policy, rule;
+	char v, d, k, rd;
+
+	if (strncmp(s, "mseg:", 5) != 0)
+		return -EINVAL;
+	s += 5;
+	v = *s++;
+	if ((v != 'D' && v != 'A') || expect(&s, ':'))
+		return -EINVAL;
+	d = *s++;
+	if ((d != 'i' && d != 'o') || expect(&s, ':'))
+		return -EINVAL;
+	if (parse_uint(&s, MSEG_DROP_REASON_MAX - 1, &reason_v) || expect(&s, ':'))
+		return -EINVAL;
+	k = *s++;
+	if (!strchr("RIDN", k) || !k || expect(&s, ':'))
+		return -EINVAL;
+	if (parse_uint(&s, UINT32_MAX, &policy) || expect(&s, ':'))
+		return -EINVAL;
+	rd = *s++;
+	if ((rd != 'i' && rd != 'e') || expect(&s, ':'))
+		return -EINVAL;
+	if (parse_uint(&s, UINT16_MAX, &rule) || *s)
+		return -EINVAL;
+
+	*event_verdict = v == 'A' ? MSEG_EVENT_AUDIT : MSEG_EVENT_DROPPED;
+	*dir = d == 'i' ? MSEG_DIR_INGRESS : MSEG_DIR_EGRESS;
+	*reason = (uint16_t)reason_v;
+	*by = (struct mseg_decider){
+		.kind = k == 'R'   ? MSEG_DECIDED_RULE
+			: k == 'I' ? MSEG_DECIDED_ISOLATION
+			: k == 'D' ? MSEG_DECIDED_DEFAULT
+				   : (enum mseg_decider_kind)MSEG_ABI_DECIDED_NONE,
+		.policy = (uint32_t)policy,
+		.rule = (uint16_t)rule,
+		.dir = rd == 'e' ? MSEG_DIR_EGRESS : MSEG_DIR_INGRESS,
+	};
+	return 0;
+}
