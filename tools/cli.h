@@ -18,6 +18,7 @@ int mseg_cli_dispatch(const char *prog, const struct mseg_cmd *cmds, int argc, c
 
 /* Command groups and commands, one file each (tools/cmd_*.c). */
 int mseg_cmd_policy(int argc, char **argv);
+int mseg_cmd_policy_check(int argc, char **argv);  /* tools/policy_check.c */
 int mseg_cmd_policy_trace(int argc, char **argv);  /* tools/policy_trace.c */
 int mseg_cmd_policy_matrix(int argc, char **argv); /* tools/policy_matrix.c */
 
