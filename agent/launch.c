@@ -32,7 +32,7 @@ static void __attribute__((noreturn)) child_exec(int nsfd, int logfd, int errfd,
 		goto fail;
 	devnull = open("/dev/null", O_RDONLY);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
-	    dup2(errfd, 3) < 0)
+	    (errfd != 3 && dup3(errfd, 3, O_CLOEXEC) < 0))
 		goto fail;
 	/* Nothing of the agent's (control socket, state files) may leak into the container. */
 	close_range(4, ~0U, 0);

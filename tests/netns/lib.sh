@@ -56,7 +56,9 @@ agent_start() {
 	local sock
 	sock=$(node_socket "$node")
 	rm -f "$sock"
-	ip netns exec "$MT-$node" "$MSEGD" --foreground --node "$node" \
+	# nsenter, not `ip netns exec`: the latter gives msegd a private (slave) mount namespace,
+	# and the container namespaces it bind-mounts under /run/netns would be invisible outside.
+	nsenter --net="/run/netns/$MT-$node" "$MSEGD" --foreground --node "$node" \
 		--state-dir "$MT_DIR/$node/state" --socket "$sock" \
 		--bpf-dir "$MT_DIR/$node/bpf" --netns-prefix "$MT-$node-" "$@" \
 		>>"$MT_DIR/$node/msegd.log" 2>&1 &
