@@ -4,7 +4,7 @@
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
-BPF_HDRS  := $(wildcard bpf/*.h)
+BPF_HDRS  := $(wildcard bpf/*.h bpf/lib/*.h)
 
 $(BUILD)/bpf/vmlinux.h:
 	$(call msg,BTF,$@)
