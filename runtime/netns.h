@@ -3,6 +3,11 @@
  * Named network namespaces, bound at /run/netns/NAME exactly as `ip netns add` does, so
  * iproute2 and every other tool see them. Nothing here changes the caller's own namespace:
  * entering a namespace (mseg_netns_run) always returns to the original one.
+ *
+ * The bind mounts are made in the caller's mount namespace. Run the caller in the host's
+ * (enter a node with setns/`nsenter --net=`, not `ip netns exec`, which gives every command a
+ * private slave mount namespace): namespaces created from a slave are invisible to everyone
+ * else, even to the next `ip netns exec` into the same node.
  */
 #ifndef MSEG_RUNTIME_NETNS_H
 #define MSEG_RUNTIME_NETNS_H
