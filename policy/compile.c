@@ -1,0 +1,1165 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The compiler driver: builds the inputs of one compilation (identities, classes, ipcache),
+ * decides which identities must be recompiled since the previous update, recompiles those
+ * (compile_rules.c), and reports the difference per endpoint. The flat table is materialised
+ * only when someone asks for it, so an incremental update costs what changed plus a pass over
+ * the endpoints and policies to notice what changed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/macro.h"
+#include "policy/cidr.h"
+#include "policy/compile_classes.h"
+#include "policy/compile_internal.h"
+#include "policy/labels.h"
+
+struct polhash {
+	uint32_t id;
+	uint64_t hash;
+};
+
+struct eprec {
+	uint32_t endpoint;
+	uint32_t identity;
+	struct idres *res;
+};
+
+struct mseg_compiler {
+	struct mseg_identities *ids;
+	bool default_deny;
+	uint32_t next_class;
+	/* what the previous update produced */
+	struct mseg_class_key *keys; /* sorted by key */
+	size_t n_keys;
+	struct polhash *ph; /* sorted by id */
+	size_t n_ph;
+	struct idres **res; /* sorted by identity */
+	size_t n_res;
+	struct eprec *eps; /* sorted by endpoint id */
+	size_t n_eps;
+	struct mseg_ipcache_entry *ipc; /* sorted */
+	size_t n_ipc;
+	uint32_t *ep_identity; /* topology order */
+	size_t n_ep_identity;
+	struct mseg_compiled *table; /* materialised on demand */
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_table_entry *b)
+{
+#define CMP(f)                                                                                     \
+	if (a->f != b->f)                                                                          \
+		return a->f < b->f ? -1 : 1;
+	CMP(endpoint);
+	CMP(dir);
+	CMP(remote);
+	CMP(proto);
+	CMP(port_lo);
+	CMP(port_hi);
+	CMP(verdict);
+	CMP(audit);
+	CMP(decided_by.kind);
+	CMP(decided_by.policy);
+	CMP(decided_by.rule);
+	CMP(decided_by.dir);
+	CMP(audit_by.kind);
+	CMP(audit_by.policy);
+	CMP(audit_by.rule);
+	CMP(audit_by.dir);
+#undef CMP
+	return 0;
+}
+
+#define H_PRIME 0x100000001b3ull
+
+static uint64_t h_u64(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		h ^= (v >> (i * 8)) & 0xff;
+		h *= H_PRIME;
+	}
+	return h;
+}
+
+static uint64_t h_str(uint64_t h, const char *s)
+{
+	if (!s)
+		return h_u64(h, 0x5a5a5a5a);
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= H_PRIME;
+	}
+	return h_u64(h, 0xff);
+}
+
+static uint64_t h_labels(uint64_t h, const struct mseg_labels *l)
+{
+	h = h_u64(h, l->n);
+	for (size_t i = 0; i < l->n; i++)
+		h = h_str(h_str(h, l->items[i].key), l->items[i].value);
+	return h;
+}
+
+static uint64_t h_sel(uint64_t h, const struct mseg_selector *s)
+{
+	h = h_labels(h, &s->match_labels);
+	h = h_u64(h, s->n_exprs);
+	for (size_t i = 0; i < s->n_exprs; i++) {
+		h = h_str(h_u64(h, s->exprs[i].op), s->exprs[i].key);
+		h = h_u64(h, s->exprs[i].n_values);
+		for (size_t k = 0; k < s->exprs[i].n_values; k++)
+			h = h_str(h, s->exprs[i].values[k]);
+	}
+	return h;
+}
+
+static uint64_t h_cidr(uint64_t h, const struct mseg_cidr *c)
+{
+	h = h_u64(h, (uint64_t)c->family << 8 | c->prefixlen);
+	for (int i = 0; i < 16; i++)
+		h = h_u64(h, c->addr[i]);
+	return h;
+}
+
+/* A digest of everything in a policy that the compiled table depends on. */
+static uint64_t policy_hash(const struct mseg_policy *p)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = h_u64(h, (uint64_t)p->kind << 32 | (uint64_t)p->tier << 16 | p->mode);
+	h = h_u64(h, (uint64_t)(uint32_t)p->priority << 8 | p->has_subject_ns << 3 |
+			     p->has_subject_ep << 2 | p->ingress << 1 | p->egress);
+	h = h_str(h, p->namespace);
+	h = h_sel(h_sel(h, &p->subject_ns), &p->subject_ep);
+	for (int d = 0; d < 2; d++) {
+		const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
+		size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
+
+		h = h_u64(h, nr);
+		for (size_t k = 0; k < nr; k++) {
+			const struct mseg_rule *r = &rules[k];
+
+			h = h_u64(h, (uint64_t)r->action << 40 | (uint64_t)r->n_peers << 20 |
+					     r->n_ports);
+			for (size_t j = 0; j < r->n_peers; j++) {
+				const struct mseg_peer *q = &r->peers[j];
+
+				h = h_u64(h, q->kind << 2 | q->has_ns_sel << 1 | q->has_ep_sel);
+				h = h_sel(h_sel(h, &q->ns_sel), &q->ep_sel);
+				if (q->kind != MSEG_PEER_IPBLOCK)
+					continue;
+				h = h_cidr(h_u64(h, q->ipblock.n_except), &q->ipblock.cidr);
+				for (size_t e = 0; e < q->ipblock.n_except; e++)
+					h = h_cidr(h, &q->ipblock.except[e]);
+			}
+			for (size_t j = 0; j < r->n_ports; j++) {
+				const struct mseg_port *q = &r->ports[j];
+
+				h = h_u64(h, (uint64_t)q->proto << 48 | (uint64_t)q->has_port << 40 |
+						     (uint64_t)q->port << 16 | q->end_port);
+				h = h_u64(h, (uint64_t)(uint32_t)q->icmp_type << 32 |
+						     (uint32_t)q->icmp_code);
+				h = h_str(h, q->named_port);
+			}
+		}
+	}
+	return h;
+}
+
+static int polhash_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct polhash *)a)->id, y = ((const struct polhash *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static const struct polhash *polhash_find(const struct polhash *v, size_t n, uint32_t id)
+{
+	struct polhash k = { .id = id };
+
+	return bsearch(&k, v, n, sizeof(*v), polhash_cmp);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool u32_in(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n && bsearch(&x, v, n, sizeof(*v), u32_cmp);
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 16;
+	nv = realloc(*v, nc * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = nc;
+	return 0;
+}
+
+/* ---- the state of one update ------------------------------------------------------------ */
+
+struct upd {
+	struct cctx x;
+	struct mseg_labels *auto_ns; /* labels of namespaces used but not listed */
+	size_t n_auto_ns;
+	size_t *ns_order; /* topology namespaces sorted by name */
+	uint32_t *ep_identity;
+	struct mseg_class_key *keys;
+	size_t n_keys;
+	uint32_t next_class;
+	struct mseg_ipcache_entry *ipc;
+	size_t n_ipc;
+	struct polhash *ph;
+	size_t n_ph;
+	struct idres **res;
+	size_t n_res;
+	bool *res_new; /* res[i] was compiled by this update */
+	struct eprec *eps;
+	size_t n_eps;
+};
+
+static void upd_done(struct upd *u, bool keep_new_res)
+{
+	struct cctx *x = &u->x;
+
+	for (size_t i = 0; i < u->n_auto_ns; i++)
+		mseg_labels_free(&u->auto_ns[i]);
+	free(u->auto_ns);
+	free(u->ns_order);
+	free(u->ep_identity);
+	free(u->keys);
+	free(u->ipc);
+	free(u->ph);
+	if (!keep_new_res)
+		for (size_t i = 0; i < u->n_res; i++)
+			if (u->res_new && u->res_new[i])
+				mseg_idres_free(u->res[i]);
+	free(u->res);
+	free(u->res_new);
+	free(u->eps);
+	free(x->idents);
+	free(x->idents_by_ns);
+	free(x->prefixes);
+	free(x->classes);
+	free(x->ident_cls);
+	free(x->protos);
+	free(x->peer_off);
+	for (size_t i = 0; i < x->n_memo; i++)
+		free(x->memo[i].cls);
+	free(x->memo);
+	free(x->pol_by_ns);
+}
+
+static const struct mseg_topology *sort_topo;
+static const struct mseg_policy_set *sort_set;
+static const struct cident *sort_idents;
+
+static int ns_order_cmp(const void *a, const void *b)
+{
+	return strcmp(sort_topo->namespaces[*(const size_t *)a].name,
+		      sort_topo->namespaces[*(const size_t *)b].name);
+}
+
+static int idents_ns_cmp(const void *a, const void *b)
+{
+	const struct cident *x = &sort_idents[*(const size_t *)a];
+	const struct cident *y = &sort_idents[*(const size_t *)b];
+	int k = strcmp(x->rep->namespace, y->rep->namespace);
+
+	return k ? k : (x->id < y->id ? -1 : x->id > y->id);
+}
+
+static int pol_ns_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct mseg_policy *x = &sort_set->policies[i], *y = &sort_set->policies[j];
+	bool cx = x->kind == MSEG_KIND_CLUSTER_POLICY || !x->namespace;
+	bool cy = y->kind == MSEG_KIND_CLUSTER_POLICY || !y->namespace;
+	int k;
+
+	if (cx != cy)
+		return cx ? 1 : -1;
+	if (!cx && (k = strcmp(x->namespace, y->namespace)))
+		return k;
+	return i < j ? -1 : i > j;
+}
+
+static int ns_labels_of(struct upd *u, const char *name, const struct mseg_labels **ret)
+{
+	const struct mseg_topology *t = u->x.topo;
+	size_t lo = 0, hi = t->n_namespaces;
+	struct mseg_labels *l;
+	int r;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int k = strcmp(t->namespaces[u->ns_order[mid]].name, name);
+
+		if (!k) {
+			*ret = &t->namespaces[u->ns_order[mid]].labels;
+			return 0;
+		}
+		if (k < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = 0; i < u->n_auto_ns; i++)
+		if (!strcmp(mseg_labels_get(&u->auto_ns[i], "kubernetes.io/metadata.name"), name)) {
+			*ret = &u->auto_ns[i];
+			return 0;
+		}
+	/* used but not listed: it exists with only the automatic label */
+	l = realloc(u->auto_ns, (u->n_auto_ns + 1) * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	u->auto_ns = l;
+	l = &u->auto_ns[u->n_auto_ns];
+	*l = (struct mseg_labels){ 0 };
+	r = mseg_labels_set(l, "kubernetes.io/metadata.name", name);
+	if (r < 0)
+		return r;
+	u->n_auto_ns++;
+	*ret = l;
+	return 0;
+}
+
+static int ident_find(const struct cctx *x, uint32_t id)
+{
+	size_t lo = 0, hi = x->n_idents;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->idents[mid].id == id)
+			return (int)mid;
+		if (x->idents[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static int eprec_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct eprec *)a)->endpoint, y = ((const struct eprec *)b)->endpoint;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cident_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct cident *)a)->id, y = ((const struct cident *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static int key_cmp_q(const void *a, const void *b)
+{
+	return mseg_class_key_cmp(a, b);
+}
+
+static int class_num_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct cclass *)a)->num, y = ((const struct cclass *)b)->num;
+
+	return x < y ? -1 : x > y;
+}
+
+static int ipc_cmp_q(const void *a, const void *b)
+{
+	return mseg_ipcache_entry_cmp(a, b);
+}
+
+/* Endpoint identities, the identity table and the namespace index. */
+static int build_identities(struct mseg_compiler *c, struct upd *u)
+{
+	const struct mseg_topology *t = u->x.topo;
+	struct cctx *x = &u->x;
+	size_t n = t->n_endpoints, w = 0;
+	int r;
+
+	u->ns_order = malloc((t->n_namespaces + 1) * sizeof(*u->ns_order));
+	u->ep_identity = malloc((n + 1) * sizeof(*u->ep_identity));
+	u->eps = malloc((n + 1) * sizeof(*u->eps));
+	x->idents = malloc((n + 1) * sizeof(*x->idents));
+	x->idents_by_ns = malloc((n + 1) * sizeof(*x->idents_by_ns));
+	if (!u->ns_order || !u->ep_identity || !u->eps || !x->idents || !x->idents_by_ns)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n_namespaces; i++)
+		u->ns_order[i] = i;
+	sort_topo = t;
+	qsort(u->ns_order, t->n_namespaces, sizeof(*u->ns_order), ns_order_cmp);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mseg_endpoint *e = &t->endpoints[i];
+		const struct mseg_labels *nsl;
+
+		if (!e->namespace || !e->id)
+			return -EINVAL;
+		r = ns_labels_of(u, e->namespace, &nsl);
+		if (r < 0)
+			return r;
+		r = mseg_compile_endpoint_identity(c->ids, e, nsl, &u->ep_identity[i]);
+		if (r < 0)
+			return r;
+		u->eps[i] = (struct eprec){ .endpoint = e->id, .identity = u->ep_identity[i] };
+		x->idents[i] = (struct cident){ .id = u->ep_identity[i], .rep = e, .ns_labels = nsl };
+	}
+	u->n_eps = n;
+	qsort(u->eps, n, sizeof(*u->eps), eprec_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (u->eps[i].endpoint == u->eps[i - 1].endpoint)
+			return -EINVAL; /* endpoint ids must be unique */
+	/* stable on ties only by accident of qsort: pick the first endpoint in topology order */
+	for (size_t i = 0; i < n; i++)
+		x->idents[i].cls_first = i;
+	qsort(x->idents, n, sizeof(*x->idents), cident_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (w && x->idents[w - 1].id == x->idents[i].id) {
+			if (x->idents[i].cls_first < x->idents[w - 1].cls_first)
+				x->idents[w - 1] = x->idents[i];
+			continue;
+		}
+		x->idents[w++] = x->idents[i];
+	}
+	x->n_idents = w;
+	for (size_t i = 0; i < w; i++) {
+		x->idents[i].cls_first = x->idents[i].n_cls = 0;
+		x->idents_by_ns[i] = i;
+	}
+	sort_idents = x->idents;
+	qsort(x->idents_by_ns, w, sizeof(*x->idents_by_ns), idents_ns_cmp);
+	return 0;
+}
+
+/* Prefixes, classes (numbers kept from the previous update) and the ipcache. */
+static int build_classes(struct mseg_compiler *c, struct upd *u)
+{
+	const struct mseg_topology *t = u->x.topo;
+	struct cctx *x = &u->x;
+	size_t n_ep = t->n_endpoints, cap_keys = 0, n_new = 0, w = 0;
+	_cleanup_free_ int32_t *ep_prefix = NULL;
+	_cleanup_free_ bool *is_ep_prefix = NULL;
+	int r;
+
+	r = mseg_compile_collect_prefixes(u->x.set, &x->prefixes, &x->n_prefixes);
+	if (r < 0)
+		return r;
+	ep_prefix = malloc((n_ep + 1) * sizeof(*ep_prefix));
+	is_ep_prefix = calloc(x->n_prefixes + 1, sizeof(*is_ep_prefix));
+	if (!ep_prefix || !is_ep_prefix)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < n_ep; i++) {
+		const struct mseg_endpoint *e = &t->endpoints[i];
+		ssize_t q = mseg_compile_most_specific(x->prefixes, x->n_prefixes, &e->ip);
+
+		ep_prefix[i] = (int32_t)q;
+		if (q >= 0 && x->prefixes[q].prefixlen == e->ip.prefixlen &&
+		    !mseg_cidr_cmp(&x->prefixes[q], &e->ip))
+			is_ep_prefix[q] = true; /* the endpoint's own /32 entry wins */
+		if (q < 0)
+			continue;
+		r = grow((void **)&u->keys, &cap_keys, u->n_keys, sizeof(*u->keys));
+		if (r < 0)
+			return r;
+		u->keys[u->n_keys++] = (struct mseg_class_key){ .identity = u->ep_identity[i],
+								 .has_prefix = true,
+								 .prefix = x->prefixes[q] };
+	}
+	for (size_t q = 0; q < x->n_prefixes; q++) {
+		if (is_ep_prefix[q])
+			continue;
+		r = grow((void **)&u->keys, &cap_keys, u->n_keys, sizeof(*u->keys));
+		if (r < 0)
+			return r;
+		u->keys[u->n_keys++] = (struct mseg_class_key){ .has_prefix = true,
+								 .prefix = x->prefixes[q] };
+	}
+	qsort(u->keys, u->n_keys, sizeof(*u->keys), key_cmp_q);
+	for (size_t i = 0; i < u->n_keys; i++)
+		if (!w || mseg_class_key_cmp(&u->keys[w - 1], &u->keys[i]))
+			u->keys[w++] = u->keys[i];
+	u->n_keys = w;
+	/* keep the numbers of classes that existed before; new ones in key order */
+	u->next_class = c->next_class;
+	for (size_t i = 0; i < u->n_keys; i++) {
+		const struct mseg_class_key *old =
+			c->n_keys ? bsearch(&u->keys[i], c->keys, c->n_keys, sizeof(*c->keys),
+					    key_cmp_q) :
+				    NULL;
+
+		u->keys[i].num = old ? old->num : 0;
+		n_new += !old;
+	}
+	for (size_t i = 0; i < u->n_keys; i++)
+		if (!u->keys[i].num) {
+			if (u->next_class == UINT32_MAX)
+				return -ENOSPC;
+			u->keys[i].num = u->next_class++;
+		}
+
+	/* classes: one per identity (its own number) plus one per key */
+	x->classes = malloc((x->n_idents + u->n_keys + 1) * sizeof(*x->classes));
+	x->ident_cls = malloc((x->n_idents + u->n_keys + 1) * sizeof(*x->ident_cls));
+	if (!x->classes || !x->ident_cls)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_ep; i++) {
+		int id = ident_find(x, u->ep_identity[i]);
+
+		if (ep_prefix[i] < 0 && id >= 0 && !x->idents[id].n_cls) {
+			/* n_cls doubles as "has a prefix-less class" until counted below */
+			x->idents[id].n_cls = 1;
+		}
+	}
+	for (size_t i = 0; i < x->n_idents; i++)
+		if (x->idents[i].n_cls)
+			x->classes[x->n_classes++] = (struct cclass){ .num = x->idents[i].id,
+								      .identity = x->idents[i].id,
+								      .prefix = -1,
+								      .ident = (int32_t)i };
+	for (size_t i = 0; i < u->n_keys; i++) {
+		const struct mseg_class_key *k = &u->keys[i];
+
+		x->classes[x->n_classes++] = (struct cclass){
+			.num = k->num,
+			.identity = k->identity,
+			.prefix = (int32_t)mseg_compile_prefix_find(x->prefixes, x->n_prefixes,
+								     &k->prefix),
+			.ident = k->identity ? ident_find(x, k->identity) : -1,
+		};
+	}
+	qsort(x->classes, x->n_classes, sizeof(*x->classes), class_num_cmp);
+	/* group class indices by identity (counting sort keeps them ascending by number) */
+	for (size_t i = 0; i < x->n_idents; i++)
+		x->idents[i].n_cls = 0;
+	for (size_t i = 0; i < x->n_classes; i++)
+		if (x->classes[i].ident >= 0)
+			x->idents[x->classes[i].ident].n_cls++;
+	for (size_t i = 0, off = 0; i < x->n_idents; i++) {
+		x->idents[i].cls_first = off;
+		off += x->idents[i].n_cls;
+		x->idents[i].n_cls = 0;
+	}
+	for (size_t i = 0; i < x->n_classes; i++)
+		if (x->classes[i].ident >= 0) {
+			struct cident *id = &x->idents[x->classes[i].ident];
+
+			x->ident_cls[id->cls_first + id->n_cls++] = (uint32_t)i;
+		}
+
+	/* ipcache */
+	u->ipc = malloc((n_ep + x->n_prefixes + 1) * sizeof(*u->ipc));
+	if (!u->ipc)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_ep; i++) {
+		const struct mseg_endpoint *e = &t->endpoints[i];
+		uint32_t cls = u->ep_identity[i];
+
+		if (e->ip.family != MSEG_AF_INET)
+			continue;
+		if (ep_prefix[i] >= 0) {
+			struct mseg_class_key k = { .identity = cls,
+						    .has_prefix = true,
+						    .prefix = x->prefixes[ep_prefix[i]] };
+
+			cls = ((const struct mseg_class_key *)bsearch(&k, u->keys, u->n_keys,
+								      sizeof(k), key_cmp_q))
+				      ->num;
+		}
+		u->ipc[u->n_ipc++] = (struct mseg_ipcache_entry){ .prefix = e->ip,
+								  .identity = u->ep_identity[i],
+								  .class = cls };
+	}
+	for (size_t q = 0; q < x->n_prefixes; q++) {
+		struct mseg_class_key k = { .has_prefix = true, .prefix = x->prefixes[q] };
+
+		if (is_ep_prefix[q])
+			continue;
+		u->ipc[u->n_ipc++] = (struct mseg_ipcache_entry){
+			.prefix = x->prefixes[q],
+			.identity = MSEG_ID_WORLD,
+			.class = ((const struct mseg_class_key *)bsearch(&k, u->keys, u->n_keys,
+									 sizeof(k), key_cmp_q))
+					 ->num,
+		};
+	}
+	qsort(u->ipc, u->n_ipc, sizeof(*u->ipc), ipc_cmp_q);
+	/* two endpoints claiming one address: keep one deterministic entry */
+	w = 0;
+	for (size_t i = 0; i < u->n_ipc; i++)
+		if (!w || mseg_cidr_cmp(&u->ipc[w - 1].prefix, &u->ipc[i].prefix))
+			u->ipc[w++] = u->ipc[i];
+	u->n_ipc = w;
+	return 0;
+}
+
+/* Protocol list, peer memo layout, policies indexed by namespace, policy digests. */
+static int build_policy_index(struct upd *u)
+{
+	struct cctx *x = &u->x;
+	const struct mseg_policy_set *set = x->set;
+	bool seen[256] = { false };
+	size_t n_peers = 0;
+
+	seen[MSEG_PROTO_ICMP] = seen[MSEG_PROTO_TCP] = seen[MSEG_PROTO_UDP] =
+		seen[MSEG_PROTO_SCTP] = true;
+	x->peer_off = malloc((set->n_policies + 1) * sizeof(*x->peer_off));
+	x->pol_by_ns = malloc((set->n_policies + 1) * sizeof(*x->pol_by_ns));
+	u->ph = malloc((set->n_policies + 1) * sizeof(*u->ph));
+	if (!x->peer_off || !x->pol_by_ns || !u->ph)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n_policies; i++) {
+		const struct mseg_policy *p = &set->policies[i];
+
+		x->peer_off[i] = n_peers;
+		for (int d = 0; d < 2; d++) {
+			const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
+			size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
+
+			for (size_t k = 0; k < nr; k++) {
+				n_peers += rules[k].n_peers;
+				for (size_t j = 0; j < rules[k].n_ports; j++)
+					seen[rules[k].ports[j].proto] = true;
+			}
+		}
+		x->pol_by_ns[i] = i;
+		if (p->kind != MSEG_KIND_CLUSTER_POLICY && p->namespace)
+			x->n_pol_ns++;
+		u->ph[i] = (struct polhash){ .id = p->id, .hash = policy_hash(p) };
+	}
+	u->n_ph = set->n_policies;
+	qsort(u->ph, u->n_ph, sizeof(*u->ph), polhash_cmp);
+	for (size_t i = 1; i < u->n_ph; i++)
+		if (u->ph[i].id == u->ph[i - 1].id)
+			return -EINVAL; /* policy ids must be unique */
+	sort_set = set;
+	qsort(x->pol_by_ns, set->n_policies, sizeof(*x->pol_by_ns), pol_ns_cmp);
+	x->memo = calloc(n_peers + 1, sizeof(*x->memo));
+	x->protos = malloc(256);
+	if (!x->memo || !x->protos)
+		return -ENOMEM;
+	x->n_memo = n_peers;
+	for (int p = 1; p < 256; p++)
+		if (seen[p])
+			x->protos[x->n_protos++] = (uint8_t)p;
+	return 0;
+}
+
+static ssize_t res_find(struct idres *const *v, size_t n, uint32_t identity)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid]->identity == identity)
+			return (ssize_t)mid;
+		if (v[mid]->identity < identity)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Does some rule of policy pol (any direction) have a peer matching a class in new_cls? */
+static int policy_touches(struct cctx *x, size_t pol, const bool *new_cls, bool any_new_ident,
+			  bool *ret)
+{
+	const struct mseg_policy *p = &x->set->policies[pol];
+	size_t off = x->peer_off[pol];
+
+	*ret = false;
+	for (int d = 0; d < 2; d++) {
+		const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
+		size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
+
+		for (size_t k = 0; k < nr; k++) {
+			const struct mseg_rule *rule = &rules[k];
+
+			/* a port-less peer list with named egress ports resolves per remote */
+			if (!rule->n_peers && d == MSEG_DIR_EGRESS && any_new_ident)
+				for (size_t j = 0; j < rule->n_ports; j++)
+					if (rule->ports[j].named_port) {
+						*ret = true;
+						return 0;
+					}
+			for (size_t j = 0; j < rule->n_peers; j++, off++) {
+				const struct peer_memo *m;
+				int r = mseg_compile_peer_classes(x, pol, off, &rule->peers[j], &m);
+
+				if (r < 0)
+					return r;
+				for (size_t i = 0; i < m->n; i++)
+					if (new_cls[m->cls[i]]) {
+						*ret = true;
+						return 0;
+					}
+			}
+		}
+	}
+	return 0;
+}
+
+/* Which identities need compiling: new ones, ones whose policies changed, ones some rule of
+ * theirs now reaches a new class, ones with entries naming a class that is gone. Erring
+ * towards recompiling is always exact, only slower. */
+static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
+{
+	struct cctx *x = &u->x;
+	_cleanup_free_ uint32_t *changed = NULL, *gone_cls = NULL, *old_nums = NULL, *new_nums = NULL;
+	_cleanup_free_ size_t *changed_now = NULL;
+	_cleanup_free_ bool *new_cls = NULL;
+	_cleanup_free_ struct polhash *pol_index = NULL; /* id -> index in set, as hash field */
+	_cleanup_free_ int8_t *touch = NULL;
+	size_t n_changed = 0, n_changed_now = 0, n_gone = 0, cap_gone = 0;
+	bool any_new_cls = false, any_new_ident = false;
+	int r;
+
+	changed = malloc((c->n_ph + u->n_ph + 1) * sizeof(*changed));
+	changed_now = malloc((u->n_ph + 1) * sizeof(*changed_now));
+	new_cls = calloc(x->n_classes + 1, sizeof(*new_cls));
+	pol_index = malloc((x->set->n_policies + 1) * sizeof(*pol_index));
+	touch = calloc(x->set->n_policies + 1, sizeof(*touch));
+	u->res = calloc(x->n_idents + 1, sizeof(*u->res));
+	u->res_new = calloc(x->n_idents + 1, sizeof(*u->res_new));
+	if (!changed || !changed_now || !new_cls || !pol_index || !touch || !u->res ||
+	    !u->res_new)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->set->n_policies; i++)
+		pol_index[i] = (struct polhash){ .id = x->set->policies[i].id, .hash = i };
+	qsort(pol_index, x->set->n_policies, sizeof(*pol_index), polhash_cmp);
+
+	/* policies removed or changed (old ids), and changed or added (current indices) */
+	for (size_t i = 0; i < c->n_ph; i++) {
+		const struct polhash *now = polhash_find(u->ph, u->n_ph, c->ph[i].id);
+
+		if (!now || now->hash != c->ph[i].hash)
+			changed[n_changed++] = c->ph[i].id;
+	}
+	for (size_t i = 0; i < u->n_ph; i++) {
+		const struct polhash *old = polhash_find(c->ph, c->n_ph, u->ph[i].id);
+
+		if (!old || old->hash != u->ph[i].hash)
+			changed_now[n_changed_now++] =
+				polhash_find(pol_index, x->set->n_policies, u->ph[i].id)->hash;
+	}
+	qsort(changed, n_changed, sizeof(*changed), u32_cmp);
+
+	/* classes that did not exist before, and class numbers that are gone: a number always
+	 * means the same class (identity ids are stable, prefix classes are never renumbered) */
+	old_nums = malloc((c->n_ipc + 1) * sizeof(*old_nums));
+	new_nums = malloc((u->n_ipc + 1) * sizeof(*new_nums));
+	if (!old_nums || !new_nums)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_ipc; i++)
+		old_nums[i] = c->ipc[i].class;
+	for (size_t i = 0; i < u->n_ipc; i++)
+		new_nums[i] = u->ipc[i].class;
+	qsort(old_nums, c->n_ipc, sizeof(*old_nums), u32_cmp);
+	qsort(new_nums, u->n_ipc, sizeof(*new_nums), u32_cmp);
+	for (size_t i = 0; i < x->n_classes; i++) {
+		const struct cclass *cl = &x->classes[i];
+
+		if (u32_in(old_nums, c->n_ipc, cl->num))
+			continue;
+		new_cls[i] = true;
+		any_new_cls = true;
+		any_new_ident |= cl->ident >= 0;
+	}
+	for (size_t i = 0; i < c->n_ipc; i++) {
+		if (u32_in(new_nums, u->n_ipc, old_nums[i]) ||
+		    (n_gone && gone_cls[n_gone - 1] == old_nums[i]))
+			continue;
+		r = grow((void **)&gone_cls, &cap_gone, n_gone, sizeof(*gone_cls));
+		if (r < 0)
+			return r;
+		gone_cls[n_gone++] = old_nums[i];
+	}
+
+	for (size_t i = 0; i < x->n_idents; i++) {
+		const struct cident *id = &x->idents[i];
+		ssize_t old = res_find(c->res, c->n_res, id->id);
+		bool dirty = old < 0;
+		const struct idres *o = old >= 0 ? c->res[old] : NULL;
+
+		for (size_t k = 0; !dirty && k < o->n_pols; k++)
+			dirty = u32_in(changed, n_changed, o->pols[k]);
+		for (size_t k = 0; !dirty && k < n_changed_now; k++) {
+			const struct mseg_policy *p = &x->set->policies[changed_now[k]];
+
+			dirty = mseg_compile_policy_selects(x, p, id, MSEG_DIR_INGRESS) ||
+				mseg_compile_policy_selects(x, p, id, MSEG_DIR_EGRESS);
+		}
+		for (size_t k = 0; !dirty && n_gone && k < o->n; k++)
+			dirty = u32_in(gone_cls, n_gone, o->e[k].remote);
+		for (size_t k = 0; !dirty && any_new_cls && k < o->n_pols; k++) {
+			const struct polhash *pi = polhash_find(pol_index, x->set->n_policies,
+								 o->pols[k]);
+			bool t;
+
+			if (!pi) {
+				dirty = true;
+				break;
+			}
+			if (!touch[pi->hash]) {
+				r = policy_touches(x, pi->hash, new_cls, any_new_ident, &t);
+				if (r < 0)
+					return r;
+				touch[pi->hash] = t ? 1 : -1;
+			}
+			dirty = touch[pi->hash] > 0;
+		}
+		if (!dirty) {
+			u->res[u->n_res++] = c->res[old];
+			continue;
+		}
+		r = mseg_compile_identity(x, i, &u->res[u->n_res]);
+		if (r < 0)
+			return r;
+		u->res_new[u->n_res++] = true;
+	}
+	for (size_t i = 0; i < u->n_eps; i++)
+		u->eps[i].res = u->res[ident_find(x, u->eps[i].identity)];
+	return 0;
+}
+
+/* ---- diff ------------------------------------------------------------------------------- */
+
+static int push_entries(struct mseg_table_entry **v, size_t *n, size_t *cap,
+			const struct mseg_table_entry *e, size_t ne, uint32_t endpoint)
+{
+	for (size_t i = 0; i < ne; i++) {
+		int r = grow((void **)v, cap, *n, sizeof(**v));
+
+		if (r < 0)
+			return r;
+		(*v)[*n] = e[i];
+		(*v)[(*n)++].endpoint = endpoint;
+	}
+	return 0;
+}
+
+static int push_default(struct mseg_table_diff *d, size_t *cap, int dir, uint32_t endpoint,
+			const struct cval *v)
+{
+	int r = grow((void **)&d->defaults_changed[dir], &cap[dir], d->n_defaults_changed[dir],
+		     sizeof(*d->defaults_changed[dir]));
+
+	if (r < 0)
+		return r;
+	d->defaults_changed[dir][d->n_defaults_changed[dir]++] = (struct mseg_endpoint_default){
+		.endpoint = endpoint,
+		.verdict = v->verdict,
+		.audit = v->audit,
+		.decided_by = v->by,
+		.audit_by = v->audit_by,
+	};
+	return 0;
+}
+
+static int make_diff(const struct mseg_compiler *c, const struct upd *u,
+		     struct mseg_table_diff *d)
+{
+	size_t cap_a = 0, cap_r = 0, cap_ia = 0, cap_ir = 0, cap_d[2] = { 0, 0 };
+	size_t i = 0, j = 0;
+	int r;
+
+	while (i < c->n_eps || j < u->n_eps) {
+		const struct eprec *o = i < c->n_eps ? &c->eps[i] : NULL;
+		const struct eprec *n = j < u->n_eps ? &u->eps[j] : NULL;
+
+		if (o && (!n || o->endpoint < n->endpoint)) {
+			r = push_entries(&d->removed, &d->n_removed, &cap_r, o->res->e, o->res->n,
+					 o->endpoint);
+			if (r < 0)
+				return r;
+			i++;
+			continue;
+		}
+		if (!o || n->endpoint < o->endpoint) {
+			r = push_entries(&d->added, &d->n_added, &cap_a, n->res->e, n->res->n,
+					 n->endpoint);
+			for (int k = 0; k < 2 && r >= 0; k++)
+				r = push_default(d, cap_d, k, n->endpoint, &n->res->def[k]);
+			if (r < 0)
+				return r;
+			j++;
+			continue;
+		}
+		i++, j++;
+		if (o->res == n->res)
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (!mseg_cval_equal(&o->res->def[k], &n->res->def[k])) {
+				r = push_default(d, cap_d, k, n->endpoint, &n->res->def[k]);
+				if (r < 0)
+					return r;
+			}
+		/* both sorted by the same key: a merge yields the exact difference */
+		for (size_t a = 0, b = 0; a < o->res->n || b < n->res->n;) {
+			struct mseg_table_entry ea, eb;
+			int k;
+
+			if (a < o->res->n)
+				ea = o->res->e[a], ea.endpoint = o->endpoint;
+			if (b < n->res->n)
+				eb = n->res->e[b], eb.endpoint = n->endpoint;
+			k = a == o->res->n ? 1 : b == n->res->n ? -1 : mseg_compile_entry_cmp(&ea, &eb);
+			if (!k) {
+				a++, b++;
+				continue;
+			}
+			r = k < 0 ? push_entries(&d->removed, &d->n_removed, &cap_r, &ea, 1,
+						 o->endpoint) :
+				    push_entries(&d->added, &d->n_added, &cap_a, &eb, 1, n->endpoint);
+			if (r < 0)
+				return r;
+			if (k < 0)
+				a++;
+			else
+				b++;
+		}
+	}
+	for (i = 0, j = 0; i < c->n_ipc || j < u->n_ipc;) {
+		int k = i == c->n_ipc ? 1 :
+			j == u->n_ipc ? -1 :
+					mseg_ipcache_entry_cmp(&c->ipc[i], &u->ipc[j]);
+		struct mseg_ipcache_entry **v = k < 0 ? &d->ipcache_removed : &d->ipcache_added;
+		size_t *n = k < 0 ? &d->n_ipcache_removed : &d->n_ipcache_added;
+
+		if (!k) {
+			i++, j++;
+			continue;
+		}
+		r = grow((void **)v, k < 0 ? &cap_ir : &cap_ia, *n, sizeof(**v));
+		if (r < 0)
+			return r;
+		(*v)[(*n)++] = k < 0 ? c->ipc[i++] : u->ipc[j++];
+	}
+	return 0;
+}
+
+/* ---- public API ------------------------------------------------------------------------- */
+
+int mseg_compiler_new(struct mseg_compiler **ret, struct mseg_identities *ids,
+		      const struct mseg_compile_opts *opts)
+{
+	struct mseg_compiler *c;
+
+	if (!ret || !ids)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ids = ids;
+	c->default_deny = opts && opts->default_deny;
+	c->next_class = MSEG_CLASS_CIDR_BASE;
+	*ret = c;
+	return 0;
+}
+
+static void compiler_forget(struct mseg_compiler *c)
+{
+	for (size_t i = 0; i < c->n_res; i++)
+		mseg_idres_free(c->res[i]);
+	free(c->res);
+	free(c->keys);
+	free(c->ph);
+	free(c->eps);
+	free(c->ipc);
+	free(c->ep_identity);
+	mseg_compiled_free(c->table);
+}
+
+void mseg_compiler_free(struct mseg_compiler *c)
+{
+	if (!c)
+		return;
+	compiler_forget(c);
+	free(c);
+}
+
+void mseg_table_diff_free(struct mseg_table_diff *d)
+{
+	if (!d)
+		return;
+	free(d->added);
+	free(d->removed);
+	free(d->ipcache_added);
+	free(d->ipcache_removed);
+	free(d->defaults_changed[0]);
+	free(d->defaults_changed[1]);
+	*d = (struct mseg_table_diff){ 0 };
+}
+
+int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *topo,
+			 const struct mseg_policy_set *policies, struct mseg_table_diff *diff)
+{
+	static const struct mseg_policy_set empty_set;
+	static const struct mseg_topology empty_topo;
+	struct mseg_table_diff d = { 0 };
+	struct upd u = { 0 };
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	u.x.topo = topo ? topo : &empty_topo;
+	u.x.set = policies ? policies : &empty_set;
+	u.x.default_deny = c->default_deny;
+
+	r = build_identities(c, &u);
+	if (r >= 0)
+		r = build_policy_index(&u);
+	if (r >= 0)
+		r = build_classes(c, &u);
+	if (r >= 0)
+		r = plan_and_compile(c, &u);
+	if (r >= 0 && diff)
+		r = make_diff(c, &u, &d);
+	if (r < 0) {
+		mseg_table_diff_free(&d);
+		upd_done(&u, false);
+		return r;
+	}
+
+	/* commit: identity results not carried over are freed with the old state */
+	for (size_t i = 0; i < c->n_res; i++)
+		if (res_find(u.res, u.n_res, c->res[i]->identity) < 0 ||
+		    u.res[res_find(u.res, u.n_res, c->res[i]->identity)] != c->res[i])
+			mseg_idres_free(c->res[i]);
+	free(c->res);
+	c->res = TAKE_PTR(u.res);
+	c->n_res = u.n_res;
+	free(c->keys);
+	c->keys = TAKE_PTR(u.keys);
+	c->n_keys = u.n_keys;
+	c->next_class = u.next_class;
+	free(c->ph);
+	c->ph = TAKE_PTR(u.ph);
+	c->n_ph = u.n_ph;
+	free(c->eps);
+	c->eps = TAKE_PTR(u.eps);
+	c->n_eps = u.n_eps;
+	free(c->ipc);
+	c->ipc = TAKE_PTR(u.ipc);
+	c->n_ipc = u.n_ipc;
+	free(c->ep_identity);
+	c->ep_identity = TAKE_PTR(u.ep_identity);
+	c->n_ep_identity = u.x.topo->n_endpoints;
+	mseg_compiled_free(c->table);
+	c->table = NULL;
+	upd_done(&u, true);
+	if (diff)
+		*diff = d;
+	return 0;
+}
+
+static int materialise(const struct mseg_compiler *c, struct mseg_compiled **ret)
+{
+	struct mseg_compiled *t;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < c->n_eps; i++)
+		n += c->eps[i].res->n;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->entries = malloc((n + 1) * sizeof(*t->entries));
+	t->defaults[0] = malloc((c->n_eps + 1) * sizeof(*t->defaults[0]));
+	t->defaults[1] = malloc((c->n_eps + 1) * sizeof(*t->defaults[1]));
+	t->ipcache = malloc((c->n_ipc + 1) * sizeof(*t->ipcache));
+	t->endpoint_identity = malloc((c->n_ep_identity + 1) * sizeof(*t->endpoint_identity));
+	if (!t->entries || !t->defaults[0] || !t->defaults[1] || !t->ipcache ||
+	    !t->endpoint_identity) {
+		mseg_compiled_free(t);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_eps; i++) {
+		const struct eprec *e = &c->eps[i];
+
+		for (size_t j = 0; j < e->res->n; j++) {
+			t->entries[k] = e->res->e[j];
+			t->entries[k++].endpoint = e->endpoint;
+		}
+		for (int d = 0; d < 2; d++)
+			t->defaults[d][i] = (struct mseg_endpoint_default){
+				.endpoint = e->endpoint,
+				.verdict = e->res->def[d].verdict,
+				.audit = e->res->def[d].audit,
+				.decided_by = e->res->def[d].by,
+				.audit_by = e->res->def[d].audit_by,
+			};
+	}
+	t->n_entries = n;
+	t->n_defaults = c->n_eps;
+	memcpy(t->ipcache, c->ipc, c->n_ipc * sizeof(*c->ipc));
+	t->n_ipcache = c->n_ipc;
+	memcpy(t->endpoint_identity, c->ep_identity, c->n_ep_identity * sizeof(uint32_t));
+	t->n_endpoints = c->n_ep_identity;
+	*ret = t;
+	return 0;
+}
+
+const struct mseg_compiled *mseg_compiler_table(const struct mseg_compiler *c)
+{
+	/* The flat table is a cache of the compiler's state, built on first use after an
+	 * update; the compiler object itself is never const, only this accessor's view. */
+	struct mseg_compiler *mc = (struct mseg_compiler *)c;
+
+	if (!c)
+		return NULL;
+	if (!mc->table && materialise(c, &mc->table) < 0)
+		return NULL;
+	return mc->table;
+}
+
+void mseg_compiled_free(struct mseg_compiled *c)
+{
+	if (!c)
+		return;
+	free(c->entries);
+	free(c->defaults[0]);
+	free(c->defaults[1]);
+	free(c->ipcache);
+	free(c->endpoint_identity);
+	free(c);
+}
+
+int mseg_compile(const struct mseg_topology *topo, const struct mseg_policy_set *policies,
+		 const struct mseg_compile_opts *opts, struct mseg_identities *ids,
+		 struct mseg_compiled **ret)
+{
+	struct mseg_compiler *c = NULL;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = mseg_compiler_new(&c, ids, opts);
+	if (r < 0)
+		return r;
+	r = mseg_compiler_update(c, topo, policies, NULL);
+	if (r >= 0)
+		r = materialise(c, ret);
+	mseg_compiler_free(c);
+	return r;
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The inputs of one compilation that do not depend on a subject endpoint: each endpoint's
+ * identity, the prefixes named in ipBlocks, the security classes and the ipcache. Class
+ * numbers for (identity, prefix) pairs and bare prefixes are kept across updates by the
+ * compiler (struct mseg_class_key) so an unrelated change does not renumber the table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/macro.h"
+#include "policy/cidr.h"
+#include "policy/compile_classes.h"
+#include "policy/labels.h"
+
+static int label_item_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct mseg_label *)a)->key, ((const struct mseg_label *)b)->key);
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case MSEG_PROTO_TCP:
+		return "TCP";
+	case MSEG_PROTO_UDP:
+		return "UDP";
+	case MSEG_PROTO_SCTP:
+		return "SCTP";
+	case MSEG_PROTO_ICMP:
+		return "ICMP";
+	default:
+		return NULL;
+	}
+}
+
+int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mseg_endpoint *ep,
+				   const struct mseg_labels *ns_labels, uint32_t *ret)
+{
+	size_t n = ep->labels.n + 1 + ns_labels->n + ep->n_ports, k = 0, n_owned = 0;
+	_cleanup_free_ struct mseg_label *items = NULL;
+	_cleanup_free_ char **owned = NULL;
+	struct mseg_labels set;
+	int r = 0;
+
+	items = calloc(n, sizeof(*items));
+	owned = calloc(n + 1, sizeof(*owned));
+	if (!items || !owned)
+		return -ENOMEM;
+	for (size_t i = 0; i < ep->labels.n; i++)
+		items[k++] = ep->labels.items[i];
+	items[k++] = (struct mseg_label){ .key = (char *)"io.mseg.namespace",
+					  .value = ep->namespace };
+	for (size_t i = 0; i < ns_labels->n && r >= 0; i++) {
+		char *key;
+
+		if (asprintf(&key, "io.mseg.namespace.labels.%s", ns_labels->items[i].key) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		owned[n_owned++] = key;
+		items[k++] = (struct mseg_label){ .key = key, .value = ns_labels->items[i].value };
+	}
+	for (size_t i = 0; i < ep->n_ports && r >= 0; i++) {
+		const char *pn = proto_name(ep->ports[i].proto);
+		char *key, *val;
+		int q;
+
+		if (asprintf(&key, "io.mseg.port.%s", ep->ports[i].name) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		owned[n_owned++] = key;
+		q = pn ? asprintf(&val, "%u/%s", ep->ports[i].port, pn) :
+			 asprintf(&val, "%u/%u", ep->ports[i].port, ep->ports[i].proto);
+		if (q < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		owned[n_owned++] = val;
+		items[k++] = (struct mseg_label){ .key = key, .value = val };
+	}
+	if (r >= 0) {
+		qsort(items, k, sizeof(*items), label_item_cmp);
+		for (size_t i = 1; i < k; i++)
+			if (!strcmp(items[i - 1].key, items[i].key)) {
+				/* an endpoint label using the reserved io.mseg. prefix, or two
+				 * named ports of one name: no exact identity for it */
+				r = -EINVAL;
+				break;
+			}
+	}
+	if (r >= 0) {
+		set = (struct mseg_labels){ .items = items, .n = k };
+		r = mseg_identities_get(ids, &set, ret);
+	}
+	for (size_t i = 0; i < n_owned; i++)
+		free(owned[i]);
+	return r;
+}
+
+static int cidr_cmp_q(const void *a, const void *b)
+{
+	return mseg_cidr_cmp(a, b);
+}
+
+int mseg_compile_collect_prefixes(const struct mseg_policy_set *set, struct mseg_cidr **ret,
+				  size_t *n_ret)
+{
+	struct mseg_cidr *v = NULL;
+	size_t n = 0, cap = 0, w = 0;
+
+	for (size_t i = 0; i < set->n_policies; i++) {
+		const struct mseg_policy *p = &set->policies[i];
+
+		for (int d = 0; d < 2; d++) {
+			const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
+			size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
+
+			for (size_t k = 0; k < nr; k++)
+				for (size_t j = 0; j < rules[k].n_peers; j++) {
+					const struct mseg_peer *peer = &rules[k].peers[j];
+
+					if (peer->kind != MSEG_PEER_IPBLOCK)
+						continue;
+					for (size_t e = 0; e <= peer->ipblock.n_except; e++) {
+						const struct mseg_cidr *c =
+							e ? &peer->ipblock.except[e - 1] :
+							    &peer->ipblock.cidr;
+
+						if (c->family != MSEG_AF_INET)
+							continue;
+						if (n == cap) {
+							size_t nc = cap ? cap * 2 : 16;
+							struct mseg_cidr *nv =
+								realloc(v, nc * sizeof(*nv));
+
+							if (!nv) {
+								free(v);
+								return -ENOMEM;
+							}
+							v = nv;
+							cap = nc;
+						}
+						v[n++] = *c;
+					}
+				}
+		}
+	}
+	qsort(v, n, sizeof(*v), cidr_cmp_q);
+	for (size_t i = 0; i < n; i++)
+		if (!w || mseg_cidr_cmp(&v[w - 1], &v[i]))
+			v[w++] = v[i];
+	*ret = v;
+	*n_ret = w;
+	return 0;
+}
+
+ssize_t mseg_compile_prefix_find(const struct mseg_cidr *prefixes, size_t n,
+				 const struct mseg_cidr *c)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int k = mseg_cidr_cmp(&prefixes[mid], c);
+
+		if (!k)
+			return (ssize_t)mid;
+		if (k < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+ssize_t mseg_compile_most_specific(const struct mseg_cidr *prefixes, size_t n,
+				   const struct mseg_cidr *addr)
+{
+	unsigned a;
+
+	if (addr->family != MSEG_AF_INET || !n)
+		return -1;
+	a = mseg_cidr_v4(addr);
+	for (int len = addr->prefixlen; len >= 0; len--) {
+		unsigned mask = len ? ~0u << (32 - len) : 0;
+		struct mseg_cidr c = mseg_cidr_from_v4(a & mask, (unsigned)len);
+		ssize_t i = mseg_compile_prefix_find(prefixes, n, &c);
+
+		if (i >= 0)
+			return i;
+	}
+	return -1;
+}
+
+int mseg_class_key_cmp(const struct mseg_class_key *a, const struct mseg_class_key *b)
+{
+	if (a->identity != b->identity)
+		return a->identity < b->identity ? -1 : 1;
+	if (a->has_prefix != b->has_prefix)
+		return a->has_prefix ? 1 : -1;
+	return a->has_prefix ? mseg_cidr_cmp(&a->prefix, &b->prefix) : 0;
+}
+
+int mseg_ipcache_entry_cmp(const struct mseg_ipcache_entry *a, const struct mseg_ipcache_entry *b)
+{
+	int k = mseg_cidr_cmp(&a->prefix, &b->prefix);
+
+	if (k)
+		return k;
+	if (a->identity != b->identity)
+		return a->identity < b->identity ? -1 : 1;
+	return a->class < b->class ? -1 : a->class > b->class;
+}

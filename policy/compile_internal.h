@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to policy/compile*.c: the state of one compilation (identities present, listed
+ * prefixes, security classes, memoised peer matches) and the per-identity result the compiler
+ * caches between updates. Endpoints with the same identity have the same table (subjects and
+ * peers select by labels and namespace, and named ports are part of the identity labels), so
+ * the work is done once per identity and replicated per endpoint.
+ */
+#ifndef MSEG_POLICY_COMPILE_INTERNAL_H
+#define MSEG_POLICY_COMPILE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/compile.h"
+
+/* The resolved outcome for one point of (remote, proto, port). */
+struct cval {
+	uint8_t verdict;
+	uint8_t audit;
+	struct mseg_decider by;
+	struct mseg_decider audit_by; /* zero unless audit */
+};
+
+/* An identity present in the topology being compiled. */
+struct cident {
+	uint32_t id;
+	const struct mseg_endpoint *rep; /* first endpoint with this identity */
+	const struct mseg_labels *ns_labels;
+	size_t cls_first, n_cls; /* its classes: indices ctx->ident_cls[cls_first..] */
+};
+
+/* A security class: what a remote address maps to in the ipcache. */
+struct cclass {
+	uint32_t num;
+	uint32_t identity; /* 0 for a bare prefix */
+	int32_t prefix;	   /* index into ctx->prefixes, -1 when no listed prefix holds it */
+	int32_t ident;	   /* index into ctx->idents, -1 for a bare prefix */
+};
+
+struct peer_memo {
+	bool done;
+	uint32_t *cls; /* matching class indices, ascending */
+	size_t n;
+};
+
+struct cctx {
+	const struct mseg_topology *topo;
+	const struct mseg_policy_set *set;
+	bool default_deny;
+
+	struct cident *idents; /* sorted by id */
+	size_t n_idents;
+	size_t *idents_by_ns; /* ident indices sorted by namespace name */
+
+	struct mseg_cidr *prefixes; /* every ipBlock cidr and except, sorted, unique */
+	size_t n_prefixes;
+
+	struct cclass *classes; /* sorted by num */
+	size_t n_classes;
+	uint32_t *ident_cls;
+
+	uint8_t *protos; /* every protocol a port entry can name, ascending */
+	size_t n_protos;
+
+	size_t *peer_off; /* per policy: index of its first peer in memo */
+	struct peer_memo *memo;
+	size_t n_memo;
+	size_t *pol_by_ns; /* namespaced policy indices sorted by namespace; cluster ones last */
+	size_t n_pol_ns;
+};
+
+/* The compiled result of one identity (endpoint field 0 in entries). */
+struct idres {
+	uint32_t identity;
+	struct mseg_table_entry *e; /* sorted by (dir, remote, proto, port_lo) */
+	size_t n;
+	struct cval def[2];
+	uint32_t *pols; /* ids of policies selecting it (either direction), ascending */
+	size_t n_pols;
+};
+
+void mseg_idres_free(struct idres *r);
+int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret);
+/* The classes a peer of policy p matches (memoised). */
+int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
+			      const struct mseg_peer *peer, const struct peer_memo **ret);
+bool mseg_compile_policy_selects(const struct cctx *x, const struct mseg_policy *p,
+				 const struct cident *id, int dir);
+int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_table_entry *b);
+bool mseg_cval_equal(const struct cval *a, const struct cval *b);
+
+#endif
