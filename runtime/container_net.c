@@ -72,7 +72,8 @@ static int container_side(struct mseg_nl *cnl, const struct mseg_cidr *addr,
 	r = mseg_route_add(cnl, &(struct mseg_nlmsg_route){.dst = gw, .oif = eth0});
 	if (r < 0)
 		return r;
-	r = mseg_route_add(cnl, &(struct mseg_nlmsg_route){.dst = any, .gateway = &gw, .oif = eth0});
+	r = mseg_route_add(cnl,
+			   &(struct mseg_nlmsg_route){.dst = any, .gateway = &gw, .oif = eth0});
 	if (r < 0)
 		return r;
 	/*
@@ -117,11 +118,11 @@ int mseg_container_net_setup(const struct mseg_container_net_config *cfg,
 
 	mseg_container_mac(&cfg->addr, out.container_mac);
 	r = mseg_link_veth_add(hnl, &(struct mseg_nlmsg_veth){
-					    .ifname = cfg->host_ifname,
-					    .peer_ifname = MSEG_CONTAINER_IFNAME,
-					    .peer_netns_fd = netns_fd,
-					    .peer_mac = out.container_mac,
-					    .mtu = cfg->mtu ? cfg->mtu : DEFAULT_MTU,
+					.ifname = cfg->host_ifname,
+					.peer_ifname = MSEG_CONTAINER_IFNAME,
+					.peer_netns_fd = netns_fd,
+					.peer_mac = out.container_mac,
+					.mtu = cfg->mtu ? cfg->mtu : DEFAULT_MTU,
 				    });
 	/* Nothing was made: do not touch a link of that name that belongs to someone else. */
 	if (r < 0)

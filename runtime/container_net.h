@@ -16,10 +16,10 @@
 #define MSEG_CONTAINER_IFNAME "eth0"
 
 struct mseg_container_net_config {
-	const char *netns_name;  /* existing namespace (mseg_netns_create) */
+	const char *netns_name;	 /* existing namespace (mseg_netns_create) */
 	const char *host_ifname; /* host-side veth, <= 15 chars, in the caller's namespace */
-	struct mseg_cidr addr;   /* the container's address, prefixlen 32 */
-	uint32_t mtu;            /* 0: 1500 */
+	struct mseg_cidr addr;	 /* the container's address, prefixlen 32 */
+	uint32_t mtu;		 /* 0: 1500 */
 };
 
 struct mseg_container_net_info {
@@ -35,8 +35,8 @@ struct mseg_container_net_info {
  * PERMANENT neighbour entry 169.254.1.1 -> host_mac; on the node: host veth up, a /32 route to
  * addr via the host veth, and a PERMANENT neighbour addr -> container_mac on it. The container
  * MAC is derived from the address (02:00:a.b.c.d, locally administered). On any failure
- * everything made so far is undone and the error returned (-EEXIST: host_ifname exists,
- * -ENOENT: no such namespace, -EINVAL: bad config).
+ * everything made so far is undone and the error returned (-EEXIST: host_ifname exists or the
+ * namespace has an eth0 already, -ENOENT: no such namespace, -EINVAL: bad config).
  */
 int mseg_container_net_setup(const struct mseg_container_net_config *cfg,
 			     struct mseg_container_net_info *info);

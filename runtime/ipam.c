@@ -16,9 +16,9 @@
 #define IPAM_MIN_PREFIXLEN 8
 
 struct mseg_ipam {
-	uint32_t first;  /* first usable address, host order */
-	uint32_t size;   /* usable addresses */
-	uint32_t used;   /* set bits */
+	uint32_t first;	 /* first usable address, host order */
+	uint32_t size;	 /* usable addresses */
+	uint32_t used;	 /* set bits */
 	uint32_t cursor; /* index of the last address handed out, or size-1 before the first */
 	uint64_t *bits;
 };

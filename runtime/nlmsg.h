@@ -27,12 +27,12 @@ bool mseg_nlmsg_ifname_valid(const char *name);
 
 /* A veth pair whose peer is created directly in another namespace (no move afterwards). */
 struct mseg_nlmsg_veth {
-	const char *ifname;      /* this side, in the namespace of the socket */
+	const char *ifname;	 /* this side, in the namespace of the socket */
 	const char *peer_ifname; /* the other side */
-	int peer_netns_fd;       /* namespace of the peer; -1: the socket's own */
+	int peer_netns_fd;	 /* namespace of the peer; -1: the socket's own */
 	const uint8_t *peer_mac; /* 6 bytes, or NULL for a kernel-chosen one */
-	const uint8_t *mac;      /* 6 bytes, or NULL for a kernel-chosen one */
-	uint32_t mtu;            /* both sides; 0: kernel default */
+	const uint8_t *mac;	 /* 6 bytes, or NULL for a kernel-chosen one */
+	uint32_t mtu;		 /* both sides; 0: kernel default */
 };
 
 /* RTM_NEWLINK, NLM_F_CREATE|NLM_F_EXCL, kind "veth" with VETH_INFO_PEER nested. */
@@ -53,10 +53,10 @@ int mseg_nlmsg_addr_del(void *buf, size_t size, int ifindex, const struct mseg_c
 /* ---- routes (nlmsg_route.c) ---------------------------------------------------------- */
 
 struct mseg_nlmsg_route {
-	struct mseg_cidr dst;            /* 0.0.0.0/0 for the default route */
+	struct mseg_cidr dst;		 /* 0.0.0.0/0 for the default route */
 	const struct mseg_cidr *gateway; /* NULL: directly connected (scope link) */
-	int oif;                         /* 0: any (delete only) */
-	uint32_t table;                  /* 0: main */
+	int oif;			 /* 0: any (delete only) */
+	uint32_t table;			 /* 0: main */
 };
 
 /* RTM_NEWROUTE (NLM_F_CREATE|NLM_F_EXCL), protocol static, unicast. */

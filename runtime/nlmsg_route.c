@@ -35,8 +35,7 @@ static int route_msg(void *buf, size_t size, uint16_t type, uint16_t flags,
 		/* RT_SCOPE_NOWHERE is the kernel's wildcard for deletes. */
 		rtm->rtm_scope = RT_SCOPE_NOWHERE;
 	}
-	if (route->dst.prefixlen &&
-	    !mnl_attr_put_check(nlh, size, RTA_DST, 4, route->dst.addr))
+	if (route->dst.prefixlen && !mnl_attr_put_check(nlh, size, RTA_DST, 4, route->dst.addr))
 		return -EMSGSIZE;
 	if (route->gateway && !mnl_attr_put_check(nlh, size, RTA_GATEWAY, 4, route->gateway->addr))
 		return -EMSGSIZE;

@@ -27,9 +27,10 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: runtime-tool [-n NODE_NETNS] netns-create|netns-delete|netns-exists "
-			"NAME | setup NETNS HOSTIF ADDR [MTU] | teardown HOSTIF ADDR | lookup IFNAME "
-			"| bench COUNT NETNS_PREFIX POOL\n");
+	fprintf(stderr,
+		"usage: runtime-tool [-n NODE_NETNS] netns-create|netns-delete|netns-exists "
+		"NAME | setup NETNS HOSTIF ADDR [MTU] | teardown HOSTIF ADDR | lookup IFNAME "
+		"| bench COUNT NETNS_PREFIX POOL\n");
 	return 2;
 }
 

@@ -207,13 +207,13 @@ static void test_large_pool_full_words_skipped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_slash24_hands_out_each_usable_address_once),
-		cmocka_unit_test(test_slash30_has_two),
-		cmocka_unit_test(test_released_address_not_reused_at_once_and_wraps),
-		cmocka_unit_test(test_reserve_after_restart),
-		cmocka_unit_test(test_reserve_and_release_errors),
-		cmocka_unit_test(test_bad_pools),
-		cmocka_unit_test(test_large_pool_full_words_skipped),
+	    cmocka_unit_test(test_slash24_hands_out_each_usable_address_once),
+	    cmocka_unit_test(test_slash30_has_two),
+	    cmocka_unit_test(test_released_address_not_reused_at_once_and_wraps),
+	    cmocka_unit_test(test_reserve_after_restart),
+	    cmocka_unit_test(test_reserve_and_release_errors),
+	    cmocka_unit_test(test_bad_pools),
+	    cmocka_unit_test(test_large_pool_full_words_skipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

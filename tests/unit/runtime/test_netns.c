@@ -161,10 +161,9 @@ static void test_leftover_file_is_not_a_namespace(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_run_delete, setup, teardown),
-		cmocka_unit_test(test_bad_names),
-		cmocka_unit_test_setup_teardown(test_leftover_file_is_not_a_namespace, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_create_run_delete, setup, teardown),
+	    cmocka_unit_test(test_bad_names),
+	    cmocka_unit_test_setup_teardown(test_leftover_file_is_not_a_namespace, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

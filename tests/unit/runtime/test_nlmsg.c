@@ -85,11 +85,11 @@ static void test_veth_peer_born_in_container(void **state)
 {
 	static const uint8_t peer_mac[6] = {0x02, 0x00, 10, 200, 0, 2};
 	struct mseg_nlmsg_veth veth = {
-		.ifname = "mseg1234",
-		.peer_ifname = "eth0",
-		.peer_netns_fd = 7,
-		.peer_mac = peer_mac,
-		.mtu = 1450,
+	    .ifname = "mseg1234",
+	    .peer_ifname = "eth0",
+	    .peer_netns_fd = 7,
+	    .peer_mac = peer_mac,
+	    .mtu = 1450,
 	};
 	const struct ifinfomsg *ifm, *peer_ifm;
 	const struct nlattr *peer;
@@ -122,11 +122,10 @@ static void test_veth_peer_born_in_container(void **state)
 	assert_int_equal(peer_ifm->ifi_family, AF_UNSPEC);
 	assert_int_equal(peer_ifm->ifi_index, 0);
 	memset(&pa, 0, sizeof(pa));
-	assert_int_equal(mnl_attr_parse_payload((const char *)peer_ifm +
-							MNL_ALIGN(sizeof(struct ifinfomsg)),
-						mnl_attr_get_payload_len(peer) -
-							MNL_ALIGN(sizeof(struct ifinfomsg)),
-						collect_cb, &pa),
+	assert_int_equal(mnl_attr_parse_payload(
+			     (const char *)peer_ifm + MNL_ALIGN(sizeof(struct ifinfomsg)),
+			     mnl_attr_get_payload_len(peer) - MNL_ALIGN(sizeof(struct ifinfomsg)),
+			     collect_cb, &pa),
 			 MNL_CB_OK);
 	assert_string_equal(mnl_attr_get_str(pa.tb[IFLA_IFNAME]), "eth0");
 	assert_int_equal(mnl_attr_get_u32(pa.tb[IFLA_NET_NS_FD]), 7);
@@ -136,7 +135,7 @@ static void test_veth_peer_born_in_container(void **state)
 
 	/* The nests close exactly at the end of the message. */
 	assert_int_equal((const char *)top.tb[IFLA_LINKINFO] +
-				 MNL_ALIGN(top.tb[IFLA_LINKINFO]->nla_len) - (const char *)msg(),
+			     MNL_ALIGN(top.tb[IFLA_LINKINFO]->nla_len) - (const char *)msg(),
 			 msg()->nlmsg_len);
 }
 
@@ -354,14 +353,14 @@ static void test_neigh(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_veth_peer_born_in_container),
-		cmocka_unit_test(test_veth_same_namespace_and_defaults),
-		cmocka_unit_test(test_veth_bad_names_and_small_buffers),
-		cmocka_unit_test(test_link_get_set_del),
-		cmocka_unit_test(test_addr),
-		cmocka_unit_test(test_route_connected_gateway_default),
-		cmocka_unit_test(test_route_del),
-		cmocka_unit_test(test_neigh),
+	    cmocka_unit_test(test_veth_peer_born_in_container),
+	    cmocka_unit_test(test_veth_same_namespace_and_defaults),
+	    cmocka_unit_test(test_veth_bad_names_and_small_buffers),
+	    cmocka_unit_test(test_link_get_set_del),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_route_connected_gateway_default),
+	    cmocka_unit_test(test_route_del),
+	    cmocka_unit_test(test_neigh),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
