@@ -18,6 +18,13 @@ int mseg_cli_dispatch(const char *prog, const struct mseg_cmd *cmds, int argc, c
 
 /* Command groups and commands, one file each (tools/cmd_*.c). */
 int mseg_cmd_policy(int argc, char **argv);
+/* Containers and namespaces, through msegd (tools/client.h). */
+int mseg_cmd_namespace(int argc, char **argv); /* tools/cmd_namespace.c */
+int mseg_cmd_run(int argc, char **argv);       /* tools/cmd_run.c */
+int mseg_cmd_ps(int argc, char **argv);        /* tools/cmd_ps.c */
+int mseg_cmd_exec(int argc, char **argv);      /* tools/cmd_exec.c */
+int mseg_cmd_rm(int argc, char **argv);        /* tools/cmd_rm.c */
+int mseg_cmd_label(int argc, char **argv);     /* tools/cmd_label.c */
 int mseg_cmd_policy_check(int argc, char **argv);  /* tools/policy_check.c */
 int mseg_cmd_policy_trace(int argc, char **argv);  /* tools/policy_trace.c */
 int mseg_cmd_policy_matrix(int argc, char **argv); /* tools/policy_matrix.c */

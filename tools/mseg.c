@@ -6,6 +6,12 @@
 #include <stddef.h>
 
 static const struct mseg_cmd mseg_commands[] = {
+	{"namespace", "create, label and list namespaces", mseg_cmd_namespace},
+	{"run", "start a container (an endpoint with its own network namespace)", mseg_cmd_run},
+	{"ps", "list containers with IPs, labels and state", mseg_cmd_ps},
+	{"exec", "run a command in a container's network namespace", mseg_cmd_exec},
+	{"rm", "remove containers", mseg_cmd_rm},
+	{"label", "set or remove labels of a container", mseg_cmd_label},
 	{"policy", "check, trace and tabulate policies", mseg_cmd_policy},
 	{NULL, NULL, NULL},
 };
