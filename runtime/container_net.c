@@ -156,7 +156,7 @@ int mseg_container_net_teardown(const char *host_ifname, const struct mseg_cidr 
 	_cleanup_nl_ struct mseg_nl *nl = NULL;
 	int ifindex, r;
 
-	if (!mseg_nlmsg_ifname_valid(host_ifname) || !container_addr_ok(addr))
+	if (!mseg_nlmsg_ifname_valid(host_ifname) || (addr && !container_addr_ok(addr)))
 		return -EINVAL;
 	r = mseg_nl_open(&nl);
 	if (r < 0)
@@ -167,9 +167,11 @@ int mseg_container_net_teardown(const char *host_ifname, const struct mseg_cidr 
 	if (r < 0)
 		return r;
 	/* Only the route through our veth: a route to the same address elsewhere is not ours. */
-	r = mseg_route_delete(nl, &(struct mseg_nlmsg_route){.dst = *addr, .oif = ifindex});
-	if (r < 0)
-		return r;
+	if (addr) {
+		r = mseg_route_delete(nl, &(struct mseg_nlmsg_route){.dst = *addr, .oif = ifindex});
+		if (r < 0)
+			return r;
+	}
 	return mseg_link_delete(nl, host_ifname);
 }
 

@@ -42,7 +42,8 @@ int mseg_container_net_setup(const struct mseg_container_net_config *cfg,
 			     struct mseg_container_net_info *info);
 /*
  * Removes the host veth (and so its peer) and the /32 route; 0 when already gone. The
- * namespace itself is deleted by the caller with mseg_netns_delete.
+ * namespace itself is deleted by the caller with mseg_netns_delete. addr may be NULL (a
+ * half-made endpoint reaped after a crash): the link goes, and every route through it too.
  */
 int mseg_container_net_teardown(const char *host_ifname, const struct mseg_cidr *addr);
 /* ifindex and MAC of a link in the caller's namespace; -ENODEV if absent. */

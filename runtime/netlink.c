@@ -83,6 +83,9 @@ int mseg_nl_request(struct mseg_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 
 	for (;;) {
 		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		/* A signal (the agent has handlers) must not lose the ack still on its way. */
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
 			return -errno;
 		errno = 0;

@@ -4,7 +4,7 @@
  *
  *   runtime-tool [-n NODE_NETNS] netns-create NAME | netns-delete NAME | netns-exists NAME
  *   runtime-tool [-n NODE_NETNS] setup NETNS HOSTIF ADDR [MTU]
- *   runtime-tool [-n NODE_NETNS] teardown HOSTIF ADDR
+ *   runtime-tool [-n NODE_NETNS] teardown HOSTIF [ADDR]
  *   runtime-tool [-n NODE_NETNS] lookup IFNAME
  *   runtime-tool [-n NODE_NETNS] bench COUNT NETNS_PREFIX POOL
  *
@@ -29,7 +29,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: runtime-tool [-n NODE_NETNS] netns-create|netns-delete|netns-exists "
-		"NAME | setup NETNS HOSTIF ADDR [MTU] | teardown HOSTIF ADDR | lookup IFNAME "
+		"NAME | setup NETNS HOSTIF ADDR [MTU] | teardown HOSTIF [ADDR] | lookup IFNAME "
 		"| bench COUNT NETNS_PREFIX POOL\n");
 	return 2;
 }
@@ -208,10 +208,10 @@ int main(int argc, char **argv)
 		print_mac("container_mac", info.container_mac);
 		putchar('\n');
 		return 0;
-	} else if (!strcmp(argv[0], "teardown") && argc == 3) {
-		if (parse_addr(argv[2], false, &cfg.addr) < 0)
+	} else if (!strcmp(argv[0], "teardown") && (argc == 2 || argc == 3)) {
+		if (argc == 3 && parse_addr(argv[2], false, &cfg.addr) < 0)
 			return 2;
-		r = mseg_container_net_teardown(argv[1], &cfg.addr);
+		r = mseg_container_net_teardown(argv[1], argc == 3 ? &cfg.addr : NULL);
 		return r < 0 ? fail(r, "tear down container network on", argv[1]) : 0;
 	} else if (!strcmp(argv[0], "lookup")) {
 		uint8_t mac[6];

@@ -93,6 +93,12 @@ test_runtime_teardown_removes_veth_and_route() {
 		return 1
 	# Idempotent: a second teardown of what is gone succeeds.
 	expect_ok "teardown again" rt n1 teardown "${MT}c1" 10.200.0.2 || return 1
+	# Reaping without the address (a crash before it was recorded) removes link and route.
+	expect_ok "teardown c2 by name only" rt n1 teardown "${MT}c2" || return 1
+	expect_fail "c2 veth gone" ip -n "$MT-n1" link show "${MT}c2" || return 1
+	if ip -n "$MT-n1" route | grep -q '^10.200.0.3 '; then
+		fail "route to 10.200.0.3 left behind" || return 1
+	fi
 	expect_ok "delete namespace" rt n1 netns-delete "$c1" || return 1
 	if ip netns list | grep -q "^$c1\b"; then fail "namespace $c1 still listed" || return 1; fi
 	[ ! -e "/run/netns/$c1" ] || fail "/run/netns/$c1 left behind" || return 1
