@@ -5,6 +5,7 @@
  * caller's set changes only when every path parsed cleanly.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,7 @@ int mseg_policy_load(char *const *paths, size_t n_paths, struct mseg_policy_set 
 {
 	struct mseg_policy_set scratch = {0};
 	struct mseg_policy *all;
+	bool dup_found = false;
 	int r = 0;
 
 	for (size_t i = 0; i < n_paths && r != -ENOMEM; i++) {
@@ -172,18 +174,24 @@ int mseg_policy_load(char *const *paths, size_t n_paths, struct mseg_policy_set 
 
 		for (size_t j = 0; j < set->n_policies; j++) {
 			const struct mseg_policy *q = &set->policies[j];
+			int e;
 
 			if (q->kind != p->kind || strcmp(q->name, p->name) ||
 			    (q->namespace == NULL) != (p->namespace == NULL) ||
 			    (q->namespace && strcmp(q->namespace, p->namespace)))
 				continue;
-			r = mseg_diag_add(diag, p->file, p->line, 1, "metadata.name",
-					  "duplicate \"%s\", already defined at %s:%u", p->name,
-					  q->file, q->line);
-			r = r < 0 ? r : -EINVAL;
+			e = mseg_diag_add(diag, p->file, p->line, 1, "metadata.name",
+					  "duplicate %s%s%s, already defined at %s:%u",
+					  p->namespace ? p->namespace : "", p->namespace ? "/" : "",
+					  p->name, q->file, q->line);
+			dup_found = true;
+			if (e < 0)
+				r = e;
 			break;
 		}
 	}
+	if (r == 0 && dup_found)
+		r = -EINVAL;
 	if (r == 0 && scratch.n_policies) {
 		all = realloc(set->policies,
 			      (set->n_policies + scratch.n_policies) * sizeof(*all));
