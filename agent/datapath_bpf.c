@@ -92,7 +92,8 @@ static int adopt_prog(struct mseg_datapath *dp, struct bpf_program *prog, uint8_
 		close(pfd);
 	}
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.new", dp->bpf_dir, prog_pin_name(dir));
+	/* bpffs refuses dots in names */
+	snprintf(tmp, sizeof(tmp), "%s/%s_new", dp->bpf_dir, prog_pin_name(dir));
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp) < 0)
 		return -errno;
@@ -162,7 +163,7 @@ static int bpf_open(const struct mseg_datapath_config *cfg, struct mseg_datapath
 	bpf_object__for_each_map(map, dp->skel->obj) {
 		char path[PATH_MAX];
 
-		if (strncmp(bpf_map__name(map), "mseg_", 5) != 0)
+		if (bpf_map__is_internal(map))
 			continue; /* .rodata: constants of this load only */
 		snprintf(path, sizeof(path), "%s/%s", dp->bpf_dir, bpf_map__name(map));
 		r = bpf_map__set_pin_path(map, path);
@@ -340,7 +341,7 @@ static int bpf_purge(const struct mseg_datapath_config *cfg)
 	if (!d)
 		return errno == ENOENT ? r : -errno;
 	for (struct dirent *de; (de = readdir(d));) {
-		if (strncmp(de->d_name, "mseg_", 5) != 0 && strncmp(de->d_name, ".mseg_", 6) != 0)
+		if (strncmp(de->d_name, "mseg_", 5) != 0)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0)
 			r = -errno;

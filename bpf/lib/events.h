@@ -81,12 +81,15 @@ static __always_inline void mseg_event_emit(struct __sk_buff *skb, const struct 
 	if (rule)
 		ev->rule = *rule;
 	ev->orig_len = skb->len;
+	/* n = clamp(skb->len, 1, MSEG_EVENT_PKT_MAX) on one register, in assembly, so the
+	 * compiler cannot move the bounds onto a copy the verifier does not link to n. */
 	n = skb->len;
-	if (n > MSEG_EVENT_PKT_MAX)
-		n = MSEG_EVENT_PKT_MAX;
-	/* Keep the verifier's view of n in [1, MSEG_EVENT_PKT_MAX]. */
-	asm volatile("%0 &= 0xff" : "+r"(n));
-	if (n > 0 && n <= MSEG_EVENT_PKT_MAX && bpf_skb_load_bytes(skb, 0, ev->pkt, n) == 0)
+	asm volatile("if %0 <= 128 goto +1\n\t"
+		     "%0 = 128\n\t"
+		     "if %0 >= 1 goto +1\n\t"
+		     "%0 = 1\n\t"
+		     : "+r"(n));
+	if (bpf_skb_load_bytes(skb, 0, ev->pkt, n) == 0)
 		ev->pkt_len = n;
 	bpf_ringbuf_submit(ev, 0);
 }
