@@ -24,6 +24,7 @@ struct client {
 	size_t out_len, out_off, out_cap;
 	bool closing; /* close once the output is flushed */
 	bool want_out;
+	bool discarding; /* dropping the rest of an oversized line */
 	struct client *next;
 };
 
@@ -130,6 +131,17 @@ static int client_handle_lines(struct mseg_control *c, struct client *cl)
 	size_t start = 0;
 	int r;
 
+	if (cl->discarding) {
+		char *nl = memchr(cl->in, '\n', cl->in_len);
+
+		if (!nl) {
+			cl->in_len = 0;
+			return 0;
+		}
+		/* The oversized line ends here: serve what follows as usual. */
+		cl->discarding = false;
+		start = (size_t)(nl - cl->in) + 1;
+	}
 	for (;;) {
 		char *nl = memchr(cl->in + start, '\n', cl->in_len - start);
 		size_t len;
@@ -149,12 +161,12 @@ static int client_handle_lines(struct mseg_control *c, struct client *cl)
 	memmove(cl->in, cl->in + start, cl->in_len - start);
 	cl->in_len -= start;
 	if (cl->in_len > MSEG_CONTROL_LINE_MAX) {
-		/* No way to find the next request boundary reliably: answer and hang up. */
+		/* Answer once, then drop the rest of that line without buffering it. */
 		r = client_reply(cl, mseg_reply_error(MSEG_ERR_TOO_LARGE,
 						      "request line longer than %d bytes",
 						      MSEG_CONTROL_LINE_MAX));
 		cl->in_len = 0;
-		cl->closing = true;
+		cl->discarding = true;
 		return r;
 	}
 	return 0;

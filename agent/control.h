@@ -3,7 +3,7 @@
  * The control socket: a Unix stream socket (mode 0600) speaking the JSON-lines protocol of
  * agent/request.h. Only root peers are served (SO_PEERCRED); others get one error reply and
  * are closed. Every client is non-blocking with its own input and output buffers; a request
- * line longer than MSEG_CONTROL_LINE_MAX is answered with an error and the client closed.
+ * line longer than MSEG_CONTROL_LINE_MAX is answered with an error and skipped up to its end.
  *
  * The server keeps its own epoll set; the agent's main loop watches mseg_control_fd() and
  * calls mseg_control_process() when it is readable.

@@ -20,7 +20,7 @@ static int ns_create(int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			if (mseg_client_label_set_arg(labels, optarg) < 0)
@@ -67,7 +67,7 @@ static int ns_label(int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			sock = optarg;
@@ -113,7 +113,7 @@ static int ns_ls(int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (mseg_client_output_format(optarg, &json) < 0)

@@ -43,7 +43,7 @@ int mseg_cmd_ps(int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+o:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (mseg_client_output_format(optarg, &json) < 0)

@@ -18,7 +18,7 @@ int mseg_cmd_rm(int argc, char **argv)
 	int c, status = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			sock = optarg;
