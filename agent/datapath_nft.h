@@ -31,6 +31,9 @@
 #define MSEG_NFT_NAME_MAX 256 /* NFT_NAME_MAXLEN, with the terminating NUL */
 #define MSEG_NFT_SNAPLEN 128  /* bytes of each logged packet copied to the agent */
 
+/* The last kernel error of the backend, naming the object that caused it ("" if none). */
+const char *mseg_datapath_nft_error(const struct mseg_datapath *dp);
+
 /* ---- remote classes as disjoint IPv4 intervals (datapath_nft_names.c) ------------------ */
 
 struct mseg_nft_interval {
@@ -94,6 +97,10 @@ struct mseg_nft_batch;
 
 int mseg_nft_batch_new(struct mseg_nft_batch **ret, uint32_t seq_start);
 void mseg_nft_batch_free(struct mseg_nft_batch *b);
+static inline void mseg_nft_batch_freep(struct mseg_nft_batch **b)
+{
+	mseg_nft_batch_free(*b);
+}
 /* Number of messages between BEGIN and END. */
 size_t mseg_nft_batch_count(const struct mseg_nft_batch *b);
 /* Closes the batch (BATCH_END) and returns the bytes to send. */

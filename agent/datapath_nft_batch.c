@@ -38,6 +38,7 @@ struct mseg_nft_batch {
 	char **what;		 /* [seq - seq_first]: the object of that message */
 	size_t n_what, cap_what;
 	bool finished;
+	uint32_t set_id;
 };
 
 static int reserve(struct mseg_nft_batch *b, size_t need)
@@ -393,7 +394,10 @@ int mseg_nft_batch_set_add(struct mseg_nft_batch *b, const char *name,
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, l->key_type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, l->key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, sizeof(uint32_t) * 4);
+	/* a verdict's length is the kernel's business; nft sends 0 */
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
+	/* required by the kernel: names a set within its transaction */
+	nftnl_set_set_u32(s, NFTNL_SET_ID, ++b->set_id);
 	if (l->n_fields) {
 		/* concatenated ranges: the pipapo set type, which takes port ranges and
 		 * address intervals in one lookup */

@@ -195,6 +195,8 @@ static const char *special_name(uint16_t reason)
 		return "spoofed_mac";
 	case MSEG_DROP_UNSUPPORTED_L3:
 		return "unsupported_l3";
+	case MSEG_DROP_NO_POLICY:
+		return "no_policy";
 	}
 	return "other";
 }

@@ -109,8 +109,8 @@ static bool hton_proto(struct nftnl_rule *rl, uint32_t reg)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
 	}
 	return add(rl, e);
 }
@@ -172,11 +172,14 @@ static bool nfproto_ipv4(struct nftnl_rule *rl)
 	return meta(rl, NFT_META_NFPROTO, NFT_REG_1) && cmp_u8(rl, NFT_CMP_EQ, NFPROTO_IPV4);
 }
 
+/* nft prints the ICMP rule's "icmp only" test away and its type.code load as th sport */
+#define ICMP_COMMENT "ICMP only: th sport reads type . code, matched as port (type << 8 | code)"
+
 /* [meta l4proto (==|!=) icmp] ip Xaddr . meta l4proto . (@th,0,16 | th dport) vmap @map */
 static int rule_cls(struct mseg_nft_batch *b, const char *chain, enum mseg_dir dir,
 		    const char *map, bool icmp)
 {
-	struct nftnl_rule *rl = rule_new(NULL);
+	struct nftnl_rule *rl = rule_new(icmp ? ICMP_COMMENT : NULL);
 	bool ok;
 
 	if (!rl)
@@ -210,7 +213,7 @@ static int rule_clsany(struct mseg_nft_batch *b, const char *chain, enum mseg_di
 /* meta l4proto (==|!=) icmp meta l4proto . (@th,0,16 | th dport) vmap @map */
 static int rule_any(struct mseg_nft_batch *b, const char *chain, const char *map, bool icmp)
 {
-	struct nftnl_rule *rl = rule_new(NULL);
+	struct nftnl_rule *rl = rule_new(icmp ? ICMP_COMMENT : NULL);
 	bool ok;
 
 	if (!rl)
