@@ -388,24 +388,16 @@ static int encode_ipcache(const struct mseg_ipcache_entry *e, size_t n, struct i
 	return 0;
 }
 
-static int ipcache_apply(struct mseg_datapath *dp, const struct ipcache_op *adds, size_t n_adds,
-			 const struct ipcache_op *dels, size_t n_dels)
+/* Host addresses go to the hash, shorter prefixes to the LPM trie (bpf/abi.h). */
+static int ipcache_fd(struct mseg_datapath *dp, const struct mseg_ipcache_key *k)
 {
-	int fd = bpf_map__fd(dp->skel->maps.mseg_ipcache);
+	return k->prefixlen == MSEG_IPCACHE_PREFIX_BASE + 32
+		       ? bpf_map__fd(dp->skel->maps.mseg_ipcache_hosts)
+		       : bpf_map__fd(dp->skel->maps.mseg_ipcache);
+}
 
-	for (size_t i = 0; i < n_adds; i++)
-		if (bpf_map_update_elem(fd, &adds[i].key, &adds[i].value, BPF_ANY) < 0)
-			return -errno;
-	if (dp->synced) {
-		for (size_t i = 0; i < n_dels; i++) {
-			if (n_adds && bsearch(&dels[i].key, adds, n_adds, sizeof(*adds), ipkey_cmp))
-				continue;
-			if (bpf_map_delete_elem(fd, &dels[i].key) < 0 && errno != ENOENT)
-				return -errno;
-		}
-		return 0;
-	}
-
+static int ipcache_prune(int fd, const struct ipcache_op *keep, size_t n_keep)
+{
 	_cleanup_free_ void *old = NULL;
 	size_t n_old;
 	int r = map_keys(fd, sizeof(struct mseg_ipcache_key), &old, &n_old);
@@ -415,8 +407,33 @@ static int ipcache_apply(struct mseg_datapath *dp, const struct ipcache_op *adds
 	for (size_t i = 0; i < n_old; i++) {
 		struct mseg_ipcache_key *k = (struct mseg_ipcache_key *)old + i;
 
-		if ((!n_adds || !bsearch(k, adds, n_adds, sizeof(*adds), ipkey_cmp)) &&
+		if ((!n_keep || !bsearch(k, keep, n_keep, sizeof(*keep), ipkey_cmp)) &&
 		    bpf_map_delete_elem(fd, k) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+static int ipcache_apply(struct mseg_datapath *dp, const struct ipcache_op *adds, size_t n_adds,
+			 const struct ipcache_op *dels, size_t n_dels)
+{
+	int r;
+
+	for (size_t i = 0; i < n_adds; i++)
+		if (bpf_map_update_elem(ipcache_fd(dp, &adds[i].key), &adds[i].key, &adds[i].value,
+					BPF_ANY) < 0)
+			return -errno;
+	if (!dp->synced) {
+		r = ipcache_prune(bpf_map__fd(dp->skel->maps.mseg_ipcache_hosts), adds, n_adds);
+		if (r < 0)
+			return r;
+		return ipcache_prune(bpf_map__fd(dp->skel->maps.mseg_ipcache), adds, n_adds);
+	}
+	for (size_t i = 0; i < n_dels; i++) {
+		if (n_adds && bsearch(&dels[i].key, adds, n_adds, sizeof(*adds), ipkey_cmp))
+			continue;
+		if (bpf_map_delete_elem(ipcache_fd(dp, &dels[i].key), &dels[i].key) < 0 &&
+		    errno != ENOENT)
 			return -errno;
 	}
 	return 0;

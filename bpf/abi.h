@@ -68,10 +68,14 @@ enum mseg_drop_reason {
 #define MSEG_EVENT_AUDIT 2
 
 /*
- * ipcache (LPM trie): address prefix -> identity and security class. The family byte comes
- * first in the matched data so that one trie holds IPv4 and (later) IPv6 without their
- * prefixes ever matching each other; prefixlen therefore counts the 32 bits of
- * family + pad too: an IPv4 /24 is stored with prefixlen 32 + 24.
+ * ipcache: address prefix -> identity and security class, in two maps with one key type.
+ * Host addresses (an IPv4 /32: every endpoint) sit in mseg_ipcache_hosts, a hash, so the
+ * lookup costs the same with 10 or 100,000 peers (an LPM trie walk grows with its size);
+ * shorter prefixes (ipBlock CIDRs) sit in mseg_ipcache, an LPM trie, consulted only when the
+ * hash misses (a host entry is always the longest match). The family byte comes first in the
+ * matched data so one trie holds IPv4 and (later) IPv6 without their prefixes ever matching
+ * each other; prefixlen therefore counts the 32 bits of family + pad too: an IPv4 /24 is
+ * stored with prefixlen 32 + 24, a host with 32 + 32.
  */
 struct mseg_ipcache_key {
 	__u32 prefixlen; /* LPM: bits of everything below that take part in the match */

@@ -64,7 +64,9 @@ static __always_inline void mseg_ipcache_lookup(__be32 addr, __u32 *identity, __
 	struct mseg_ipcache_value *v;
 
 	__builtin_memcpy(k.addr, &addr, 4);
-	v = bpf_map_lookup_elem(&mseg_ipcache, &k);
+	v = bpf_map_lookup_elem(&mseg_ipcache_hosts, &k);
+	if (!v)
+		v = bpf_map_lookup_elem(&mseg_ipcache, &k);
 	*identity = v ? v->identity : MSEG_ABI_ID_WORLD;
 	*class = v ? v->class : MSEG_ABI_ID_WORLD;
 }

@@ -19,6 +19,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mseg_ipcache_key); /* prefixlen: always the full length */
+	__type(value, struct mseg_ipcache_value);
+} mseg_ipcache_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32); /* ifindex of the host-side veth */
 	__type(value, struct mseg_endpoint_value);

@@ -34,6 +34,7 @@
 #define ID_A 256
 #define ID_B 257
 #define ID_C 258
+#define CLASS_NET (1u << 24) /* MSEG_CLASS_CIDR_BASE: 192.168.0.0/16 */
 
 static const uint8_t mac_a[6] = { 2, 0, 0, 0, 0, 0xa };
 static const uint8_t mac_b[6] = { 2, 0, 0, 0, 0, 0xb };
@@ -78,6 +79,8 @@ static struct mseg_table_entry table[] = {
 	{ 2, IN, 1, 0x0800, 0x08ff, ID_C, ALLOW, 0, { MSEG_DECIDED_RULE, 10, 2, IN }, { 0 } },
 	/* A egress to C: TCP 25 denied (policy 12 rule 0) */
 	{ 1, EG, 6, 25, 25, ID_C, DENY, 0, { MSEG_DECIDED_RULE, 12, 0, EG }, { 0 } },
+	/* B ingress from the CIDR class of 192.168.0.0/16 (an ipBlock): TCP 8443 */
+	{ 2, IN, 6, 8443, 8443, CLASS_NET, ALLOW, 0, { MSEG_DECIDED_RULE, 14, 0, IN }, { 0 } },
 	/* A ingress from anyone: TCP 9000 allowed, but an audit-mode policy would deny */
 	{ 1, IN, 6, 9000, 9000, 0, ALLOW, 1, { MSEG_DECIDED_RULE, 13, 0, IN },
 	  { MSEG_DECIDED_RULE, 20, 3, IN } },
@@ -95,7 +98,7 @@ static struct mseg_endpoint_default defaults_eg[] = {
 	{ 3, ALLOW, 0, { MSEG_DECIDED_DEFAULT, 0, 0, EG }, { 0 } },
 };
 
-static struct mseg_ipcache_entry ipcache[3];
+static struct mseg_ipcache_entry ipcache[4];
 
 static int endpoint_add(uint32_t id, int ifindex, uint32_t ip, const uint8_t *mac, uint32_t ident)
 {
@@ -113,7 +116,7 @@ static int setup(void **state)
 		.added = table,
 		.n_added = sizeof(table) / sizeof(table[0]),
 		.ipcache_added = ipcache,
-		.n_ipcache_added = 3,
+		.n_ipcache_added = 4,
 		.defaults_changed = { defaults_in, defaults_eg },
 		.n_defaults_changed = { 3, 3 },
 	};
@@ -144,6 +147,8 @@ static int setup(void **state)
 	ipcache[0] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(IP_A, 32), ID_A, ID_A };
 	ipcache[1] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(IP_B, 32), ID_B, ID_B };
 	ipcache[2] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(IP_C, 32), ID_C, ID_C };
+	ipcache[3] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(0xc0a80000, 16), MSEG_ID_WORLD,
+						  CLASS_NET };
 	assert_int_equal(mseg_datapath_bpf.apply(dp, &d), 0);
 	assert_int_equal(endpoint_add(1, if_a, IP_A, mac_a, ID_A), 0);
 	assert_int_equal(endpoint_add(2, if_b, IP_B, mac_b, ID_B), 0);
@@ -311,6 +316,21 @@ static void test_isolated_and_default_deny(void **state)
 	assert_int_equal(to_ep(if_c, &p), SHOT); /* C: --default-deny */
 	ev = one_event(MSEG_EVENT_DROPPED, MSEG_DROP_DEFAULT_DENY);
 	assert_int_equal(ev->decided_by.kind, MSEG_DECIDED_DEFAULT);
+}
+
+static void test_ipcache_prefix_class(void **state)
+{
+	NEED_BPF();
+	/* 192.168.5.5 is no endpoint: the LPM part of the ipcache gives its CIDR class. */
+	struct mseg_bpf_pkt p = tcp(mac_gw, 0xc0a80505, 1234, IP_B, 8443, SYN);
+	const struct mseg_dp_event *ev;
+
+	assert_int_equal(to_ep(if_b, &p), OK);
+	p.saddr = 0xc0a90505; /* 192.169.5.5: outside, world */
+	drain_events();
+	assert_int_equal(to_ep(if_b, &p), SHOT);
+	ev = one_event(MSEG_EVENT_DROPPED, MSEG_DROP_ISOLATED);
+	assert_int_equal(ev->src_identity, MSEG_ID_WORLD);
 }
 
 static void test_egress_deny_rule(void **state)
@@ -654,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_port_range_edges),
 		cmocka_unit_test(test_proto_specific_before_any),
 		cmocka_unit_test(test_isolated_and_default_deny),
+		cmocka_unit_test(test_ipcache_prefix_class),
 		cmocka_unit_test(test_egress_deny_rule),
 		cmocka_unit_test(test_reply_via_conntrack),
 		cmocka_unit_test(test_forged_reply_of_denied_side),
