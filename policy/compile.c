@@ -76,13 +76,11 @@ int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_t
 
 #define H_PRIME 0x100000001b3ull
 
+/* One multiply per word: the digest is read for every policy on every update. */
 static uint64_t h_u64(uint64_t h, uint64_t v)
 {
-	for (int i = 0; i < 8; i++) {
-		h ^= (v >> (i * 8)) & 0xff;
-		h *= H_PRIME;
-	}
-	return h;
+	h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 31);
 }
 
 static uint64_t h_str(uint64_t h, const char *s)
@@ -119,10 +117,11 @@ static uint64_t h_sel(uint64_t h, const struct mseg_selector *s)
 
 static uint64_t h_cidr(uint64_t h, const struct mseg_cidr *c)
 {
+	uint64_t w[2];
+
+	memcpy(w, c->addr, sizeof(w));
 	h = h_u64(h, (uint64_t)c->family << 8 | c->prefixlen);
-	for (int i = 0; i < 16; i++)
-		h = h_u64(h, c->addr[i]);
-	return h;
+	return h_u64(h_u64(h, w[0]), w[1]);
 }
 
 /* A digest of everything in a policy that the compiled table depends on. */
@@ -455,7 +454,8 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 {
 	const struct mseg_topology *t = u->x.topo;
 	struct cctx *x = &u->x;
-	size_t n_ep = t->n_endpoints, cap_keys = 0, n_new = 0, w = 0;
+	size_t n_ep = t->n_endpoints, cap_keys = 0, w = 0;
+	uint64_t lens = 0;
 	_cleanup_free_ int32_t *ep_prefix = NULL;
 	_cleanup_free_ bool *is_ep_prefix = NULL;
 	int r;
@@ -463,6 +463,8 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 	r = mseg_compile_collect_prefixes(u->x.set, &x->prefixes, &x->n_prefixes);
 	if (r < 0)
 		return r;
+	for (size_t q = 0; q < x->n_prefixes; q++)
+		lens |= 1ull << x->prefixes[q].prefixlen;
 	ep_prefix = malloc((n_ep + 1) * sizeof(*ep_prefix));
 	is_ep_prefix = calloc(x->n_prefixes + 1, sizeof(*is_ep_prefix));
 	if (!ep_prefix || !is_ep_prefix)
@@ -470,7 +472,7 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 
 	for (size_t i = 0; i < n_ep; i++) {
 		const struct mseg_endpoint *e = &t->endpoints[i];
-		ssize_t q = mseg_compile_most_specific(x->prefixes, x->n_prefixes, &e->ip);
+		ssize_t q = mseg_compile_most_specific(x->prefixes, x->n_prefixes, &e->ip, lens);
 
 		ep_prefix[i] = (int32_t)q;
 		if (q >= 0 && x->prefixes[q].prefixlen == e->ip.prefixlen &&
@@ -508,7 +510,6 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 				    NULL;
 
 		u->keys[i].num = old ? old->num : 0;
-		n_new += !old;
 	}
 	for (size_t i = 0; i < u->n_keys; i++)
 		if (!u->keys[i].num) {

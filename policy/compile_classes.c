@@ -36,69 +36,63 @@ static const char *proto_name(uint8_t proto)
 	}
 }
 
+#define NS_LABEL_PREFIX "io.mseg.namespace.labels."
+#define PORT_PREFIX "io.mseg.port."
+
 int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mseg_endpoint *ep,
 				   const struct mseg_labels *ns_labels, uint32_t *ret)
 {
-	size_t n = ep->labels.n + 1 + ns_labels->n + ep->n_ports, k = 0, n_owned = 0;
-	_cleanup_free_ struct mseg_label *items = NULL;
-	_cleanup_free_ char **owned = NULL;
+	size_t n = ep->labels.n + 1 + ns_labels->n + ep->n_ports, k = 0, need = 0, used = 0;
+	struct mseg_label stack_items[32], *items = stack_items;
+	_cleanup_free_ struct mseg_label *heap_items = NULL;
+	_cleanup_free_ char *heap_buf = NULL;
+	char stack_buf[2048], *buf = stack_buf;
 	struct mseg_labels set;
-	int r = 0;
 
-	items = calloc(n, sizeof(*items));
-	owned = calloc(n + 1, sizeof(*owned));
-	if (!items || !owned)
-		return -ENOMEM;
+	/* built in scratch memory: this runs for every endpoint on every update */
+	for (size_t i = 0; i < ns_labels->n; i++)
+		need += sizeof(NS_LABEL_PREFIX) + strlen(ns_labels->items[i].key);
+	for (size_t i = 0; i < ep->n_ports; i++)
+		need += sizeof(PORT_PREFIX) + strlen(ep->ports[i].name) + 16;
+	if (need > sizeof(stack_buf)) {
+		buf = heap_buf = malloc(need);
+		if (!buf)
+			return -ENOMEM;
+	}
+	if (n > ARRAY_SIZE(stack_items)) {
+		items = heap_items = calloc(n, sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; i < ep->labels.n; i++)
 		items[k++] = ep->labels.items[i];
 	items[k++] = (struct mseg_label){ .key = (char *)"io.mseg.namespace",
 					  .value = ep->namespace };
-	for (size_t i = 0; i < ns_labels->n && r >= 0; i++) {
-		char *key;
+	for (size_t i = 0; i < ns_labels->n; i++) {
+		char *key = buf + used;
 
-		if (asprintf(&key, "io.mseg.namespace.labels.%s", ns_labels->items[i].key) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		owned[n_owned++] = key;
+		used += (size_t)sprintf(key, NS_LABEL_PREFIX "%s", ns_labels->items[i].key) + 1;
 		items[k++] = (struct mseg_label){ .key = key, .value = ns_labels->items[i].value };
 	}
-	for (size_t i = 0; i < ep->n_ports && r >= 0; i++) {
+	for (size_t i = 0; i < ep->n_ports; i++) {
 		const char *pn = proto_name(ep->ports[i].proto);
-		char *key, *val;
-		int q;
+		char *key = buf + used, *val;
 
-		if (asprintf(&key, "io.mseg.port.%s", ep->ports[i].name) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		owned[n_owned++] = key;
-		q = pn ? asprintf(&val, "%u/%s", ep->ports[i].port, pn) :
-			 asprintf(&val, "%u/%u", ep->ports[i].port, ep->ports[i].proto);
-		if (q < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		owned[n_owned++] = val;
+		used += (size_t)sprintf(key, PORT_PREFIX "%s", ep->ports[i].name) + 1;
+		val = buf + used;
+		used += (size_t)(pn ? sprintf(val, "%u/%s", ep->ports[i].port, pn) :
+				      sprintf(val, "%u/%u", ep->ports[i].port, ep->ports[i].proto)) +
+			1;
 		items[k++] = (struct mseg_label){ .key = key, .value = val };
 	}
-	if (r >= 0) {
-		qsort(items, k, sizeof(*items), label_item_cmp);
-		for (size_t i = 1; i < k; i++)
-			if (!strcmp(items[i - 1].key, items[i].key)) {
-				/* an endpoint label using the reserved io.mseg. prefix, or two
-				 * named ports of one name: no exact identity for it */
-				r = -EINVAL;
-				break;
-			}
-	}
-	if (r >= 0) {
-		set = (struct mseg_labels){ .items = items, .n = k };
-		r = mseg_identities_get(ids, &set, ret);
-	}
-	for (size_t i = 0; i < n_owned; i++)
-		free(owned[i]);
-	return r;
+	qsort(items, k, sizeof(*items), label_item_cmp);
+	for (size_t i = 1; i < k; i++)
+		if (!strcmp(items[i - 1].key, items[i].key))
+			/* an endpoint label using the reserved io.mseg. prefix, or two named
+			 * ports of one name: no exact identity for it */
+			return -EINVAL;
+	set = (struct mseg_labels){ .items = items, .n = k };
+	return mseg_identities_get(ids, &set, ret);
 }
 
 static int cidr_cmp_q(const void *a, const void *b)
@@ -178,7 +172,7 @@ ssize_t mseg_compile_prefix_find(const struct mseg_cidr *prefixes, size_t n,
 }
 
 ssize_t mseg_compile_most_specific(const struct mseg_cidr *prefixes, size_t n,
-				   const struct mseg_cidr *addr)
+				   const struct mseg_cidr *addr, uint64_t lens)
 {
 	unsigned a;
 
@@ -187,9 +181,13 @@ ssize_t mseg_compile_most_specific(const struct mseg_cidr *prefixes, size_t n,
 	a = mseg_cidr_v4(addr);
 	for (int len = addr->prefixlen; len >= 0; len--) {
 		unsigned mask = len ? ~0u << (32 - len) : 0;
-		struct mseg_cidr c = mseg_cidr_from_v4(a & mask, (unsigned)len);
-		ssize_t i = mseg_compile_prefix_find(prefixes, n, &c);
+		struct mseg_cidr c;
+		ssize_t i;
 
+		if (!(lens & 1ull << len))
+			continue;
+		c = mseg_cidr_from_v4(a & mask, (unsigned)len);
+		i = mseg_compile_prefix_find(prefixes, n, &c);
 		if (i >= 0)
 			return i;
 	}

@@ -26,9 +26,10 @@ int mseg_compile_collect_prefixes(const struct mseg_policy_set *set, struct mseg
 				  size_t *n_ret);
 ssize_t mseg_compile_prefix_find(const struct mseg_cidr *prefixes, size_t n,
 				 const struct mseg_cidr *c);
-/* Index of the longest listed prefix holding addr, or -1. */
+/* Index of the longest listed prefix holding addr, or -1; lens: bit L set when some
+ * listed prefix has length L. */
 ssize_t mseg_compile_most_specific(const struct mseg_cidr *prefixes, size_t n,
-				   const struct mseg_cidr *addr);
+				   const struct mseg_cidr *addr, uint64_t lens);
 int mseg_class_key_cmp(const struct mseg_class_key *a, const struct mseg_class_key *b);
 int mseg_ipcache_entry_cmp(const struct mseg_ipcache_entry *a,
 			   const struct mseg_ipcache_entry *b);
