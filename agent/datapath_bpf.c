@@ -160,12 +160,15 @@ static int bpf_open(const struct mseg_datapath_config *cfg, struct mseg_datapath
 	}
 	/* Pinned maps are reused as they are (libbpf checks that their shape matches), so a
 	 * restarted agent keeps the rules, conntrack and counters enforcement runs on. */
-	bpf_object__for_each_map(map, dp->skel->obj) {
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
 		char path[PATH_MAX];
 
 		if (bpf_map__is_internal(map))
 			continue; /* .rodata: constants of this load only */
 		snprintf(path, sizeof(path), "%s/%s", dp->bpf_dir, bpf_map__name(map));
+		if (access(path, F_OK) == 0)
+			dp->adopted = true;
 		r = bpf_map__set_pin_path(map, path);
 		if (r < 0)
 			goto fail;
@@ -181,8 +184,8 @@ static int bpf_open(const struct mseg_datapath_config *cfg, struct mseg_datapath
 	if (r < 0)
 		goto fail;
 
-	dp->rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.mseg_events), mseg_datapath_bpf_event_cb,
-				  dp, NULL);
+	dp->rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.mseg_events),
+				  mseg_datapath_bpf_event_cb, dp, NULL);
 	if (!dp->rb) {
 		r = -errno;
 		goto fail;
@@ -202,7 +205,7 @@ static void bpf_close(struct mseg_datapath *dp)
 
 int mseg_datapath_bpf_endpoint_put(struct mseg_datapath *dp, const struct mseg_dp_endpoint *ep)
 {
-	struct mseg_endpoint_value v = { .id = ep->id, .identity = ep->identity };
+	struct mseg_endpoint_value v = {.id = ep->id, .identity = ep->identity};
 	uint32_t ifindex;
 
 	if (ep->ifindex <= 0 || ep->ip.family != MSEG_AF_INET)
@@ -219,7 +222,8 @@ int mseg_datapath_bpf_endpoint_put(struct mseg_datapath *dp, const struct mseg_d
 
 static int bpf_endpoint_attach(struct mseg_datapath *dp, const struct mseg_dp_endpoint *ep)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ep->ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ep->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
 	int r;
 
 	/* The endpoint entry first: until it exists our programs drop everything. */
@@ -364,7 +368,7 @@ int mseg_datapath_bpf_map_fd(struct mseg_datapath *dp, const char *name)
 
 int mseg_datapath_bpf_set_flags(struct mseg_datapath *dp, uint32_t flags)
 {
-	struct mseg_config c = { .flags = flags };
+	struct mseg_config c = {.flags = flags};
 	uint32_t zero = 0;
 
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.mseg_config), &zero, &c, BPF_ANY) < 0)
@@ -373,13 +377,13 @@ int mseg_datapath_bpf_set_flags(struct mseg_datapath *dp, uint32_t flags)
 }
 
 const struct mseg_datapath_ops mseg_datapath_bpf = {
-	.name = "bpf",
-	.open = bpf_open,
-	.close = bpf_close,
-	.endpoint_attach = bpf_endpoint_attach,
-	.endpoint_detach = bpf_endpoint_detach,
-	.apply = mseg_datapath_bpf_apply,
-	.event_fd = bpf_event_fd,
-	.events_read = mseg_datapath_bpf_events_read,
-	.purge = bpf_purge,
+    .name = "bpf",
+    .open = bpf_open,
+    .close = bpf_close,
+    .endpoint_attach = bpf_endpoint_attach,
+    .endpoint_detach = bpf_endpoint_detach,
+    .apply = mseg_datapath_bpf_apply,
+    .event_fd = bpf_event_fd,
+    .events_read = mseg_datapath_bpf_events_read,
+    .purge = bpf_purge,
 };

@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -109,7 +110,7 @@ size_t mseg_bpf_arp_build(const uint8_t smac[6], uint16_t op, const uint8_t sha[
 int mseg_bpf_test_run(int prog_fd, int ifindex, const void *pkt, size_t len, uint32_t repeat,
 		      uint32_t *retval, uint32_t *ns)
 {
-	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex };
+	struct __sk_buff ctx = {.ifindex = (uint32_t)ifindex};
 	uint8_t out[MSEG_BPF_PKT_MAX + 256];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
@@ -154,9 +155,10 @@ int mseg_bpf_sandbox_veth(const char *name)
 	char cmd[128];
 	unsigned idx;
 
-	snprintf(cmd, sizeof(cmd),
-		 "ip link add %s type veth peer name %s-p && ip link set %s up && ip link set %s-p up",
-		 name, name, name, name);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "ip link add %s type veth peer name %s-p && ip link set %s up && ip link set %s-p up",
+	    name, name, name, name);
 	if (system(cmd) != 0)
 		return -EIO;
 	idx = if_nametoindex(name);
@@ -178,12 +180,12 @@ void mseg_bpf_sandbox_leave(const char *dir)
 #define BENCH_CLASS0 1000u
 #define BENCH_PEER_NET 0x0ac80001u /* 10.200.0.1 + class index */
 #define BENCH_CLIENT_PORT 40000
-static const uint8_t bench_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
-static const uint8_t peer_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const uint8_t bench_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
 
 const char *mseg_bpf_bench_kind_name(int kind)
 {
-	static const char *const names[MSEG_BENCH_KINDS] = { "allowed", "denied", "reply" };
+	static const char *const names[MSEG_BENCH_KINDS] = {"allowed", "denied", "reply"};
 
 	return kind >= 0 && kind < MSEG_BENCH_KINDS ? names[kind] : "?";
 }
@@ -206,32 +208,34 @@ static int bench_table(uint32_t n, struct mseg_table_diff *d)
 		uint16_t lo = (uint16_t)(1000 + (i % 10) * 100);
 
 		d->added[i] = (struct mseg_table_entry){
-			.endpoint = BENCH_EP,
-			.dir = MSEG_DIR_INGRESS,
-			.proto = MSEG_PROTO_TCP,
-			.port_lo = lo,
-			.port_hi = (uint16_t)(lo + (i % 2 ? 9 : 0)),
-			.remote = BENCH_CLASS0 + i / 10,
-			.verdict = MSEG_VERDICT_ALLOW,
-			.decided_by = { .kind = MSEG_DECIDED_RULE, .policy = 1 + i / 10,
-					.rule = (uint16_t)(i % 10), .dir = MSEG_DIR_INGRESS },
+		    .endpoint = BENCH_EP,
+		    .dir = MSEG_DIR_INGRESS,
+		    .proto = MSEG_PROTO_TCP,
+		    .port_lo = lo,
+		    .port_hi = (uint16_t)(lo + (i % 2 ? 9 : 0)),
+		    .remote = BENCH_CLASS0 + i / 10,
+		    .verdict = MSEG_VERDICT_ALLOW,
+		    .decided_by = {.kind = MSEG_DECIDED_RULE,
+				   .policy = 1 + i / 10,
+				   .rule = (uint16_t)(i % 10),
+				   .dir = MSEG_DIR_INGRESS},
 		};
 	}
 	d->n_added = n;
 	for (uint32_t c = 0; c < classes; c++)
 		d->ipcache_added[c] = (struct mseg_ipcache_entry){
-			.prefix = mseg_cidr_from_v4(BENCH_PEER_NET + c, 32),
-			.identity = BENCH_CLASS0 + c,
-			.class = BENCH_CLASS0 + c,
+		    .prefix = mseg_cidr_from_v4(BENCH_PEER_NET + c, 32),
+		    .identity = BENCH_CLASS0 + c,
+		    .class = BENCH_CLASS0 + c,
 		};
 	d->n_ipcache_added = classes;
 	for (int dir = 0; dir < 2; dir++) {
 		/* Isolated both ways: the denied packet walks every lookup down to the default,
 		 * and the reply can only pass through conntrack. */
 		defs[dir] = (struct mseg_endpoint_default){
-			.endpoint = BENCH_EP,
-			.verdict = MSEG_VERDICT_DENY,
-			.decided_by = { .kind = MSEG_DECIDED_ISOLATION, .policy = 1, .dir = dir },
+		    .endpoint = BENCH_EP,
+		    .verdict = MSEG_VERDICT_DENY,
+		    .decided_by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 1, .dir = dir},
 		};
 		d->defaults_changed[dir] = &defs[dir];
 		d->n_defaults_changed[dir] = 1;
@@ -250,12 +254,12 @@ struct bench_dp {
 static int bench_prepare(const struct mseg_bpf_bench_opts *o, uint32_t n, struct bench_dp *b,
 			 struct mseg_bpf_bench_result *res)
 {
-	struct mseg_datapath_config cfg = { .bpf_dir = b->dir };
-	struct mseg_dp_endpoint ep = { .id = BENCH_EP, .ifindex = o->ifindex, .identity = 256 };
+	struct mseg_datapath_config cfg = {.bpf_dir = b->dir};
+	struct mseg_dp_endpoint ep = {.id = BENCH_EP, .ifindex = o->ifindex, .identity = 256};
 	struct mseg_table_diff d;
 	uint32_t classes = n / 10 ? n / 10 : 1, mid = classes / 2, ret;
 	uint32_t peer = BENCH_PEER_NET + mid;
-	struct mseg_bpf_pkt p = { .proto = MSEG_PROTO_TCP, .sport = BENCH_CLIENT_PORT };
+	struct mseg_bpf_pkt p = {.proto = MSEG_PROTO_TCP, .sport = BENCH_CLIENT_PORT};
 	int r;
 
 	snprintf(b->dir, sizeof(b->dir), "%s/bench-%u", o->bpf_dir, n);
@@ -263,8 +267,15 @@ static int bench_prepare(const struct mseg_bpf_bench_opts *o, uint32_t n, struct
 	if (r < 0)
 		return r;
 	r = bench_table(n, &d);
-	if (r == 0)
+	if (r == 0) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		r = mseg_datapath_bpf.apply(b->dp, &d);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		res->apply_ms =
+		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	}
 	free(d.added);
 	free(d.ipcache_added);
 	if (r < 0)
@@ -328,9 +339,9 @@ static struct mseg_bpf_bench_stat stat_of(double *v, unsigned n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return (struct mseg_bpf_bench_stat){
-		.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
-		.min = v[0],
-		.max = v[n - 1],
+	    .median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
+	    .min = v[0],
+	    .max = v[n - 1],
 	};
 }
 
@@ -387,7 +398,7 @@ int mseg_bpf_bench_run(const struct mseg_bpf_bench_opts *o, struct mseg_bpf_benc
 out:
 	if (b) {
 		for (size_t i = 0; i < o->n_rules; i++) {
-			struct mseg_datapath_config cfg = { .bpf_dir = b[i].dir };
+			struct mseg_datapath_config cfg = {.bpf_dir = b[i].dir};
 
 			if (!b[i].dp)
 				continue;

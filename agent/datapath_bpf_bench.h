@@ -72,6 +72,7 @@ struct mseg_bpf_bench_stat {
 struct mseg_bpf_bench_result {
 	uint32_t rules;
 	uint32_t entries; /* policy map entries actually written */
+	double apply_ms;  /* apply() of the whole table into empty maps */
 	struct mseg_bpf_bench_stat kind[MSEG_BENCH_KINDS];
 	struct mseg_bpf_bench_stat empty; /* the empty program itself */
 };

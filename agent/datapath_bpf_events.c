@@ -11,19 +11,19 @@
 #include "macro.h"
 
 static const char *const reason_names[MSEG_DROP_REASON_MAX] = {
-	[MSEG_DROP_NONE] = "none",
-	[MSEG_DROP_POLICY_DENY] = "policy-deny",
-	[MSEG_DROP_ISOLATED] = "isolated",
-	[MSEG_DROP_DEFAULT_DENY] = "default-deny",
-	[MSEG_DROP_SPOOFED_IP] = "spoofed-ip",
-	[MSEG_DROP_SPOOFED_MAC] = "spoofed-mac",
-	[MSEG_DROP_SPOOFED_ARP] = "spoofed-arp",
-	[MSEG_DROP_CT_INVALID] = "ct-invalid",
-	[MSEG_DROP_UNKNOWN_ENDPOINT] = "unknown-endpoint",
-	[MSEG_DROP_MALFORMED] = "malformed",
-	[MSEG_DROP_UNSUPPORTED_L3] = "unsupported-l3",
-	[MSEG_DROP_FRAGMENT] = "fragment",
-	[MSEG_DROP_NO_POLICY] = "no-policy",
+    [MSEG_DROP_NONE] = "none",
+    [MSEG_DROP_POLICY_DENY] = "policy-deny",
+    [MSEG_DROP_ISOLATED] = "isolated",
+    [MSEG_DROP_DEFAULT_DENY] = "default-deny",
+    [MSEG_DROP_SPOOFED_IP] = "spoofed-ip",
+    [MSEG_DROP_SPOOFED_MAC] = "spoofed-mac",
+    [MSEG_DROP_SPOOFED_ARP] = "spoofed-arp",
+    [MSEG_DROP_CT_INVALID] = "ct-invalid",
+    [MSEG_DROP_UNKNOWN_ENDPOINT] = "unknown-endpoint",
+    [MSEG_DROP_MALFORMED] = "malformed",
+    [MSEG_DROP_UNSUPPORTED_L3] = "unsupported-l3",
+    [MSEG_DROP_FRAGMENT] = "fragment",
+    [MSEG_DROP_NO_POLICY] = "no-policy",
 };
 
 const char *mseg_drop_reason_name(uint16_t reason)
@@ -49,7 +49,7 @@ const char *mseg_event_verdict_name(uint8_t verdict)
 
 static struct mseg_cidr addr_of(uint8_t family, const uint8_t addr[16])
 {
-	struct mseg_cidr c = { 0 };
+	struct mseg_cidr c = {0};
 
 	if (family == MSEG_ABI_AF_INET) {
 		c.family = MSEG_AF_INET;
@@ -63,7 +63,7 @@ int mseg_datapath_bpf_event_cb(void *ctx, void *data, size_t size)
 {
 	struct mseg_datapath *dp = ctx;
 	const struct mseg_event *e = data;
-	struct mseg_dp_event ev = { 0 };
+	struct mseg_dp_event ev = {0};
 
 	if (size < sizeof(*e)) {
 		dp->event_error = -EBADMSG;
@@ -82,10 +82,10 @@ int mseg_datapath_bpf_event_cb(void *ctx, void *data, size_t size)
 	ev.src_identity = e->src_identity;
 	ev.dst_identity = e->dst_identity;
 	ev.decided_by = (struct mseg_decider){
-		.kind = (enum mseg_decider_kind)e->rule.kind,
-		.policy = e->rule.policy,
-		.rule = e->rule.rule,
-		.dir = e->rule.dir,
+	    .kind = (enum mseg_decider_kind)e->rule.kind,
+	    .policy = e->rule.policy,
+	    .rule = e->rule.rule,
+	    .dir = e->rule.dir,
 	};
 	ev.pkt_len = e->pkt_len > sizeof(ev.pkt) ? sizeof(ev.pkt) : e->pkt_len;
 	memcpy(ev.pkt, e->pkt, ev.pkt_len);
@@ -121,7 +121,7 @@ static int percpu_sum(int fd, const void *key, struct mseg_counter *ret)
 		return -ENOMEM;
 	if (bpf_map_lookup_elem(fd, key, v) < 0)
 		return -errno;
-	*ret = (struct mseg_counter){ 0 };
+	*ret = (struct mseg_counter){0};
 	for (int i = 0; i < n; i++) {
 		ret->packets += v[i].packets;
 		ret->bytes += v[i].bytes;

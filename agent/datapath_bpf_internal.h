@@ -20,6 +20,7 @@ struct mseg_datapath {
 	/* The first apply() after open() carries the whole table (the compiler's first
 	 * difference): it also removes what an earlier agent left that is no longer wanted. */
 	bool synced;
+	bool adopted; /* some map was already pinned: an earlier agent's contents may linger */
 	struct ring_buffer *rb;
 	mseg_dp_event_fn event_fn;
 	void *event_userdata;

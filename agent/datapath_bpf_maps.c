@@ -6,6 +6,7 @@
  * broader entry or the default.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +19,11 @@
 _Static_assert(MSEG_DIR_INGRESS == MSEG_ABI_DIR_INGRESS && MSEG_DIR_EGRESS == MSEG_ABI_DIR_EGRESS,
 	       "enum mseg_dir and bpf/abi.h disagree");
 _Static_assert(MSEG_VERDICT_DENY == MSEG_ABI_VERDICT_DENY &&
-		       MSEG_VERDICT_ALLOW == MSEG_ABI_VERDICT_ALLOW,
+		   MSEG_VERDICT_ALLOW == MSEG_ABI_VERDICT_ALLOW,
 	       "enum mseg_verdict and bpf/abi.h disagree");
 _Static_assert(MSEG_DECIDED_RULE == MSEG_ABI_DECIDED_RULE &&
-		       MSEG_DECIDED_ISOLATION == MSEG_ABI_DECIDED_ISOLATION &&
-		       MSEG_DECIDED_DEFAULT == MSEG_ABI_DECIDED_DEFAULT,
+		   MSEG_DECIDED_ISOLATION == MSEG_ABI_DECIDED_ISOLATION &&
+		   MSEG_DECIDED_DEFAULT == MSEG_ABI_DECIDED_DEFAULT,
 	       "enum mseg_decider_kind and bpf/abi.h disagree");
 _Static_assert(MSEG_AF_INET == MSEG_ABI_AF_INET, "address family");
 _Static_assert(MSEG_ID_ANY == MSEG_ABI_ID_ANY && MSEG_ID_WORLD == MSEG_ABI_ID_WORLD, "ids");
@@ -42,7 +43,7 @@ size_t mseg_bpf_port_prefixes(uint16_t lo, uint16_t hi, struct mseg_port_prefix 
 			bits = 16;
 		while (p + (1u << bits) > end)
 			bits--;
-		out[n++] = (struct mseg_port_prefix){ .port = (uint16_t)p, .plen = 16 - bits };
+		out[n++] = (struct mseg_port_prefix){.port = (uint16_t)p, .plen = 16 - bits};
 		p += 1u << bits;
 	}
 	return n;
@@ -53,8 +54,8 @@ int mseg_bpf_ipcache_key(const struct mseg_cidr *prefix, struct mseg_ipcache_key
 	if (prefix->family != MSEG_AF_INET || prefix->prefixlen > 32)
 		return -EAFNOSUPPORT;
 	*ret = (struct mseg_ipcache_key){
-		.prefixlen = MSEG_IPCACHE_PREFIX_BASE + prefix->prefixlen,
-		.family = MSEG_ABI_AF_INET,
+	    .prefixlen = MSEG_IPCACHE_PREFIX_BASE + prefix->prefixlen,
+	    .family = MSEG_ABI_AF_INET,
 	};
 	memcpy(ret->addr, prefix->addr, 4);
 	return 0;
@@ -63,10 +64,10 @@ int mseg_bpf_ipcache_key(const struct mseg_cidr *prefix, struct mseg_ipcache_key
 void mseg_bpf_rule_ref(const struct mseg_decider *d, struct mseg_rule_ref *ret)
 {
 	*ret = (struct mseg_rule_ref){
-		.policy = d->policy,
-		.rule = d->rule,
-		.dir = d->dir,
-		.kind = (uint8_t)d->kind,
+	    .policy = d->policy,
+	    .rule = d->rule,
+	    .dir = d->dir,
+	    .kind = (uint8_t)d->kind,
 	};
 }
 
@@ -75,7 +76,7 @@ static int verdict_value(uint8_t verdict, uint8_t audit, const struct mseg_decid
 {
 	if (verdict > MSEG_VERDICT_ALLOW || by->kind > MSEG_DECIDED_DEFAULT)
 		return -EINVAL;
-	*ret = (struct mseg_verdict_value){ .verdict = verdict, .audit = !!audit };
+	*ret = (struct mseg_verdict_value){.verdict = verdict, .audit = !!audit};
 	mseg_bpf_rule_ref(by, &ret->decided_by);
 	if (audit)
 		mseg_bpf_rule_ref(audit_by, &ret->audit_by);
@@ -106,12 +107,12 @@ int mseg_bpf_entry_keys(const struct mseg_table_entry *e,
 	n = mseg_bpf_port_prefixes(e->port_lo, e->port_hi, pp);
 	for (size_t i = 0; i < n; i++)
 		keys[i] = (struct mseg_policy_key){
-			.endpoint = e->endpoint,
-			.remote = e->remote,
-			.dir = e->dir,
-			.proto = e->proto,
-			.plen = pp[i].plen,
-			.port = pp[i].port,
+		    .endpoint = e->endpoint,
+		    .remote = e->remote,
+		    .dir = e->dir,
+		    .proto = e->proto,
+		    .plen = pp[i].plen,
+		    .port = pp[i].port,
 		};
 	return (int)n;
 }
@@ -179,7 +180,7 @@ static int encode_entries(const struct mseg_table_entry *entries, size_t n, stru
 			cap = ncap;
 		}
 		for (int j = 0; j < k; j++)
-			ops[n_ops++] = (struct policy_op){ .key = keys[j], .value = v };
+			ops[n_ops++] = (struct policy_op){.key = keys[j], .value = v};
 	}
 	if (n_ops)
 		qsort(ops, n_ops, sizeof(*ops), key_cmp);
@@ -193,80 +194,134 @@ static bool ops_contain(const struct policy_op *ops, size_t n, const struct mseg
 	return n && bsearch(k, ops, n, sizeof(*ops), key_cmp);
 }
 
-/* Reads a group header (zero when absent), adds delta, and writes or deletes it. */
-static int group_adjust(int fd, const struct mseg_policy_key *block, const int delta[17])
+/*
+ * Writes n (key, value) pairs in one BPF_MAP_UPDATE_BATCH call (the kernel loops; one
+ * syscall instead of n), falling back to single updates where batches are unsupported.
+ */
+static int map_write(int fd, const void *pairs, size_t pair_size, size_t key_size,
+		     size_t value_size, size_t n)
 {
-	struct mseg_policy_key g = group_of(block);
-	struct mseg_policy_group v = { 0 };
-	bool any = false;
+	_cleanup_free_ uint8_t *keys = NULL, *values = NULL;
+	const uint8_t *p = pairs;
+	uint32_t count = (uint32_t)n;
 
-	if (bpf_map_lookup_elem(fd, &g, &v) < 0 && errno != ENOENT)
-		return -errno;
-	v.plen_mask = 0;
-	for (int i = 0; i <= 16; i++) {
-		int c = (int)v.count[i] + delta[i];
-
-		v.count[i] = c > 0 ? (uint16_t)c : 0;
-		if (v.count[i]) {
-			v.plen_mask |= 1u << i;
-			any = true;
-		}
-	}
-	if (!any) {
-		if (bpf_map_delete_elem(fd, &g) < 0 && errno != ENOENT)
-			return -errno;
+	if (!n)
 		return 0;
+	keys = malloc(n * key_size);
+	values = malloc(n * value_size);
+	if (!keys || !values)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(keys + i * key_size, p + i * pair_size, key_size);
+		memcpy(values + i * value_size, p + i * pair_size + key_size, value_size);
 	}
-	if (bpf_map_update_elem(fd, &g, &v, BPF_ANY) < 0)
+	if (bpf_map_update_batch(fd, keys, values, &count, NULL) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
 		return -errno;
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, keys + i * key_size, values + i * value_size, BPF_ANY) <
+		    0)
+			return -errno;
 	return 0;
 }
 
-/* Incremental: writes adds (counting new blocks per group), then removes dels. */
+struct group_op {
+	struct mseg_policy_key key;
+	struct mseg_policy_group value;
+};
+_Static_assert(offsetof(struct group_op, value) == sizeof(struct mseg_policy_key), "layout");
+_Static_assert(offsetof(struct policy_op, value) == sizeof(struct mseg_policy_key), "layout");
+
+/* Per group of the sorted blocks, the change in block count per prefix length. */
+struct group_delta {
+	struct mseg_policy_key key;
+	int delta[17];
+};
+
+static int delta_cmp(const void *a, const void *b)
+{
+	return key_cmp(a, b);
+}
+
+/*
+ * Incremental. The compiler's difference is exact (old table minus new, new minus old, a
+ * changed entry in both), and entries of one group never overlap; so a block key of adds is
+ * already in the map exactly when it is also a block of dels, and the group counts follow
+ * from the two lists without asking the kernel which keys exist.
+ */
 static int policy_apply_incremental(struct mseg_datapath *dp, const struct policy_op *adds,
 				    size_t n_adds, const struct policy_op *dels, size_t n_dels)
 {
 	int pfd = bpf_map__fd(dp->skel->maps.mseg_policy);
 	int gfd = bpf_map__fd(dp->skel->maps.mseg_policy_groups);
-	int delta[17];
+	_cleanup_free_ struct group_delta *deltas = NULL;
+	_cleanup_free_ struct group_op *writes = NULL;
+	_cleanup_free_ struct mseg_policy_key *gone = NULL;
+	size_t n_deltas = 0, n_writes = 0, n_gone = 0;
 	int r;
 
-	for (size_t i = 0; i < n_adds;) {
-		size_t j = i;
+	deltas = calloc(n_adds + n_dels + 1, sizeof(*deltas));
+	gone = calloc(n_dels + 1, sizeof(*gone));
+	if (!deltas || !gone)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_adds; i++) {
+		if (ops_contain(dels, n_dels, &adds[i].key))
+			continue; /* rewritten in place */
+		deltas[n_deltas].key = group_of(&adds[i].key);
+		deltas[n_deltas++].delta[adds[i].key.plen] = 1;
+	}
+	for (size_t i = 0; i < n_dels; i++) {
+		if (ops_contain(adds, n_adds, &dels[i].key))
+			continue;
+		gone[n_gone++] = dels[i].key;
+		deltas[n_deltas].key = group_of(&dels[i].key);
+		deltas[n_deltas++].delta[dels[i].key.plen] = -1;
+	}
+	if (n_deltas)
+		qsort(deltas, n_deltas, sizeof(*deltas), delta_cmp);
 
-		memset(delta, 0, sizeof(delta));
-		for (; j < n_adds && same_group(&adds[i].key, &adds[j].key); j++) {
-			if (bpf_map_update_elem(pfd, &adds[j].key, &adds[j].value, BPF_NOEXIST) == 0) {
-				delta[adds[j].key.plen]++;
-				continue;
-			}
-			if (errno != EEXIST)
-				return -errno;
-			if (bpf_map_update_elem(pfd, &adds[j].key, &adds[j].value, BPF_EXIST) < 0)
-				return -errno;
+	/* Blocks first, so every block a group header announces exists when it is read. */
+	r = map_write(pfd, adds, sizeof(*adds), sizeof(adds->key), sizeof(adds->value), n_adds);
+	if (r < 0)
+		return r;
+
+	writes = calloc(n_deltas + 1, sizeof(*writes));
+	if (!writes)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_deltas;) {
+		struct mseg_policy_group v = {0};
+		size_t j = i;
+		int sum[17] = {0};
+
+		for (; j < n_deltas && key_cmp(&deltas[j].key, &deltas[i].key) == 0; j++)
+			for (int k = 0; k <= 16; k++)
+				sum[k] += deltas[j].delta[k];
+		if (bpf_map_lookup_elem(gfd, &deltas[i].key, &v) < 0 && errno != ENOENT)
+			return -errno;
+		v.plen_mask = 0;
+		for (int k = 0; k <= 16; k++) {
+			int c = (int)v.count[k] + sum[k];
+
+			v.count[k] = c > 0 ? (uint16_t)c : 0;
+			if (v.count[k])
+				v.plen_mask |= 1u << k;
 		}
-		r = group_adjust(gfd, &adds[i].key, delta);
-		if (r < 0)
-			return r;
+		if (v.plen_mask) {
+			writes[n_writes++] = (struct group_op){.key = deltas[i].key, .value = v};
+		} else if (bpf_map_delete_elem(gfd, &deltas[i].key) < 0 && errno != ENOENT) {
+			return -errno;
+		}
 		i = j;
 	}
-	for (size_t i = 0; i < n_dels;) {
-		size_t j = i;
+	r = map_write(gfd, writes, sizeof(*writes), sizeof(writes->key), sizeof(writes->value),
+		      n_writes);
+	if (r < 0)
+		return r;
 
-		memset(delta, 0, sizeof(delta));
-		for (; j < n_dels && same_group(&dels[i].key, &dels[j].key); j++) {
-			if (ops_contain(adds, n_adds, &dels[j].key))
-				continue; /* rewritten above, not removed */
-			if (bpf_map_delete_elem(pfd, &dels[j].key) == 0)
-				delta[dels[j].key.plen]--;
-			else if (errno != ENOENT)
-				return -errno;
-		}
-		r = group_adjust(gfd, &dels[i].key, delta);
-		if (r < 0)
-			return r;
-		i = j;
-	}
+	for (size_t i = 0; i < n_gone; i++)
+		if (bpf_map_delete_elem(pfd, &gone[i]) < 0 && errno != ENOENT)
+			return -errno;
 	return 0;
 }
 
@@ -304,38 +359,41 @@ static int map_keys(int fd, size_t key_size, void **ret, size_t *n_ret)
 	return 0;
 }
 
-/* Full: the table is exactly adds; everything else pinned from before goes. */
+/* Full: the table is exactly adds; what an earlier agent left beyond that goes. */
 static int policy_apply_full(struct mseg_datapath *dp, const struct policy_op *adds, size_t n_adds)
 {
 	int pfd = bpf_map__fd(dp->skel->maps.mseg_policy);
 	int gfd = bpf_map__fd(dp->skel->maps.mseg_policy_groups);
-	_cleanup_free_ struct policy_op *groups = NULL;
+	_cleanup_free_ struct group_op *groups = NULL;
 	_cleanup_free_ void *old = NULL;
 	size_t n_groups = 0, n_old = 0;
 	int r;
 
-	for (size_t i = 0; i < n_adds; i++)
-		if (bpf_map_update_elem(pfd, &adds[i].key, &adds[i].value, BPF_ANY) < 0)
-			return -errno;
+	r = map_write(pfd, adds, sizeof(*adds), sizeof(adds->key), sizeof(adds->value), n_adds);
+	if (r < 0)
+		return r;
 
-	/* Group headers from scratch (held in policy_op only for its sorted-key lookup). */
+	/* Group headers from scratch; sorted, since group_of() keeps the blocks' order. */
 	groups = calloc(n_adds ? n_adds : 1, sizeof(*groups));
 	if (!groups)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_adds;) {
-		struct mseg_policy_group g = { 0 };
+		struct group_op *g = &groups[n_groups++];
 		size_t j = i;
 
+		g->key = group_of(&adds[i].key);
 		for (; j < n_adds && same_group(&adds[i].key, &adds[j].key); j++) {
-			g.count[adds[j].key.plen]++;
-			g.plen_mask |= 1u << adds[j].key.plen;
+			g->value.count[adds[j].key.plen]++;
+			g->value.plen_mask |= 1u << adds[j].key.plen;
 		}
-		groups[n_groups].key = group_of(&adds[i].key);
-		if (bpf_map_update_elem(gfd, &groups[n_groups].key, &g, BPF_ANY) < 0)
-			return -errno;
-		n_groups++;
 		i = j;
 	}
+	r = map_write(gfd, groups, sizeof(*groups), sizeof(groups->key), sizeof(groups->value),
+		      n_groups);
+	if (r < 0)
+		return r;
+	if (!dp->adopted)
+		return 0; /* the maps were created empty by this open(): nothing to prune */
 
 	r = map_keys(pfd, sizeof(struct mseg_policy_key), &old, &n_old);
 	if (r < 0)
@@ -352,12 +410,11 @@ static int policy_apply_full(struct mseg_datapath *dp, const struct policy_op *a
 	r = map_keys(gfd, sizeof(struct mseg_policy_key), &old, &n_old);
 	if (r < 0)
 		return r;
-	/* groups[] is sorted: group_of() keeps the order of the sorted blocks. */
 	for (size_t i = 0; i < n_old; i++) {
 		struct mseg_policy_key *k = (struct mseg_policy_key *)old + i;
 
-		if (!ops_contain(groups, n_groups, k) && bpf_map_delete_elem(gfd, k) < 0 &&
-		    errno != ENOENT)
+		if ((!n_groups || !bsearch(k, groups, n_groups, sizeof(*groups), key_cmp)) &&
+		    bpf_map_delete_elem(gfd, k) < 0 && errno != ENOENT)
 			return -errno;
 	}
 	return 0;
@@ -379,8 +436,8 @@ static int encode_ipcache(const struct mseg_ipcache_entry *e, size_t n, struct i
 		r = mseg_bpf_ipcache_key(&e[i].prefix, &ops[i].key);
 		if (r < 0)
 			return r;
-		ops[i].value = (struct mseg_ipcache_value){ .identity = e[i].identity,
-							    .class = e[i].class };
+		ops[i].value =
+		    (struct mseg_ipcache_value){.identity = e[i].identity, .class = e[i].class};
 	}
 	if (n)
 		qsort(ops, n, sizeof(*ops), ipkey_cmp);
@@ -392,8 +449,8 @@ static int encode_ipcache(const struct mseg_ipcache_entry *e, size_t n, struct i
 static int ipcache_fd(struct mseg_datapath *dp, const struct mseg_ipcache_key *k)
 {
 	return k->prefixlen == MSEG_IPCACHE_PREFIX_BASE + 32
-		       ? bpf_map__fd(dp->skel->maps.mseg_ipcache_hosts)
-		       : bpf_map__fd(dp->skel->maps.mseg_ipcache);
+		   ? bpf_map__fd(dp->skel->maps.mseg_ipcache_hosts)
+		   : bpf_map__fd(dp->skel->maps.mseg_ipcache);
 }
 
 static int ipcache_prune(int fd, const struct ipcache_op *keep, size_t n_keep)
@@ -419,10 +476,27 @@ static int ipcache_apply(struct mseg_datapath *dp, const struct ipcache_op *adds
 {
 	int r;
 
-	for (size_t i = 0; i < n_adds; i++)
-		if (bpf_map_update_elem(ipcache_fd(dp, &adds[i].key), &adds[i].key, &adds[i].value,
-					BPF_ANY) < 0)
+	int hfd = bpf_map__fd(dp->skel->maps.mseg_ipcache_hosts);
+	_cleanup_free_ struct ipcache_op *hosts = calloc(n_adds + 1, sizeof(*hosts));
+	size_t n_hosts = 0;
+
+	if (!hosts)
+		return -ENOMEM;
+	/* Hosts (most of them) in one batch; the few prefixes one by one. */
+	for (size_t i = 0; i < n_adds; i++) {
+		int fd = ipcache_fd(dp, &adds[i].key);
+
+		if (fd == hfd)
+			hosts[n_hosts++] = adds[i];
+		else if (bpf_map_update_elem(fd, &adds[i].key, &adds[i].value, BPF_ANY) < 0)
 			return -errno;
+	}
+	r = map_write(hfd, hosts, sizeof(*hosts), sizeof(hosts->key), sizeof(hosts->value),
+		      n_hosts);
+	if (r < 0)
+		return r;
+	if (!dp->synced && !dp->adopted)
+		return 0;
 	if (!dp->synced) {
 		r = ipcache_prune(bpf_map__fd(dp->skel->maps.mseg_ipcache_hosts), adds, n_adds);
 		if (r < 0)
@@ -441,8 +515,8 @@ static int ipcache_apply(struct mseg_datapath *dp, const struct ipcache_op *adds
 
 /* Until a direction's default arrives, it denies (kind NONE: "no policy programmed yet"). */
 static const struct mseg_verdict_value default_unset = {
-	.decided_by = { .kind = MSEG_ABI_DECIDED_NONE },
-	.verdict = MSEG_ABI_VERDICT_DENY,
+    .decided_by = {.kind = MSEG_ABI_DECIDED_NONE},
+    .verdict = MSEG_ABI_VERDICT_DENY,
 };
 
 static int defaults_apply(struct mseg_datapath *dp, const struct mseg_table_diff *diff)
@@ -531,11 +605,11 @@ int mseg_datapath_bpf_apply(struct mseg_datapath *dp, const struct mseg_table_di
 		r = policy_apply_full(dp, adds, n_adds);
 	if (r < 0)
 		return r;
-	if (!dp->synced) {
+	if (!dp->synced && dp->adopted) {
 		r = defaults_prune(dp, diff);
 		if (r < 0)
 			return r;
-		dp->synced = true;
 	}
+	dp->synced = true;
 	return 0;
 }

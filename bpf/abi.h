@@ -133,12 +133,12 @@ _Static_assert(sizeof(struct mseg_defaults_value) == 40, "mseg_defaults_value");
 
 /*
  * policy (hash) and policy_groups (hash, same key type): one compiled entry's port range is
- * split into aligned power-of-two blocks (port prefixes); each block is one exact-match key. The lookup for a packet first reads the
- * group key (plen = MSEG_POLICY_GROUP) of (endpoint, remote, dir, proto) whose value says which
- * prefix lengths exist there, then tries only those lengths: a constant number of hash
- * lookups whatever the number of rules (an LPM trie over the same key would be O(log n)).
- * The compiler guarantees blocks of one group never overlap, so the first hit is the answer.
- *   plen 0..16: port block (port holds the first port of the block, host byte order so
+ * split into aligned power-of-two blocks (port prefixes); each block is one exact-match key. The
+ * lookup for a packet first reads the group key (plen = MSEG_POLICY_GROUP) of (endpoint, remote,
+ * dir, proto) whose value says which prefix lengths exist there, then tries only those lengths: a
+ * constant number of hash lookups whatever the number of rules (an LPM trie over the same key would
+ * be O(log n)). The compiler guarantees blocks of one group never overlap, so the first hit is the
+ * answer. plen 0..16: port block (port holds the first port of the block, host byte order so
  *               bpftool shows it as a number); value: struct mseg_verdict_value
  *   plen MSEG_POLICY_GROUP: the group header, port 0, in mseg_policy_groups;
  *               value: struct mseg_policy_group
@@ -208,7 +208,7 @@ struct mseg_config {
 _Static_assert(sizeof(struct mseg_config) == 8, "mseg_config");
 
 /* counters (per-CPU array): index reason * 2 + dir; one extra slot counts lost events. */
-#define MSEG_COUNTER_INDEX(reason, dir) ((reason) * 2 + (dir))
+#define MSEG_COUNTER_INDEX(reason, dir) ((reason)*2 + (dir))
 #define MSEG_COUNTER_EVENTS_LOST (MSEG_DROP_REASON_MAX * 2)
 #define MSEG_COUNTERS_MAX (MSEG_COUNTER_EVENTS_LOST + 1)
 struct mseg_counter {
@@ -227,7 +227,7 @@ struct mseg_event {
 	__u32 endpoint;
 	__u32 src_identity;
 	__u32 dst_identity;
-	__u8 dir; /* as seen by that endpoint */
+	__u8 dir;     /* as seen by that endpoint */
 	__u8 verdict; /* MSEG_EVENT_* */
 	__u16 reason;
 	__u8 family;

@@ -58,8 +58,8 @@ static __always_inline bool mseg_mac_eq(const __u8 *a, const __u8 *b)
 static __always_inline void mseg_ipcache_lookup(__be32 addr, __u32 *identity, __u32 *class)
 {
 	struct mseg_ipcache_key k = {
-		.prefixlen = MSEG_IPCACHE_PREFIX_BASE + 32,
-		.family = MSEG_ABI_AF_INET,
+	    .prefixlen = MSEG_IPCACHE_PREFIX_BASE + 32,
+	    .family = MSEG_ABI_AF_INET,
 	};
 	struct mseg_ipcache_value *v;
 
@@ -74,7 +74,7 @@ static __always_inline void mseg_ipcache_lookup(__be32 addr, __u32 *identity, __
 /* dir: the endpoint's policy direction this hook enforces. */
 static __always_inline int mseg_handle(struct __sk_buff *skb, __u8 dir)
 {
-	struct mseg_verdict_ctx c = { .ifindex = skb->ifindex, .dir = dir };
+	struct mseg_verdict_ctx c = {.ifindex = skb->ifindex, .dir = dir};
 	const struct mseg_endpoint_value *ep;
 	const struct mseg_verdict_value *v;
 	__u32 remote_class, remote_identity;

@@ -12,10 +12,10 @@
 #include "bpf/lib/parse.h"
 
 #define MSEG_SEC 1000000000ull
-#define MSEG_CT_TCP_SYN_TIMEOUT (60 * MSEG_SEC)	       /* no reply seen yet */
-#define MSEG_CT_TCP_EST_TIMEOUT (6 * 3600 * MSEG_SEC)  /* established */
-#define MSEG_CT_CLOSING_TIMEOUT (10 * MSEG_SEC)	       /* FIN or RST seen */
-#define MSEG_CT_UDP_TIMEOUT (120 * MSEG_SEC)	       /* UDP and SCTP */
+#define MSEG_CT_TCP_SYN_TIMEOUT (60 * MSEG_SEC)	      /* no reply seen yet */
+#define MSEG_CT_TCP_EST_TIMEOUT (6 * 3600 * MSEG_SEC) /* established */
+#define MSEG_CT_CLOSING_TIMEOUT (10 * MSEG_SEC)	      /* FIN or RST seen */
+#define MSEG_CT_UDP_TIMEOUT (120 * MSEG_SEC)	      /* UDP and SCTP */
 #define MSEG_CT_ICMP_TIMEOUT (30 * MSEG_SEC)
 
 /* Fills the original-direction key of p's flow (reverse: the flow p would be a reply of).
@@ -110,7 +110,7 @@ static __always_inline bool mseg_ct_record(const struct mseg_pkt *p, __u8 dir, b
 	fresh = !v || mseg_ct_expired(v, p->proto, now) ||
 		(v->closing && p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_SYN));
 	if (fresh) {
-		struct mseg_ct_value nv = { .last_seen_ns = now };
+		struct mseg_ct_value nv = {.last_seen_ns = now};
 
 		if (!allow)
 			return false;

@@ -36,7 +36,7 @@ static __always_inline void mseg_rule_hit(const struct mseg_rule_ref *ref, __u32
 		c->bytes += bytes;
 		return;
 	}
-	struct mseg_counter init = { .packets = 1, .bytes = bytes };
+	struct mseg_counter init = {.packets = 1, .bytes = bytes};
 
 	bpf_map_update_elem(&mseg_rule_hits, ref, &init, BPF_NOEXIST);
 }

@@ -111,8 +111,8 @@ static __always_inline int mseg_parse(struct __sk_buff *skb, struct mseg_pkt *p)
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &arp, sizeof(arp)) < 0)
 			return MSEG_PARSE_MALFORMED;
-		if (arp.htype != bpf_htons(1) || arp.ptype != bpf_htons(ETH_P_IP) || arp.hlen != 6 ||
-		    arp.plen != 4)
+		if (arp.htype != bpf_htons(1) || arp.ptype != bpf_htons(ETH_P_IP) ||
+		    arp.hlen != 6 || arp.plen != 4)
 			return MSEG_PARSE_MALFORMED;
 		__builtin_memcpy(p->arp_sha, arp.sha, 6);
 		__builtin_memcpy(&p->arp_spa, arp.spa, 4);

@@ -15,11 +15,11 @@ static __always_inline const struct mseg_verdict_value *
 mseg_policy_group_lookup(__u32 endpoint, __u32 remote, __u8 dir, __u8 proto, __u16 port)
 {
 	struct mseg_policy_key k = {
-		.endpoint = endpoint,
-		.remote = remote,
-		.dir = dir,
-		.proto = proto,
-		.plen = MSEG_POLICY_GROUP,
+	    .endpoint = endpoint,
+	    .remote = remote,
+	    .dir = dir,
+	    .proto = proto,
+	    .plen = MSEG_POLICY_GROUP,
 	};
 	struct mseg_policy_group *g;
 	const struct mseg_verdict_value *v;
@@ -73,7 +73,7 @@ mseg_policy_lookup(__u32 endpoint, __u32 remote_class, __u8 dir, __u8 proto, __u
 	if (!d)
 		return NULL;
 	return dir == MSEG_ABI_DIR_EGRESS ? &d->dir[MSEG_ABI_DIR_EGRESS]
-					   : &d->dir[MSEG_ABI_DIR_INGRESS];
+					  : &d->dir[MSEG_ABI_DIR_INGRESS];
 }
 
 /* The drop reason a deny (or, for audit, the audit decision) stands for. */

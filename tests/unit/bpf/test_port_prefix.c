@@ -23,7 +23,7 @@ static void check_range(unsigned lo, unsigned hi)
 		uint32_t size = 1u << (16 - pp[i].plen);
 
 		assert_true(pp[i].plen <= 16);
-		assert_int_equal(pp[i].port, next);		/* contiguous, ascending */
+		assert_int_equal(pp[i].port, next);	      /* contiguous, ascending */
 		assert_int_equal(pp[i].port & (size - 1), 0); /* aligned */
 		next += size;
 		/* Minimal: two neighbours that could merge into one aligned block never occur. */
@@ -72,8 +72,12 @@ static void test_entry_keys(void **state)
 {
 	struct mseg_policy_key keys[MSEG_PORT_PREFIXES_MAX];
 	struct mseg_table_entry e = {
-		.endpoint = 7, .dir = MSEG_DIR_EGRESS, .proto = MSEG_PROTO_TCP,
-		.port_lo = 1024, .port_hi = 2047, .remote = 300,
+	    .endpoint = 7,
+	    .dir = MSEG_DIR_EGRESS,
+	    .proto = MSEG_PROTO_TCP,
+	    .port_lo = 1024,
+	    .port_hi = 2047,
+	    .remote = 300,
 	};
 	struct mseg_verdict_value v;
 
@@ -100,9 +104,9 @@ static void test_entry_keys(void **state)
 	e.dir = MSEG_DIR_INGRESS;
 	e.verdict = MSEG_VERDICT_ALLOW;
 	e.audit = 1;
-	e.decided_by = (struct mseg_decider){ .kind = MSEG_DECIDED_DEFAULT };
-	e.audit_by = (struct mseg_decider){ .kind = MSEG_DECIDED_RULE, .policy = 9, .rule = 2,
-					    .dir = MSEG_DIR_INGRESS };
+	e.decided_by = (struct mseg_decider){.kind = MSEG_DECIDED_DEFAULT};
+	e.audit_by = (struct mseg_decider){
+	    .kind = MSEG_DECIDED_RULE, .policy = 9, .rule = 2, .dir = MSEG_DIR_INGRESS};
 	assert_int_equal(mseg_bpf_entry_value(&e, &v), 0);
 	assert_int_equal(v.verdict, 1);
 	assert_int_equal(v.audit, 1);
@@ -115,7 +119,7 @@ static void test_entry_keys(void **state)
 
 static void test_ipcache_key(void **state)
 {
-	struct mseg_cidr c = { .family = MSEG_AF_INET, .prefixlen = 24, .addr = { 10, 1, 2, 0 } };
+	struct mseg_cidr c = {.family = MSEG_AF_INET, .prefixlen = 24, .addr = {10, 1, 2, 0}};
 	struct mseg_ipcache_key k;
 
 	assert_int_equal(mseg_bpf_ipcache_key(&c, &k), 0);
@@ -139,9 +143,9 @@ static void test_reason_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exhaustive_small), cmocka_unit_test(test_known_splits),
-		cmocka_unit_test(test_entry_keys),	  cmocka_unit_test(test_ipcache_key),
-		cmocka_unit_test(test_reason_names),
+	    cmocka_unit_test(test_exhaustive_small), cmocka_unit_test(test_known_splits),
+	    cmocka_unit_test(test_entry_keys),	     cmocka_unit_test(test_ipcache_key),
+	    cmocka_unit_test(test_reason_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,10 +36,10 @@
 #define ID_C 258
 #define CLASS_NET (1u << 24) /* MSEG_CLASS_CIDR_BASE: 192.168.0.0/16 */
 
-static const uint8_t mac_a[6] = { 2, 0, 0, 0, 0, 0xa };
-static const uint8_t mac_b[6] = { 2, 0, 0, 0, 0, 0xb };
-static const uint8_t mac_c[6] = { 2, 0, 0, 0, 0, 0xc };
-static const uint8_t mac_gw[6] = { 2, 0, 0, 0, 0, 0xee };
+static const uint8_t mac_a[6] = {2, 0, 0, 0, 0, 0xa};
+static const uint8_t mac_b[6] = {2, 0, 0, 0, 0, 0xb};
+static const uint8_t mac_c[6] = {2, 0, 0, 0, 0, 0xc};
+static const uint8_t mac_gw[6] = {2, 0, 0, 0, 0, 0xee};
 
 static char skip_why[128];
 static char bpf_dir[64];
@@ -69,40 +69,48 @@ static void drain_events(void)
 
 /* The hand-built table every test starts from (see each test for what it relies on). */
 static struct mseg_table_entry table[] = {
-	/* B ingress from A: TCP 8000-8080 allowed (policy 10 rule 0) ... */
-	{ 2, IN, 6, 8000, 8080, ID_A, ALLOW, 0, { MSEG_DECIDED_RULE, 10, 0, IN }, { 0 } },
-	/* ... every other protocol/port from A denied by a deny rule (policy 11 rule 0) */
-	{ 2, IN, 0, 0, 65535, ID_A, DENY, 0, { MSEG_DECIDED_RULE, 11, 0, IN }, { 0 } },
-	/* B ingress from anyone: UDP 53 (policy 10 rule 1) */
-	{ 2, IN, 17, 53, 53, 0, ALLOW, 0, { MSEG_DECIDED_RULE, 10, 1, IN }, { 0 } },
-	/* B ingress from C: ICMP echo request, any code (type 8 << 8 | 0..255) */
-	{ 2, IN, 1, 0x0800, 0x08ff, ID_C, ALLOW, 0, { MSEG_DECIDED_RULE, 10, 2, IN }, { 0 } },
-	/* A egress to C: TCP 25 denied (policy 12 rule 0) */
-	{ 1, EG, 6, 25, 25, ID_C, DENY, 0, { MSEG_DECIDED_RULE, 12, 0, EG }, { 0 } },
-	/* B ingress from the CIDR class of 192.168.0.0/16 (an ipBlock): TCP 8443 */
-	{ 2, IN, 6, 8443, 8443, CLASS_NET, ALLOW, 0, { MSEG_DECIDED_RULE, 14, 0, IN }, { 0 } },
-	/* A ingress from anyone: TCP 9000 allowed, but an audit-mode policy would deny */
-	{ 1, IN, 6, 9000, 9000, 0, ALLOW, 1, { MSEG_DECIDED_RULE, 13, 0, IN },
-	  { MSEG_DECIDED_RULE, 20, 3, IN } },
+    /* B ingress from A: TCP 8000-8080 allowed (policy 10 rule 0) ... */
+    {2, IN, 6, 8000, 8080, ID_A, ALLOW, 0, {MSEG_DECIDED_RULE, 10, 0, IN}, {0}},
+    /* ... every other protocol/port from A denied by a deny rule (policy 11 rule 0) */
+    {2, IN, 0, 0, 65535, ID_A, DENY, 0, {MSEG_DECIDED_RULE, 11, 0, IN}, {0}},
+    /* B ingress from anyone: UDP 53 (policy 10 rule 1) */
+    {2, IN, 17, 53, 53, 0, ALLOW, 0, {MSEG_DECIDED_RULE, 10, 1, IN}, {0}},
+    /* B ingress from C: ICMP echo request, any code (type 8 << 8 | 0..255) */
+    {2, IN, 1, 0x0800, 0x08ff, ID_C, ALLOW, 0, {MSEG_DECIDED_RULE, 10, 2, IN}, {0}},
+    /* A egress to C: TCP 25 denied (policy 12 rule 0) */
+    {1, EG, 6, 25, 25, ID_C, DENY, 0, {MSEG_DECIDED_RULE, 12, 0, EG}, {0}},
+    /* B ingress from the CIDR class of 192.168.0.0/16 (an ipBlock): TCP 8443 */
+    {2, IN, 6, 8443, 8443, CLASS_NET, ALLOW, 0, {MSEG_DECIDED_RULE, 14, 0, IN}, {0}},
+    /* A ingress from anyone: TCP 9000 allowed, but an audit-mode policy would deny */
+    {1,
+     IN,
+     6,
+     9000,
+     9000,
+     0,
+     ALLOW,
+     1,
+     {MSEG_DECIDED_RULE, 13, 0, IN},
+     {MSEG_DECIDED_RULE, 20, 3, IN}},
 };
 
 static struct mseg_endpoint_default defaults_in[] = {
-	{ 1, DENY, 0, { MSEG_DECIDED_ISOLATION, 13, 0, IN }, { 0 } },
-	{ 2, DENY, 0, { MSEG_DECIDED_ISOLATION, 10, 0, IN }, { 0 } },
-	{ 3, DENY, 0, { MSEG_DECIDED_DEFAULT, 0, 0, IN }, { 0 } },
+    {1, DENY, 0, {MSEG_DECIDED_ISOLATION, 13, 0, IN}, {0}},
+    {2, DENY, 0, {MSEG_DECIDED_ISOLATION, 10, 0, IN}, {0}},
+    {3, DENY, 0, {MSEG_DECIDED_DEFAULT, 0, 0, IN}, {0}},
 };
 
 static struct mseg_endpoint_default defaults_eg[] = {
-	{ 1, ALLOW, 0, { MSEG_DECIDED_DEFAULT, 0, 0, EG }, { 0 } },
-	{ 2, DENY, 0, { MSEG_DECIDED_ISOLATION, 10, 0, EG }, { 0 } },
-	{ 3, ALLOW, 0, { MSEG_DECIDED_DEFAULT, 0, 0, EG }, { 0 } },
+    {1, ALLOW, 0, {MSEG_DECIDED_DEFAULT, 0, 0, EG}, {0}},
+    {2, DENY, 0, {MSEG_DECIDED_ISOLATION, 10, 0, EG}, {0}},
+    {3, ALLOW, 0, {MSEG_DECIDED_DEFAULT, 0, 0, EG}, {0}},
 };
 
 static struct mseg_ipcache_entry ipcache[4];
 
 static int endpoint_add(uint32_t id, int ifindex, uint32_t ip, const uint8_t *mac, uint32_t ident)
 {
-	struct mseg_dp_endpoint ep = { .id = id, .ifindex = ifindex, .identity = ident };
+	struct mseg_dp_endpoint ep = {.id = id, .ifindex = ifindex, .identity = ident};
 
 	ep.ip = mseg_cidr_from_v4(ip, 32);
 	memcpy(ep.mac, mac, 6);
@@ -111,14 +119,14 @@ static int endpoint_add(uint32_t id, int ifindex, uint32_t ip, const uint8_t *ma
 
 static int setup(void **state)
 {
-	struct mseg_datapath_config cfg = { .bpf_dir = bpf_dir };
+	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
 	struct mseg_table_diff d = {
-		.added = table,
-		.n_added = sizeof(table) / sizeof(table[0]),
-		.ipcache_added = ipcache,
-		.n_ipcache_added = 4,
-		.defaults_changed = { defaults_in, defaults_eg },
-		.n_defaults_changed = { 3, 3 },
+	    .added = table,
+	    .n_added = sizeof(table) / sizeof(table[0]),
+	    .ipcache_added = ipcache,
+	    .n_ipcache_added = 4,
+	    .defaults_changed = {defaults_in, defaults_eg},
+	    .n_defaults_changed = {3, 3},
 	};
 	int r;
 
@@ -128,7 +136,8 @@ static int setup(void **state)
 	}
 	r = mseg_bpf_sandbox_enter(bpf_dir, sizeof(bpf_dir));
 	if (r < 0) {
-		snprintf(skip_why, sizeof(skip_why), "no sandbox (unshare/bpffs): %s", strerror(-r));
+		snprintf(skip_why, sizeof(skip_why), "no sandbox (unshare/bpffs): %s",
+			 strerror(-r));
 		return 0;
 	}
 	if_a = mseg_bpf_sandbox_veth("mta");
@@ -141,14 +150,15 @@ static int setup(void **state)
 	}
 	r = mseg_datapath_bpf.open(&cfg, &dp);
 	if (r < 0) {
-		snprintf(skip_why, sizeof(skip_why), "cannot load the BPF object: %s", strerror(-r));
+		snprintf(skip_why, sizeof(skip_why), "cannot load the BPF object: %s",
+			 strerror(-r));
 		return 0;
 	}
-	ipcache[0] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(IP_A, 32), ID_A, ID_A };
-	ipcache[1] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(IP_B, 32), ID_B, ID_B };
-	ipcache[2] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(IP_C, 32), ID_C, ID_C };
-	ipcache[3] = (struct mseg_ipcache_entry){ mseg_cidr_from_v4(0xc0a80000, 16), MSEG_ID_WORLD,
-						  CLASS_NET };
+	ipcache[0] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_A, 32), ID_A, ID_A};
+	ipcache[1] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_B, 32), ID_B, ID_B};
+	ipcache[2] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_C, 32), ID_C, ID_C};
+	ipcache[3] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(0xc0a80000, 16), MSEG_ID_WORLD,
+						 CLASS_NET};
 	assert_int_equal(mseg_datapath_bpf.apply(dp, &d), 0);
 	assert_int_equal(endpoint_add(1, if_a, IP_A, mac_a, ID_A), 0);
 	assert_int_equal(endpoint_add(2, if_b, IP_B, mac_b, ID_B), 0);
@@ -158,7 +168,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct mseg_datapath_config cfg = { .bpf_dir = bpf_dir };
+	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
 
 	if (dp) {
 		mseg_datapath_bpf.close(dp);
@@ -183,9 +193,9 @@ static uint32_t from_ep(int ifindex, const struct mseg_bpf_pkt *p)
 	size_t len = mseg_bpf_pkt_build(p, buf);
 	uint32_t ret = 99;
 
-	assert_int_equal(mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), ifindex, buf, len, 1,
-					   &ret, NULL),
-			 0);
+	assert_int_equal(
+	    mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), ifindex, buf, len, 1, &ret, NULL),
+	    0);
 	return ret;
 }
 
@@ -196,17 +206,17 @@ static uint32_t to_ep(int ifindex, const struct mseg_bpf_pkt *p)
 	size_t len = mseg_bpf_pkt_build(p, buf);
 	uint32_t ret = 99;
 
-	assert_int_equal(mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, IN), ifindex, buf, len, 1,
-					   &ret, NULL),
-			 0);
+	assert_int_equal(
+	    mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, IN), ifindex, buf, len, 1, &ret, NULL),
+	    0);
 	return ret;
 }
 
 static struct mseg_bpf_pkt tcp(const uint8_t *smac, uint32_t s, uint16_t sport, uint32_t d,
 			       uint16_t dport, uint8_t flags)
 {
-	struct mseg_bpf_pkt p = { .saddr = s, .daddr = d, .proto = 6, .sport = sport,
-				  .dport = dport, .tcp_flags = flags };
+	struct mseg_bpf_pkt p = {
+	    .saddr = s, .daddr = d, .proto = 6, .sport = sport, .dport = dport, .tcp_flags = flags};
 
 	memcpy(p.smac, smac, 6);
 	memcpy(p.dmac, mac_gw, 6);
@@ -256,8 +266,8 @@ static void test_port_range_edges(void **state)
 	static const struct {
 		uint16_t port;
 		uint32_t ret;
-	} cases[] = { { 7999, SHOT }, { 8000, OK }, { 8001, OK }, { 8063, OK }, { 8064, OK },
-		      { 8079, OK },   { 8080, OK }, { 8081, SHOT }, { 0, SHOT }, { 65535, SHOT } };
+	} cases[] = {{7999, SHOT}, {8000, OK}, {8001, OK},   {8063, OK}, {8064, OK},
+		     {8079, OK},   {8080, OK}, {8081, SHOT}, {0, SHOT},	 {65535, SHOT}};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mseg_bpf_pkt p = tcp(mac_a, IP_A, 41000, IP_B, cases[i].port, SYN);
@@ -267,8 +277,8 @@ static void test_port_range_edges(void **state)
 			fail_msg("TCP port %u: expected %u", cases[i].port, cases[i].ret);
 		if (cases[i].ret == SHOT) {
 			/* outside the range: the any-protocol deny rule decides */
-			const struct mseg_dp_event *ev = one_event(MSEG_EVENT_DROPPED,
-								   MSEG_DROP_POLICY_DENY);
+			const struct mseg_dp_event *ev =
+			    one_event(MSEG_EVENT_DROPPED, MSEG_DROP_POLICY_DENY);
 
 			assert_int_equal(ev->decided_by.policy, 11);
 			assert_int_equal(ev->decided_by.rule, 0);
@@ -392,8 +402,8 @@ static void test_policy_change_cuts_flow(void **state)
 	struct mseg_bpf_pkt syn = tcp(mac_a, IP_A, 44000, IP_B, 8001, SYN);
 	struct mseg_bpf_pkt data = tcp(mac_a, IP_A, 44000, IP_B, 8001, ACK);
 	struct mseg_bpf_pkt reply = tcp(mac_b, IP_B, 8001, IP_A, 44000, ACK);
-	struct mseg_table_diff d = { .removed = &table[0], .n_removed = 1 };
-	struct mseg_table_diff back = { .added = &table[0], .n_added = 1 };
+	struct mseg_table_diff d = {.removed = &table[0], .n_removed = 1};
+	struct mseg_table_diff back = {.added = &table[0], .n_added = 1};
 
 	assert_int_equal(from_ep(if_a, &syn), OK);
 	assert_int_equal(to_ep(if_b, &syn), OK);
@@ -413,20 +423,20 @@ static void test_policy_change_cuts_flow(void **state)
 static void test_icmp_echo(void **state)
 {
 	NEED_BPF();
-	struct mseg_bpf_pkt req = { .saddr = IP_C, .daddr = IP_B, .proto = 1, .sport = 8,
-				    .icmp_id = 0x1234 };
-	struct mseg_bpf_pkt rep = { .saddr = IP_B, .daddr = IP_C, .proto = 1, .sport = 0,
-				    .icmp_id = 0x1234 };
+	struct mseg_bpf_pkt req = {
+	    .saddr = IP_C, .daddr = IP_B, .proto = 1, .sport = 8, .icmp_id = 0x1234};
+	struct mseg_bpf_pkt rep = {
+	    .saddr = IP_B, .daddr = IP_C, .proto = 1, .sport = 0, .icmp_id = 0x1234};
 
 	memcpy(req.smac, mac_c, 6);
 	memcpy(rep.smac, mac_b, 6);
 	assert_int_equal(from_ep(if_c, &req), OK);
-	assert_int_equal(to_ep(if_b, &req), OK); /* ICMP type 8, any code, from C */
+	assert_int_equal(to_ep(if_b, &req), OK);   /* ICMP type 8, any code, from C */
 	assert_int_equal(from_ep(if_b, &rep), OK); /* the echo reply through conntrack */
 	assert_int_equal(to_ep(if_c, &rep), OK);
 	rep.icmp_id = 0x9999;
 	assert_int_equal(from_ep(if_b, &rep), SHOT); /* no such echo: B's egress isolated */
-	req.sport = 13; /* timestamp request: not in the ICMP entry */
+	req.sport = 13;				     /* timestamp request: not in the ICMP entry */
 	assert_int_equal(to_ep(if_b, &req), SHOT);
 	req.sport = 8;
 	req.dport = 1; /* type 8 code 1: still inside 0x0800-0x08ff */
@@ -438,7 +448,7 @@ static void test_anti_spoofing(void **state)
 	NEED_BPF();
 	struct mseg_bpf_pkt p = tcp(mac_a, IP_A + 100, 1, IP_B, 8000, SYN);
 	uint8_t buf[MSEG_BPF_PKT_MAX];
-	uint8_t bad_mac[6] = { 2, 0, 0, 0, 0, 0x66 };
+	uint8_t bad_mac[6] = {2, 0, 0, 0, 0, 0x66};
 	uint32_t ret;
 	size_t len;
 
@@ -451,20 +461,17 @@ static void test_anti_spoofing(void **state)
 
 	/* ARP: the container's own is fine, a claim on B's address is not. */
 	len = mseg_bpf_arp_build(mac_a, 1, mac_a, IP_A, 0xa9fe0101, buf);
-	assert_int_equal(mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), if_a, buf, len, 1,
-					   &ret, NULL),
-			 0);
+	assert_int_equal(
+	    mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), if_a, buf, len, 1, &ret, NULL), 0);
 	assert_int_equal(ret, OK);
 	len = mseg_bpf_arp_build(mac_a, 2, mac_a, IP_B, 0xa9fe0101, buf);
-	assert_int_equal(mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), if_a, buf, len, 1,
-					   &ret, NULL),
-			 0);
+	assert_int_equal(
+	    mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), if_a, buf, len, 1, &ret, NULL), 0);
 	assert_int_equal(ret, SHOT);
 	one_event(MSEG_EVENT_DROPPED, MSEG_DROP_SPOOFED_ARP);
 	len = mseg_bpf_arp_build(mac_a, 2, bad_mac, IP_A, 0xa9fe0101, buf);
-	assert_int_equal(mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), if_a, buf, len, 1,
-					   &ret, NULL),
-			 0);
+	assert_int_equal(
+	    mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), if_a, buf, len, 1, &ret, NULL), 0);
 	assert_int_equal(ret, SHOT);
 
 	/* Not IPv4 nor ARP (an IPv6 ethertype): dropped as unsupported. */
@@ -527,8 +534,7 @@ static void test_event_contents(void **state)
 	ev = one_event(MSEG_EVENT_DROPPED, MSEG_DROP_POLICY_DENY);
 	clock_gettime(CLOCK_REALTIME, &now);
 	assert_true(ev->time_ns <= (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
-	assert_true(ev->time_ns + 10ull * 1000000000ull >
-		    (uint64_t)now.tv_sec * 1000000000ull);
+	assert_true(ev->time_ns + 10ull * 1000000000ull > (uint64_t)now.tv_sec * 1000000000ull);
 	assert_int_equal(ev->endpoint, 2);
 	assert_int_equal(ev->dir, MSEG_DIR_INGRESS);
 	assert_int_equal(ev->proto, 6);
@@ -559,8 +565,8 @@ static void test_counters(void **state)
 	NEED_BPF();
 	struct mseg_bpf_pkt p = tcp(mac_gw, IP_WORLD, 1, IP_B, 1, SYN);
 	struct mseg_counter before, after, hits0, hits1;
-	struct mseg_rule_ref ref = { .policy = 10, .rule = 0, .dir = IN,
-				     .kind = MSEG_ABI_DECIDED_RULE };
+	struct mseg_rule_ref ref = {
+	    .policy = 10, .rule = 0, .dir = IN, .kind = MSEG_ABI_DECIDED_RULE};
 	uint32_t idx = MSEG_COUNTER_INDEX(MSEG_DROP_ISOLATED, MSEG_DIR_INGRESS);
 
 	assert_int_equal(mseg_datapath_bpf_counter(dp, idx, &before), 0);
@@ -592,10 +598,10 @@ static uint32_t tc_prog(int ifindex, enum bpf_tc_attach_point point)
 static void test_restart_adopts_and_attach(void **state)
 {
 	NEED_BPF();
-	struct mseg_datapath_config cfg = { .bpf_dir = bpf_dir };
+	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
 	struct mseg_bpf_pkt syn = tcp(mac_a, IP_A, 47000, IP_B, 8000, SYN);
 	struct mseg_bpf_pkt reply = tcp(mac_b, IP_B, 8000, IP_A, 47000, SYNACK);
-	struct mseg_dp_endpoint ep = { .id = 2, .ifindex = if_b, .identity = ID_B };
+	struct mseg_dp_endpoint ep = {.id = 2, .ifindex = if_b, .identity = ID_B};
 	uint32_t id_before[2], id_after[2];
 	struct bpf_prog_info info;
 	uint32_t info_len = sizeof(info);
@@ -606,9 +612,8 @@ static void test_restart_adopts_and_attach(void **state)
 	for (int d = 0; d < 2; d++) {
 		memset(&info, 0, sizeof(info));
 		info_len = sizeof(info);
-		assert_int_equal(bpf_obj_get_info_by_fd(mseg_datapath_bpf_prog_fd(dp, d), &info,
-							&info_len),
-				 0);
+		assert_int_equal(
+		    bpf_obj_get_info_by_fd(mseg_datapath_bpf_prog_fd(dp, d), &info, &info_len), 0);
 		id_before[d] = info.id;
 	}
 
@@ -619,15 +624,14 @@ static void test_restart_adopts_and_attach(void **state)
 	for (int d = 0; d < 2; d++) {
 		memset(&info, 0, sizeof(info));
 		info_len = sizeof(info);
-		assert_int_equal(bpf_obj_get_info_by_fd(mseg_datapath_bpf_prog_fd(dp, d), &info,
-							&info_len),
-				 0);
+		assert_int_equal(
+		    bpf_obj_get_info_by_fd(mseg_datapath_bpf_prog_fd(dp, d), &info, &info_len), 0);
 		id_after[d] = info.id;
 		assert_int_equal(id_after[d], id_before[d]);
 	}
-	assert_int_equal(from_ep(if_b, &reply), OK);			   /* conntrack kept */
+	assert_int_equal(from_ep(if_b, &reply), OK); /* conntrack kept */
 	syn.sport = 47001;
-	assert_int_equal(to_ep(if_b, &syn), OK);			   /* rules kept */
+	assert_int_equal(to_ep(if_b, &syn), OK); /* rules kept */
 	syn.dport = 7999;
 	assert_int_equal(to_ep(if_b, &syn), SHOT);
 	drain_events();
@@ -670,22 +674,22 @@ static void test_restart_adopts_and_attach(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_allowed_both_sides),
-		cmocka_unit_test(test_port_range_edges),
-		cmocka_unit_test(test_proto_specific_before_any),
-		cmocka_unit_test(test_isolated_and_default_deny),
-		cmocka_unit_test(test_ipcache_prefix_class),
-		cmocka_unit_test(test_egress_deny_rule),
-		cmocka_unit_test(test_reply_via_conntrack),
-		cmocka_unit_test(test_forged_reply_of_denied_side),
-		cmocka_unit_test(test_policy_change_cuts_flow),
-		cmocka_unit_test(test_icmp_echo),
-		cmocka_unit_test(test_anti_spoofing),
-		cmocka_unit_test(test_unknown_endpoint),
-		cmocka_unit_test(test_audit_passes_with_event),
-		cmocka_unit_test(test_event_contents),
-		cmocka_unit_test(test_counters),
-		cmocka_unit_test(test_restart_adopts_and_attach),
+	    cmocka_unit_test(test_allowed_both_sides),
+	    cmocka_unit_test(test_port_range_edges),
+	    cmocka_unit_test(test_proto_specific_before_any),
+	    cmocka_unit_test(test_isolated_and_default_deny),
+	    cmocka_unit_test(test_ipcache_prefix_class),
+	    cmocka_unit_test(test_egress_deny_rule),
+	    cmocka_unit_test(test_reply_via_conntrack),
+	    cmocka_unit_test(test_forged_reply_of_denied_side),
+	    cmocka_unit_test(test_policy_change_cuts_flow),
+	    cmocka_unit_test(test_icmp_echo),
+	    cmocka_unit_test(test_anti_spoofing),
+	    cmocka_unit_test(test_unknown_endpoint),
+	    cmocka_unit_test(test_audit_passes_with_event),
+	    cmocka_unit_test(test_event_contents),
+	    cmocka_unit_test(test_counters),
+	    cmocka_unit_test(test_restart_adopts_and_attach),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

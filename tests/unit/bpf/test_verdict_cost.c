@@ -18,10 +18,10 @@
 
 static void test_cost_flat_in_rule_count(void **state)
 {
-	static const uint32_t counts[] = { 10, 100000 };
+	static const uint32_t counts[] = {10, 100000};
 	struct mseg_bpf_bench_result res[2];
-	struct mseg_bpf_bench_opts o = { .rules = counts, .n_rules = 2, .repeat = 20000,
-					 .trials = 5 };
+	struct mseg_bpf_bench_opts o = {
+	    .rules = counts, .n_rules = 2, .repeat = 20000, .trials = 5};
 	char dir[64] = "";
 	int r;
 
@@ -62,7 +62,7 @@ static void test_cost_flat_in_rule_count(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cost_flat_in_rule_count),
+	    cmocka_unit_test(test_cost_flat_in_rule_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
