@@ -180,6 +180,8 @@ static const struct polhash *polhash_find(const struct polhash *v, size_t n, uin
 {
 	struct polhash k = { .id = id };
 
+	if (!n)
+		return NULL;
 	return bsearch(&k, v, n, sizeof(*v), polhash_cmp);
 }
 
@@ -405,7 +407,7 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 	for (size_t i = 0; i < t->n_namespaces; i++)
 		u->ns_order[i] = i;
 	sort_topo = t;
-	qsort(u->ns_order, t->n_namespaces, sizeof(*u->ns_order), ns_order_cmp);
+	compile_sort(u->ns_order, t->n_namespaces, sizeof(*u->ns_order), ns_order_cmp);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct mseg_endpoint *e = &t->endpoints[i];
@@ -423,14 +425,14 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 		x->idents[i] = (struct cident){ .id = u->ep_identity[i], .rep = e, .ns_labels = nsl };
 	}
 	u->n_eps = n;
-	qsort(u->eps, n, sizeof(*u->eps), eprec_cmp);
+	compile_sort(u->eps, n, sizeof(*u->eps), eprec_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (u->eps[i].endpoint == u->eps[i - 1].endpoint)
 			return -EINVAL; /* endpoint ids must be unique */
 	/* stable on ties only by accident of qsort: pick the first endpoint in topology order */
 	for (size_t i = 0; i < n; i++)
 		x->idents[i].cls_first = i;
-	qsort(x->idents, n, sizeof(*x->idents), cident_cmp);
+	compile_sort(x->idents, n, sizeof(*x->idents), cident_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (w && x->idents[w - 1].id == x->idents[i].id) {
 			if (x->idents[i].cls_first < x->idents[w - 1].cls_first)
@@ -445,7 +447,7 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 		x->idents_by_ns[i] = i;
 	}
 	sort_idents = x->idents;
-	qsort(x->idents_by_ns, w, sizeof(*x->idents_by_ns), idents_ns_cmp);
+	compile_sort(x->idents_by_ns, w, sizeof(*x->idents_by_ns), idents_ns_cmp);
 	return 0;
 }
 
@@ -496,7 +498,7 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 		u->keys[u->n_keys++] = (struct mseg_class_key){ .has_prefix = true,
 								 .prefix = x->prefixes[q] };
 	}
-	qsort(u->keys, u->n_keys, sizeof(*u->keys), key_cmp_q);
+	compile_sort(u->keys, u->n_keys, sizeof(*u->keys), key_cmp_q);
 	for (size_t i = 0; i < u->n_keys; i++)
 		if (!w || mseg_class_key_cmp(&u->keys[w - 1], &u->keys[i]))
 			u->keys[w++] = u->keys[i];
@@ -548,7 +550,7 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 			.ident = k->identity ? ident_find(x, k->identity) : -1,
 		};
 	}
-	qsort(x->classes, x->n_classes, sizeof(*x->classes), class_num_cmp);
+	compile_sort(x->classes, x->n_classes, sizeof(*x->classes), class_num_cmp);
 	/* group class indices by identity (counting sort keeps them ascending by number) */
 	for (size_t i = 0; i < x->n_idents; i++)
 		x->idents[i].n_cls = 0;
@@ -603,7 +605,7 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 					 ->num,
 		};
 	}
-	qsort(u->ipc, u->n_ipc, sizeof(*u->ipc), ipc_cmp_q);
+	compile_sort(u->ipc, u->n_ipc, sizeof(*u->ipc), ipc_cmp_q);
 	/* two endpoints claiming one address: keep one deterministic entry */
 	w = 0;
 	for (size_t i = 0; i < u->n_ipc; i++)
@@ -648,12 +650,12 @@ static int build_policy_index(struct upd *u)
 		u->ph[i] = (struct polhash){ .id = p->id, .hash = policy_hash(p) };
 	}
 	u->n_ph = set->n_policies;
-	qsort(u->ph, u->n_ph, sizeof(*u->ph), polhash_cmp);
+	compile_sort(u->ph, u->n_ph, sizeof(*u->ph), polhash_cmp);
 	for (size_t i = 1; i < u->n_ph; i++)
 		if (u->ph[i].id == u->ph[i - 1].id)
 			return -EINVAL; /* policy ids must be unique */
 	sort_set = set;
-	qsort(x->pol_by_ns, set->n_policies, sizeof(*x->pol_by_ns), pol_ns_cmp);
+	compile_sort(x->pol_by_ns, set->n_policies, sizeof(*x->pol_by_ns), pol_ns_cmp);
 	x->memo = calloc(n_peers + 1, sizeof(*x->memo));
 	x->protos = malloc(256);
 	if (!x->memo || !x->protos)
@@ -748,7 +750,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 		return -ENOMEM;
 	for (size_t i = 0; i < x->set->n_policies; i++)
 		pol_index[i] = (struct polhash){ .id = x->set->policies[i].id, .hash = i };
-	qsort(pol_index, x->set->n_policies, sizeof(*pol_index), polhash_cmp);
+	compile_sort(pol_index, x->set->n_policies, sizeof(*pol_index), polhash_cmp);
 
 	/* policies removed or changed (old ids), and changed or added (current indices) */
 	for (size_t i = 0; i < c->n_ph; i++) {
@@ -764,7 +766,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 			changed_now[n_changed_now++] =
 				polhash_find(pol_index, x->set->n_policies, u->ph[i].id)->hash;
 	}
-	qsort(changed, n_changed, sizeof(*changed), u32_cmp);
+	compile_sort(changed, n_changed, sizeof(*changed), u32_cmp);
 
 	/* classes that did not exist before, and class numbers that are gone: a number always
 	 * means the same class (identity ids are stable, prefix classes are never renumbered) */
@@ -776,8 +778,8 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 		old_nums[i] = c->ipc[i].class;
 	for (size_t i = 0; i < u->n_ipc; i++)
 		new_nums[i] = u->ipc[i].class;
-	qsort(old_nums, c->n_ipc, sizeof(*old_nums), u32_cmp);
-	qsort(new_nums, u->n_ipc, sizeof(*new_nums), u32_cmp);
+	compile_sort(old_nums, c->n_ipc, sizeof(*old_nums), u32_cmp);
+	compile_sort(new_nums, u->n_ipc, sizeof(*new_nums), u32_cmp);
 	for (size_t i = 0; i < x->n_classes; i++) {
 		const struct cclass *cl = &x->classes[i];
 

@@ -13,6 +13,7 @@
 #include "lib/macro.h"
 #include "policy/cidr.h"
 #include "policy/compile_classes.h"
+#include "policy/compile_internal.h"
 #include "policy/labels.h"
 
 static int label_item_cmp(const void *a, const void *b)
@@ -85,7 +86,7 @@ int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mse
 			1;
 		items[k++] = (struct mseg_label){ .key = key, .value = val };
 	}
-	qsort(items, k, sizeof(*items), label_item_cmp);
+	compile_sort(items, k, sizeof(*items), label_item_cmp);
 	for (size_t i = 1; i < k; i++)
 		if (!strcmp(items[i - 1].key, items[i].key))
 			/* an endpoint label using the reserved io.mseg. prefix, or two named
@@ -143,7 +144,7 @@ int mseg_compile_collect_prefixes(const struct mseg_policy_set *set, struct mseg
 				}
 		}
 	}
-	qsort(v, n, sizeof(*v), cidr_cmp_q);
+	compile_sort(v, n, sizeof(*v), cidr_cmp_q);
 	for (size_t i = 0; i < n; i++)
 		if (!w || mseg_cidr_cmp(&v[w - 1], &v[i]))
 			v[w++] = v[i];

@@ -13,7 +13,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdlib.h>
+
 #include "policy/compile.h"
+
+/* qsort() with an empty (possibly NULL) array is undefined; the compiler sorts many of those */
+static inline void compile_sort(void *base, size_t n, size_t size,
+				int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
 
 /* The resolved outcome for one point of (remote, proto, port). */
 struct cval {

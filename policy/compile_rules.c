@@ -205,7 +205,7 @@ int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
 					return r;
 			}
 		}
-		qsort(m->cls, m->n, sizeof(*m->cls), u32_cmp);
+		compile_sort(m->cls, m->n, sizeof(*m->cls), u32_cmp);
 	}
 done:
 	m->done = true;
@@ -510,7 +510,7 @@ static int compute_remote(struct rctx *rc, const uint32_t *m, size_t n, uint32_t
 		for (size_t k = 1; k < fbn; k++)
 			if (bounds_push(rc, &nb, fbp[k].lo) < 0)
 				return -ENOMEM;
-		qsort(rc->bounds, nb, sizeof(*rc->bounds), u32_cmp);
+		compile_sort(rc->bounds, nb, sizeof(*rc->bounds), u32_cmp);
 		for (size_t k = 0; k < nb; k++) {
 			uint32_t lo = rc->bounds[k], hi;
 			const struct cval *base;
@@ -616,7 +616,7 @@ static int gather(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t *cap_
 		if (mseg_compile_policy_selects(x, &x->set->policies[pol], rc->self, rc->dir))
 			refs[n_refs++] = (struct polref){ pol, &x->set->policies[pol] };
 	}
-	qsort(refs, n_refs, sizeof(*refs), polref_cmp);
+	compile_sort(refs, n_refs, sizeof(*refs), polref_cmp);
 
 	rc->s_real = rc->s_all = false;
 	for (size_t i = 0; i < n_refs; i++) {
@@ -835,8 +835,8 @@ int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret)
 	}
 	if (r < 0)
 		goto out;
-	qsort(rc.out, rc.n_out, sizeof(*rc.out), entry_cmp_q);
-	qsort(pols, n_pols, sizeof(*pols), u32_cmp);
+	compile_sort(rc.out, rc.n_out, sizeof(*rc.out), entry_cmp_q);
+	compile_sort(pols, n_pols, sizeof(*pols), u32_cmp);
 	for (size_t i = 0; i < n_pols; i++)
 		if (!w || pols[w - 1] != pols[i])
 			pols[w++] = pols[i];
