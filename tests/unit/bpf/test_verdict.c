@@ -420,6 +420,59 @@ static void test_policy_change_cuts_flow(void **state)
 	assert_int_equal(from_ep(if_b, &reply), OK);
 }
 
+/* The plen_mask of the group header for (endpoint, remote, dir, proto), read from the map; -1 if
+ * none. */
+static int group_plen_mask(uint32_t ep, uint32_t remote, uint8_t dir, uint8_t proto)
+{
+	struct mseg_policy_key k = {.endpoint = ep,
+				    .remote = remote,
+				    .dir = dir,
+				    .proto = proto,
+				    .plen = MSEG_POLICY_GROUP};
+	struct mseg_policy_group g;
+	int fd = mseg_datapath_bpf_map_fd(dp, "mseg_policy_groups");
+
+	assert_true(fd >= 0);
+	if (bpf_map_lookup_elem(fd, &k, &g) < 0)
+		return -1;
+	return (int)g.plen_mask;
+}
+
+static void test_incremental_range_change(void **state)
+{
+	NEED_BPF();
+	struct mseg_table_entry narrower = table[0];
+	struct mseg_table_diff shrink = {
+	    .removed = &table[0], .n_removed = 1, .added = &narrower, .n_added = 1};
+	struct mseg_table_diff grow = {
+	    .removed = &narrower, .n_removed = 1, .added = &table[0], .n_added = 1};
+	struct mseg_table_diff drop = {.removed = &table[0], .n_removed = 1};
+	struct mseg_table_diff back = {.added = &table[0], .n_added = 1};
+	static const uint16_t ports[] = {7999, 8000, 8040, 8041, 8063, 8064, 8080, 8081};
+	int before = group_plen_mask(2, ID_A, IN, 6);
+
+	/* 8000-8080 = 8000/10, 8064/12, 8080/16 */
+	assert_int_equal(before, (1 << 10) | (1 << 12) | (1 << 16));
+	narrower.port_hi = 8040; /* 8000/11 (8000-8031), 8032/13 (-8039), 8040/16 */
+	assert_int_equal(mseg_datapath_bpf.apply(dp, &shrink), 0);
+	assert_int_equal(group_plen_mask(2, ID_A, IN, 6), (1 << 11) | (1 << 13) | (1 << 16));
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		struct mseg_bpf_pkt p = tcp(mac_a, IP_A, 48000, IP_B, ports[i], SYN);
+		uint32_t want = ports[i] >= 8000 && ports[i] <= 8040 ? OK : SHOT;
+
+		if (to_ep(if_b, &p) != want)
+			fail_msg("after shrinking to 8000-8040: port %u", ports[i]);
+	}
+	assert_int_equal(mseg_datapath_bpf.apply(dp, &grow), 0);
+	assert_int_equal(group_plen_mask(2, ID_A, IN, 6), before);
+	/* The group's last entry goes: so does its header. */
+	assert_int_equal(mseg_datapath_bpf.apply(dp, &drop), 0);
+	assert_int_equal(group_plen_mask(2, ID_A, IN, 6), -1);
+	assert_int_equal(mseg_datapath_bpf.apply(dp, &back), 0);
+	assert_int_equal(group_plen_mask(2, ID_A, IN, 6), before);
+	drain_events();
+}
+
 static void test_icmp_echo(void **state)
 {
 	NEED_BPF();
@@ -683,6 +736,7 @@ int main(void)
 	    cmocka_unit_test(test_reply_via_conntrack),
 	    cmocka_unit_test(test_forged_reply_of_denied_side),
 	    cmocka_unit_test(test_policy_change_cuts_flow),
+	    cmocka_unit_test(test_incremental_range_change),
 	    cmocka_unit_test(test_icmp_echo),
 	    cmocka_unit_test(test_anti_spoofing),
 	    cmocka_unit_test(test_unknown_endpoint),
