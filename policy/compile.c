@@ -684,14 +684,13 @@ static ssize_t res_find(struct idres *const *v, size_t n, uint32_t identity)
 	return -1;
 }
 
-/* Does some rule of policy pol (any direction) have a peer matching a class in new_cls? */
-static int policy_touches(struct cctx *x, size_t pol, const bool *new_cls, bool any_new_ident,
-			  bool *ret)
+/* Does some rule of policy pol (any direction) have a peer matching one of the new classes?
+ * Tested class by class: computing every peer's full class list would cost a full compile. */
+static bool policy_touches(const struct cctx *x, size_t pol, const size_t *new_list,
+			   size_t n_new, bool any_new_ident)
 {
 	const struct mseg_policy *p = &x->set->policies[pol];
-	size_t off = x->peer_off[pol];
 
-	*ret = false;
 	for (int d = 0; d < 2; d++) {
 		const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
 		size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
@@ -699,28 +698,19 @@ static int policy_touches(struct cctx *x, size_t pol, const bool *new_cls, bool 
 		for (size_t k = 0; k < nr; k++) {
 			const struct mseg_rule *rule = &rules[k];
 
-			/* a port-less peer list with named egress ports resolves per remote */
+			/* a peer-less rule with named egress ports resolves per remote */
 			if (!rule->n_peers && d == MSEG_DIR_EGRESS && any_new_ident)
 				for (size_t j = 0; j < rule->n_ports; j++)
-					if (rule->ports[j].named_port) {
-						*ret = true;
-						return 0;
-					}
-			for (size_t j = 0; j < rule->n_peers; j++, off++) {
-				const struct peer_memo *m;
-				int r = mseg_compile_peer_classes(x, pol, off, &rule->peers[j], &m);
-
-				if (r < 0)
-					return r;
-				for (size_t i = 0; i < m->n; i++)
-					if (new_cls[m->cls[i]]) {
-						*ret = true;
-						return 0;
-					}
-			}
+					if (rule->ports[j].named_port)
+						return true;
+			for (size_t j = 0; j < rule->n_peers; j++)
+				for (size_t i = 0; i < n_new; i++)
+					if (mseg_compile_peer_matches_class(x, p, &rule->peers[j],
+									    new_list[i]))
+						return true;
 		}
 	}
-	return 0;
+	return false;
 }
 
 /* Which identities need compiling: new ones, ones whose policies changed, ones some rule of
@@ -732,20 +722,22 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 	_cleanup_free_ uint32_t *changed = NULL, *gone_cls = NULL, *old_nums = NULL, *new_nums = NULL;
 	_cleanup_free_ size_t *changed_now = NULL;
 	_cleanup_free_ bool *new_cls = NULL;
+	_cleanup_free_ size_t *new_list = NULL;
 	_cleanup_free_ struct polhash *pol_index = NULL; /* id -> index in set, as hash field */
 	_cleanup_free_ int8_t *touch = NULL;
-	size_t n_changed = 0, n_changed_now = 0, n_gone = 0, cap_gone = 0;
-	bool any_new_cls = false, any_new_ident = false;
+	size_t n_changed = 0, n_changed_now = 0, n_gone = 0, cap_gone = 0, n_new = 0;
+	bool any_new_ident = false;
 	int r;
 
 	changed = malloc((c->n_ph + u->n_ph + 1) * sizeof(*changed));
 	changed_now = malloc((u->n_ph + 1) * sizeof(*changed_now));
 	new_cls = calloc(x->n_classes + 1, sizeof(*new_cls));
+	new_list = malloc((x->n_classes + 1) * sizeof(*new_list));
 	pol_index = malloc((x->set->n_policies + 1) * sizeof(*pol_index));
 	touch = calloc(x->set->n_policies + 1, sizeof(*touch));
 	u->res = calloc(x->n_idents + 1, sizeof(*u->res));
 	u->res_new = calloc(x->n_idents + 1, sizeof(*u->res_new));
-	if (!changed || !changed_now || !new_cls || !pol_index || !touch || !u->res ||
+	if (!changed || !changed_now || !new_cls || !new_list || !pol_index || !touch || !u->res ||
 	    !u->res_new)
 		return -ENOMEM;
 	for (size_t i = 0; i < x->set->n_policies; i++)
@@ -786,7 +778,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 		if (u32_in(old_nums, c->n_ipc, cl->num))
 			continue;
 		new_cls[i] = true;
-		any_new_cls = true;
+		new_list[n_new++] = i;
 		any_new_ident |= cl->ident >= 0;
 	}
 	for (size_t i = 0; i < c->n_ipc; i++) {
@@ -813,28 +805,38 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 			dirty = mseg_compile_policy_selects(x, p, id, MSEG_DIR_INGRESS) ||
 				mseg_compile_policy_selects(x, p, id, MSEG_DIR_EGRESS);
 		}
-		for (size_t k = 0; !dirty && n_gone && k < o->n; k++)
-			dirty = u32_in(gone_cls, n_gone, o->e[k].remote);
-		for (size_t k = 0; !dirty && any_new_cls && k < o->n_pols; k++) {
-			const struct polhash *pi = polhash_find(pol_index, x->set->n_policies,
-								 o->pols[k]);
-			bool t;
+		if (!dirty) {
+			bool classes = false;
 
-			if (!pi) {
-				dirty = true;
-				break;
+			for (size_t k = 0; !classes && n_gone && k < o->n; k++)
+				classes = u32_in(gone_cls, n_gone, o->e[k].remote);
+			for (size_t k = 0; !classes && n_new && k < o->n_pols; k++) {
+				const struct polhash *pi =
+					polhash_find(pol_index, x->set->n_policies, o->pols[k]);
+
+				if (!pi) {
+					dirty = true; /* cannot happen: it would have changed */
+					break;
+				}
+				if (!touch[pi->hash])
+					touch[pi->hash] = policy_touches(x, pi->hash, new_list, n_new,
+									 any_new_ident) ?
+								  1 :
+								  -1;
+				classes = touch[pi->hash] > 0;
 			}
-			if (!touch[pi->hash]) {
-				r = policy_touches(x, pi->hash, new_cls, any_new_ident, &t);
+			if (!dirty && !classes) {
+				u->res[u->n_res++] = c->res[old];
+				continue;
+			}
+			if (!dirty) {
+				r = mseg_compile_identity_classes(x, i, o, new_cls, gone_cls, n_gone,
+								  &u->res[u->n_res]);
 				if (r < 0)
 					return r;
-				touch[pi->hash] = t ? 1 : -1;
+				u->res_new[u->n_res++] = true;
+				continue;
 			}
-			dirty = touch[pi->hash] > 0;
-		}
-		if (!dirty) {
-			u->res[u->n_res++] = c->res[old];
-			continue;
 		}
 		r = mseg_compile_identity(x, i, &u->res[u->n_res]);
 		if (r < 0)

@@ -93,6 +93,12 @@ struct idres {
 
 void mseg_idres_free(struct idres *r);
 int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret);
+/* Only the entries of classes new since old was compiled (old's policies unchanged). */
+int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idres *old,
+				  const bool *new_cls, const uint32_t *gone, size_t n_gone,
+				  struct idres **ret);
+bool mseg_compile_peer_matches_class(const struct cctx *x, const struct mseg_policy *p,
+				     const struct mseg_peer *peer, size_t cls);
 /* The classes a peer of policy p matches (memoised). */
 int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
 			      const struct mseg_peer *peer, const struct peer_memo **ret);

@@ -213,6 +213,27 @@ done:
 	return 0;
 }
 
+bool mseg_compile_peer_matches_class(const struct cctx *x, const struct mseg_policy *p,
+				     const struct mseg_peer *peer, size_t cls)
+{
+	const struct cclass *cl = &x->classes[cls];
+
+	if (peer->kind == MSEG_PEER_IPBLOCK) {
+		const struct mseg_cidr *q;
+
+		if (cl->prefix < 0)
+			return false;
+		q = &x->prefixes[cl->prefix];
+		if (!mseg_cidr_contains(&peer->ipblock.cidr, q))
+			return false;
+		for (size_t k = 0; k < peer->ipblock.n_except; k++)
+			if (mseg_cidr_contains(&peer->ipblock.except[k], q))
+				return false;
+		return true;
+	}
+	return cl->ident >= 0 && ident_matches_peer(x, p, peer, &x->idents[cl->ident]);
+}
+
 /* ---- ports ------------------------------------------------------------------------------ */
 
 /* The port a named port entry resolves to on dst (the flow's destination endpoint). */
@@ -845,6 +866,129 @@ int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret)
 	res->n = rc.n_out;
 	res->pols = TAKE_PTR(pols);
 	res->n_pols = w;
+	*ret = TAKE_PTR(res);
+out:
+	for (size_t pi = 0; pi < x->n_protos; pi++)
+		free(rc.any_pieces[pi]);
+	free(rc.any_pieces);
+	free(rc.any_n);
+	free(rc.er);
+	free(rc.out);
+	free(rc.bounds);
+	free(pols);
+	mseg_idres_free(res);
+	return r;
+}
+
+/*
+ * An identity whose policies did not change, after classes appeared or disappeared: its
+ * default and its ANY-remote function are unchanged, and a class's entries depend only on the
+ * rules matching that class, so only the new classes are computed and the entries of classes
+ * that are gone are dropped.
+ */
+int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idres *old,
+				  const bool *new_cls, const uint32_t *gone, size_t n_gone,
+				  struct idres **ret)
+{
+	struct rctx rc = { .x = x, .self = &x->idents[ident] };
+	_cleanup_free_ uint32_t *m = NULL;
+	uint32_t *pols = NULL;
+	size_t n_pols = 0, cap_pols = 0, n_keep = 0;
+	struct idres *res = NULL;
+	int r = 0;
+
+	rc.any_pieces = calloc(x->n_protos + 1, sizeof(*rc.any_pieces));
+	rc.any_n = calloc(x->n_protos + 1, sizeof(*rc.any_n));
+	res = calloc(1, sizeof(*res));
+	if (!rc.any_pieces || !rc.any_n || !res) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int d = 0; d < 2 && r >= 0; d++) {
+		size_t n_any = 0, n_before;
+
+		rc.dir = d;
+		for (size_t pi = 0; pi < x->n_protos; pi++) {
+			free(rc.any_pieces[pi]);
+			rc.any_pieces[pi] = NULL;
+			rc.any_n[pi] = 0;
+		}
+		free(rc.er);
+		rc.er = NULL;
+		r = gather(&rc, &pols, &n_pols, &cap_pols);
+		if (r < 0)
+			break;
+		free(m);
+		m = malloc((rc.n_er + 1) * sizeof(*m));
+		if (!m) {
+			r = -ENOMEM;
+			break;
+		}
+		rc.def = old->def[d];
+		for (size_t k = 0; k < rc.n_er; k++)
+			if (!rc.er[k].r->n_peers)
+				m[n_any++] = (uint32_t)k;
+		/* the ANY function again, as the fallback; its entries are already in old */
+		n_before = rc.n_out;
+		r = compute_remote(&rc, m, n_any, MSEG_ID_ANY, NULL, true);
+		rc.n_out = n_before;
+		for (size_t c = 0; r >= 0 && c < x->n_classes; c++) {
+			const struct cclass *cl = &x->classes[c];
+			size_t n = 0;
+			bool relevant = false;
+
+			if (!new_cls[c])
+				continue;
+			for (size_t k = 0; k < rc.n_er; k++) {
+				const struct erule *e = &rc.er[k];
+				bool hit = !e->r->n_peers;
+
+				for (size_t pi = 0; !hit && pi < e->r->n_peers; pi++)
+					hit = mseg_compile_peer_matches_class(x, e->p, &e->r->peers[pi],
+									      c);
+				if (!hit)
+					continue;
+				m[n++] = (uint32_t)k;
+				relevant |= e->r->n_peers > 0 ||
+					    (d == MSEG_DIR_EGRESS && cl->ident >= 0 &&
+					     ep_has_port(x->idents[cl->ident].rep, e));
+			}
+			if (relevant)
+				r = compute_remote(&rc, m, n, cl->num,
+						   cl->ident >= 0 ? x->idents[cl->ident].rep : NULL,
+						   false);
+		}
+	}
+	if (r < 0)
+		goto out;
+	/* old entries minus the gone classes, plus the new ones */
+	res->e = malloc((old->n + rc.n_out + 1) * sizeof(*res->e));
+	if (!res->e) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < old->n; i++) {
+		uint32_t rem = old->e[i].remote;
+
+		if (n_gone && bsearch(&rem, gone, n_gone, sizeof(*gone), u32_cmp))
+			continue;
+		res->e[n_keep++] = old->e[i];
+	}
+	if (rc.n_out)
+		memcpy(res->e + n_keep, rc.out, rc.n_out * sizeof(*rc.out));
+	res->n = n_keep + rc.n_out;
+	compile_sort(res->e, res->n, sizeof(*res->e), entry_cmp_q);
+	res->identity = old->identity;
+	res->def[0] = old->def[0];
+	res->def[1] = old->def[1];
+	res->pols = malloc((old->n_pols + 1) * sizeof(*res->pols));
+	if (!res->pols) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (old->n_pols)
+		memcpy(res->pols, old->pols, old->n_pols * sizeof(*res->pols));
+	res->n_pols = old->n_pols;
 	*ret = TAKE_PTR(res);
 out:
 	for (size_t pi = 0; pi < x->n_protos; pi++)
