@@ -882,12 +882,58 @@ static int push_default(struct mseg_table_diff *d, size_t *cap, int dir, uint32_
 	return 0;
 }
 
+struct pair_diff {
+	const struct idres *o;
+	uint32_t *rm, *add; /* indices into o->e and the new result's e */
+	size_t n_rm, n_add;
+};
+
+/* Both sorted by the same key (endpoint 0): a merge yields the exact difference. */
+static int res_diff(const struct idres *o, const struct idres *n, struct pair_diff *m)
+{
+	m->rm = malloc((o->n + 1) * sizeof(*m->rm));
+	m->add = malloc((n->n + 1) * sizeof(*m->add));
+	if (!m->rm || !m->add)
+		return -ENOMEM;
+	for (size_t a = 0, b = 0; a < o->n || b < n->n;) {
+		int k = a == o->n ? 1 : b == n->n ? -1 : mseg_compile_entry_cmp(&o->e[a], &n->e[b]);
+
+		if (!k)
+			a++, b++;
+		else if (k < 0)
+			m->rm[m->n_rm++] = (uint32_t)a++;
+		else
+			m->add[m->n_add++] = (uint32_t)b++;
+	}
+	return 0;
+}
+
+struct pair_memo {
+	struct pair_diff *v;
+	size_t n;
+};
+
+static void pair_memo_free(struct pair_memo *m)
+{
+	for (size_t i = 0; m->v && i < m->n; i++) {
+		free(m->v[i].rm);
+		free(m->v[i].add);
+	}
+	free(m->v);
+}
+
 static int make_diff(const struct mseg_compiler *c, const struct upd *u,
 		     struct mseg_table_diff *d)
 {
 	size_t cap_a = 0, cap_r = 0, cap_ia = 0, cap_ir = 0, cap_d[2] = { 0, 0 };
 	size_t i = 0, j = 0;
+	_cleanup_(pair_memo_free) struct pair_memo memo = { .n = u->n_res };
+	struct pair_diff *m;
 	int r;
+
+	memo.v = calloc(u->n_res + 1, sizeof(*memo.v));
+	if (!memo.v)
+		return -ENOMEM;
 
 	while (i < c->n_eps || j < u->n_eps) {
 		const struct eprec *o = i < c->n_eps ? &c->eps[i] : NULL;
@@ -920,29 +966,27 @@ static int make_diff(const struct mseg_compiler *c, const struct upd *u,
 				if (r < 0)
 					return r;
 			}
-		/* both sorted by the same key: a merge yields the exact difference */
-		for (size_t a = 0, b = 0; a < o->res->n || b < n->res->n;) {
-			struct mseg_table_entry ea, eb;
-			int k;
-
-			if (a < o->res->n)
-				ea = o->res->e[a], ea.endpoint = o->endpoint;
-			if (b < n->res->n)
-				eb = n->res->e[b], eb.endpoint = n->endpoint;
-			k = a == o->res->n ? 1 : b == n->res->n ? -1 : mseg_compile_entry_cmp(&ea, &eb);
-			if (!k) {
-				a++, b++;
-				continue;
-			}
-			r = k < 0 ? push_entries(&d->removed, &d->n_removed, &cap_r, &ea, 1,
-						 o->endpoint) :
-				    push_entries(&d->added, &d->n_added, &cap_a, &eb, 1, n->endpoint);
+		/* endpoints of one identity share old and new results: diff once, replicate */
+		m = &memo.v[res_find(u->res, u->n_res, n->res->identity)];
+		if (m->o != o->res) {
+			free(m->rm);
+			free(m->add);
+			*m = (struct pair_diff){ .o = o->res };
+			r = res_diff(o->res, n->res, m);
 			if (r < 0)
 				return r;
-			if (k < 0)
-				a++;
-			else
-				b++;
+		}
+		for (size_t k = 0; k < m->n_rm; k++) {
+			r = push_entries(&d->removed, &d->n_removed, &cap_r, &o->res->e[m->rm[k]], 1,
+					 o->endpoint);
+			if (r < 0)
+				return r;
+		}
+		for (size_t k = 0; k < m->n_add; k++) {
+			r = push_entries(&d->added, &d->n_added, &cap_a, &n->res->e[m->add[k]], 1,
+					 n->endpoint);
+			if (r < 0)
+				return r;
 		}
 	}
 	for (i = 0, j = 0; i < c->n_ipc || j < u->n_ipc;) {
