@@ -152,7 +152,8 @@ static int client_handle_lines(struct mseg_control *c, struct client *cl)
 		if (len > 0 && cl->in[start + len - 1] == '\r')
 			len--;
 		if (len > 0) {
-			r = client_reply(cl, mseg_request_handle(c->ops, c->ctx, cl->in + start, len));
+			r = client_reply(cl,
+					 mseg_request_handle(c->ops, c->ctx, cl->in + start, len));
 			if (r < 0)
 				return r;
 		}

@@ -150,8 +150,9 @@ int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *
 	r = mseg_state_save_endpoints(a->state);
 	if (r < 0) {
 		mseg_state_endpoint_unlink(a->state, ep);
-		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL, "cannot record endpoint '%s/%s' in %s: %s",
-				  spec->namespace, spec->name, a->cfg.state_dir, strerror(-r));
+		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
+				  "cannot record endpoint '%s/%s' in %s: %s", spec->namespace,
+				  spec->name, a->cfg.state_dir, strerror(-r));
 		goto fail_unowned;
 	}
 	mseg_fault_point("after-intent");
@@ -173,8 +174,8 @@ int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *
 	if (r < 0) {
 		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
 				  "cannot set up the network of '%s/%s' (%s on %s): %s",
-				  spec->namespace, spec->name, mseg_cidr_format(&ep->ep.ip, true, ip),
-				  ep->ifname, strerror(-r));
+				  spec->namespace, spec->name,
+				  mseg_cidr_format(&ep->ep.ip, true, ip), ep->ifname, strerror(-r));
 		goto fail;
 	}
 	ep->ifindex = info.host_ifindex;
@@ -210,8 +211,9 @@ int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *
 	ep->state = MSEG_EP_READY;
 	r = mseg_state_save_endpoints(a->state);
 	if (r < 0) {
-		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL, "cannot record endpoint '%s/%s' in %s: %s",
-				  spec->namespace, spec->name, a->cfg.state_dir, strerror(-r));
+		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
+				  "cannot record endpoint '%s/%s' in %s: %s", spec->namespace,
+				  spec->name, a->cfg.state_dir, strerror(-r));
 		goto fail;
 	}
 	*ret = ep;
@@ -288,8 +290,9 @@ int mseg_agent_endpoints_recover(struct mseg_agent *a)
 		/* Interrupted endpoints may hold an address too: reserve it until reaped. */
 		r = mseg_ipam_reserve(a->ipam, &ep->ep.ip);
 		if (r < 0)
-			return log_errno(r, "endpoint '%s/%s': cannot reserve its address %s in "
-					    "pod CIDR",
+			return log_errno(r,
+					 "endpoint '%s/%s': cannot reserve its address %s in "
+					 "pod CIDR",
 					 ep->ep.namespace, ep->ep.name,
 					 mseg_cidr_format(&ep->ep.ip, true, ip));
 	}

@@ -56,7 +56,8 @@ int mseg_launch(const char *netns, char *const argv[], const char *log_path, pid
 
 	r = mseg_netns_open(netns, &nsfd);
 	if (r < 0) {
-		snprintf(msg, msglen, "cannot open network namespace '%s': %s", netns, strerror(-r));
+		snprintf(msg, msglen, "cannot open network namespace '%s': %s", netns,
+			 strerror(-r));
 		return r;
 	}
 	logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -24,24 +24,23 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: msegd [OPTIONS]\n"
-		"The mseg node agent: runs containers' network namespaces and (later) enforces "
-		"policy.\n\n"
-		"  --state-dir DIR        state directory (default " MSEG_DEFAULT_STATE_DIR ")\n"
-		"  --socket PATH          control socket (default " MSEG_DEFAULT_SOCKET ")\n"
-		"  --node NAME            node name (default: the hostname)\n"
-		"  --pod-cidr CIDR        this node's container addresses (default " MSEG_DEFAULT_POD_CIDR
-		")\n"
-		"  --foreground           do not daemonize\n"
-		"  --bpf-dir DIR          bpffs directory for pinned maps (default " MSEG_DEFAULT_BPF_DIR
-		")\n"
-		"  --netns-prefix PREFIX  container namespace names start with this (default "
-		"\"" MSEG_DEFAULT_NETNS_PREFIX "\")\n"
-		"  --datapath bpf|nft     enforcement backend (default bpf)\n"
-		"  --default-deny         deny traffic no policy allows\n"
-		"  -v, --verbose          debug logging\n"
-		"  -h, --help             this text\n");
+	fprintf(f, "Usage: msegd [OPTIONS]\n"
+		   "The mseg node agent: runs containers' network namespaces and (later) enforces "
+		   "policy.\n\n"
+		   "  --state-dir DIR        state directory (default " MSEG_DEFAULT_STATE_DIR ")\n"
+		   "  --socket PATH          control socket (default " MSEG_DEFAULT_SOCKET ")\n"
+		   "  --node NAME            node name (default: the hostname)\n"
+		   "  --pod-cidr CIDR        this node's container addresses "
+		   "(default " MSEG_DEFAULT_POD_CIDR ")\n"
+		   "  --foreground           do not daemonize\n"
+		   "  --bpf-dir DIR          bpffs directory for pinned maps "
+		   "(default " MSEG_DEFAULT_BPF_DIR ")\n"
+		   "  --netns-prefix PREFIX  container namespace names start with this (default "
+		   "\"" MSEG_DEFAULT_NETNS_PREFIX "\")\n"
+		   "  --datapath bpf|nft     enforcement backend (default bpf)\n"
+		   "  --default-deny         deny traffic no policy allows\n"
+		   "  -v, --verbose          debug logging\n"
+		   "  -h, --help             this text\n");
 }
 
 enum {
@@ -60,18 +59,18 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 		      bool *verbose)
 {
 	static const struct option opts[] = {
-		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"node", required_argument, NULL, OPT_NODE},
-		{"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
-		{"foreground", no_argument, NULL, OPT_FOREGROUND},
-		{"bpf-dir", required_argument, NULL, OPT_BPF_DIR},
-		{"netns-prefix", required_argument, NULL, OPT_NETNS_PREFIX},
-		{"datapath", required_argument, NULL, OPT_DATAPATH},
-		{"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"node", required_argument, NULL, OPT_NODE},
+	    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
+	    {"foreground", no_argument, NULL, OPT_FOREGROUND},
+	    {"bpf-dir", required_argument, NULL, OPT_BPF_DIR},
+	    {"netns-prefix", required_argument, NULL, OPT_NETNS_PREFIX},
+	    {"datapath", required_argument, NULL, OPT_DATAPATH},
+	    {"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static char hostname[256];
 	const char *cidr = MSEG_DEFAULT_POD_CIDR, *why;

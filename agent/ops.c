@@ -8,14 +8,9 @@
 #include <stddef.h>
 
 const struct mseg_op mseg_agent_ops[] = {
-	{"agent.info", mseg_op_agent_info},
-	{"namespace.create", mseg_op_namespace_create},
-	{"namespace.label", mseg_op_namespace_label},
-	{"namespace.list", mseg_op_namespace_list},
-	{"endpoint.run", mseg_op_endpoint_run},
-	{"endpoint.list", mseg_op_endpoint_list},
-	{"endpoint.get", mseg_op_endpoint_get},
-	{"endpoint.remove", mseg_op_endpoint_remove},
-	{"endpoint.label", mseg_op_endpoint_label},
-	{NULL, NULL},
+    {"agent.info", mseg_op_agent_info},		  {"namespace.create", mseg_op_namespace_create},
+    {"namespace.label", mseg_op_namespace_label}, {"namespace.list", mseg_op_namespace_list},
+    {"endpoint.run", mseg_op_endpoint_run},	  {"endpoint.list", mseg_op_endpoint_list},
+    {"endpoint.get", mseg_op_endpoint_get},	  {"endpoint.remove", mseg_op_endpoint_remove},
+    {"endpoint.label", mseg_op_endpoint_label},	  {NULL, NULL},
 };

@@ -67,7 +67,8 @@ static int args_ports(json_t *args, struct mseg_named_port **ret, size_t *n,
 	ports = calloc(json_array_size(arr) + 1, sizeof(*ports));
 	if (!ports)
 		return -ENOMEM;
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		r = mseg_port_from_json(item, &ports[i], e->message, sizeof(e->message));
 		if (r < 0) {
 			ports_free(ports, i);
@@ -96,12 +97,13 @@ static int args_command(json_t *args, char ***ret, struct mseg_op_error *e)
 	if (!arr || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr) || json_array_size(arr) == 0)
-		return mseg_op_error_set(e, -EINVAL, NULL,
-					 "argument \"command\" must be a non-empty array of strings");
+		return mseg_op_error_set(
+		    e, -EINVAL, NULL, "argument \"command\" must be a non-empty array of strings");
 	argv = calloc(json_array_size(arr) + 1, sizeof(*argv));
 	if (!argv)
 		return -ENOMEM;
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		/* Borrowed from the request, which outlives the handler. */
 		argv[i] = (char *)json_string_value(item);
 		if (!argv[i]) {

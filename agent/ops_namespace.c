@@ -38,8 +38,8 @@ int mseg_agent_namespace_get(struct mseg_agent *a, const char *name, struct mseg
 	r = mseg_state_save_namespaces(a->state);
 	if (r < 0) {
 		mseg_state_namespace_remove_last(a->state);
-		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL, "cannot record namespace '%s': %s",
-					 name, strerror(-r));
+		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
+					 "cannot record namespace '%s': %s", name, strerror(-r));
 	}
 	*ret = ns;
 	return 0;
@@ -78,7 +78,8 @@ int mseg_agent_labels_update(json_t *args, struct mseg_labels *labels, const cha
 			goto out;
 		}
 		if (!mseg_labels_get(labels, unset[i])) {
-			r = mseg_op_error_set(e, -ENOENT, NULL, "no label '%s' to remove", unset[i]);
+			r = mseg_op_error_set(e, -ENOENT, NULL, "no label '%s' to remove",
+					      unset[i]);
 			goto out;
 		}
 	}
@@ -133,8 +134,8 @@ int mseg_op_namespace_create(void *ctx, json_t *args, json_t **result, struct ms
 	r = mseg_state_save_namespaces(a->state);
 	if (r < 0) {
 		mseg_state_namespace_remove_last(a->state);
-		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL, "cannot record namespace '%s': %s",
-					 name, strerror(-r));
+		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
+					 "cannot record namespace '%s': %s", name, strerror(-r));
 	}
 	*result = mseg_namespace_to_json(ns);
 	return 0;

@@ -84,7 +84,8 @@ int mseg_port_from_json(json_t *o, struct mseg_named_port *ret, char *msg, size_
 		return -EINVAL;
 	}
 	if (json_object_get(o, "protocol") && (!proto || mseg_proto_parse(proto, &p) < 0)) {
-		snprintf(msg, msglen, "invalid protocol '%s' of port '%s': must be TCP, UDP or SCTP",
+		snprintf(msg, msglen,
+			 "invalid protocol '%s' of port '%s': must be TCP, UDP or SCTP",
 			 proto ? proto : "(not a string)", name);
 		return -EINVAL;
 	}

@@ -74,8 +74,9 @@ json_t *mseg_request_handle(const struct mseg_op *ops, void *ctx, const char *li
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req)
-		return mseg_reply_error(MSEG_ERR_MALFORMED, "request is not valid JSON: column %d: %s",
-					jerr.column, jerr.text);
+		return mseg_reply_error(MSEG_ERR_MALFORMED,
+					"request is not valid JSON: column %d: %s", jerr.column,
+					jerr.text);
 	if (!json_is_object(req)) {
 		json_decref(req);
 		return mseg_reply_error(MSEG_ERR_MALFORMED, "request must be a JSON object");
@@ -160,10 +161,11 @@ int mseg_args_labels(json_t *args, const char *key, struct mseg_labels *ret,
 	if (!obj || json_is_null(obj))
 		return 0;
 	if (!json_is_object(obj))
-		return mseg_op_error_set(e, -EINVAL, NULL,
-					 "argument \"%s\" must be an object of label keys to values",
-					 key);
-	json_object_foreach(obj, k, v) {
+		return mseg_op_error_set(
+		    e, -EINVAL, NULL, "argument \"%s\" must be an object of label keys to values",
+		    key);
+	json_object_foreach(obj, k, v)
+	{
 		const char *val = json_string_value(v);
 
 		r = mseg_label_key_check(k, &why);
@@ -180,8 +182,8 @@ int mseg_args_labels(json_t *args, const char *key, struct mseg_labels *ret,
 		r = mseg_label_value_check(val, &why);
 		if (r < 0) {
 			mseg_labels_free(&l);
-			return mseg_op_error_set(e, -EINVAL, NULL,
-						 "invalid value '%s' of label '%s': %s", val, k, why);
+			return mseg_op_error_set(
+			    e, -EINVAL, NULL, "invalid value '%s' of label '%s': %s", val, k, why);
 		}
 		r = mseg_labels_set(&l, k, val);
 		if (r < 0) {
@@ -211,7 +213,8 @@ int mseg_args_label_keys(json_t *args, const char *key, const char ***ret, size_
 	keys = calloc(json_array_size(arr) + 1, sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		const char *k = json_string_value(v);
 
 		if (!k)

@@ -33,7 +33,7 @@ struct mseg_op_error {
 
 /* Sets the message (and, when code is non-NULL, the code); returns err for `return ...`. */
 int mseg_op_error_set(struct mseg_op_error *e, int err, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* The wire code for a negative errno: EINVAL invalid-argument, ENOENT not-found, ... */
 const char *mseg_op_error_code(int err);
 
@@ -52,7 +52,7 @@ struct mseg_op {
  */
 json_t *mseg_request_handle(const struct mseg_op *ops, void *ctx, const char *line, size_t len);
 json_t *mseg_reply_error(const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- argument helpers for handlers: each sets e (naming the argument) on bad input ---- */
 

@@ -93,9 +93,10 @@ json_t *mseg_agent_endpoint_to_json(const struct mseg_agent_endpoint *ep)
 	o = json_pack("{s:I,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I}", "id",
 		      (json_int_t)ep->ep.id, "namespace", ep->ep.namespace, "name", ep->ep.name,
 		      "labels", mseg_labels_to_json(&ep->ep.labels), "ports", ports, "ip",
-		      mseg_cidr_format(&ep->ep.ip, true, ip), "state", mseg_ep_state_name(ep->state),
-		      "netns", ep->netns, "interface", ep->ifname, "ifindex", ep->ifindex,
-		      "host_mac", hmac, "container_mac", cmac, "pid", (json_int_t)ep->pid);
+		      mseg_cidr_format(&ep->ep.ip, true, ip), "state",
+		      mseg_ep_state_name(ep->state), "netns", ep->netns, "interface", ep->ifname,
+		      "ifindex", ep->ifindex, "host_mac", hmac, "container_mac", cmac, "pid",
+		      (json_int_t)ep->pid);
 	if (o && ep->command)
 		json_object_set_new(o, "command", json_string(ep->command));
 	return o;
@@ -198,7 +199,8 @@ static int load_namespaces(struct mseg_state *s, json_t *doc, struct load_ctx *c
 		return r;
 	if (!json_is_array(arr))
 		return bad(c, "\"namespaces\" missing or not an array");
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		const char *name = json_string_value(json_object_get(item, "name")), *why;
 		struct mseg_labels l = {0};
 		char field[64];
@@ -222,8 +224,7 @@ static int load_namespaces(struct mseg_state *s, json_t *doc, struct load_ctx *c
 	return 0;
 }
 
-static int load_endpoint(struct mseg_state *s, json_t *item, const char *field,
-			 struct load_ctx *c)
+static int load_endpoint(struct mseg_state *s, json_t *item, const char *field, struct load_ctx *c)
 {
 	struct mseg_agent_endpoint *ep;
 	const char *ns, *name, *ip, *st, *netns, *ifname, *hmac, *cmac, *cmd, *why;
@@ -251,8 +252,9 @@ static int load_endpoint(struct mseg_state *s, json_t *item, const char *field,
 	    json_integer_value(id) > UINT32_MAX)
 		return bad(c, "%s.id: missing or not an id in 1..%u", field, UINT32_MAX);
 	if (!ns || !name || !ip || !st || !netns || !ifname || !hmac || !cmac)
-		return bad(c, "%s: one of namespace, name, ip, state, netns, interface, host_mac, "
-			      "container_mac is missing or not a string",
+		return bad(c,
+			   "%s: one of namespace, name, ip, state, netns, interface, host_mac, "
+			   "container_mac is missing or not a string",
 			   field);
 	if (mseg_name_check(name, &why) < 0)
 		return bad(c, "%s.name: invalid name '%s': %s", field, name, why);
@@ -306,7 +308,8 @@ static int load_endpoint(struct mseg_state *s, json_t *item, const char *field,
 		r = -ENOMEM;
 		goto fail;
 	}
-	json_array_foreach(ports, i, port) {
+	json_array_foreach(ports, i, port)
+	{
 		char msg[256];
 
 		r = mseg_port_from_json(port, &ep->ep.ports[i], msg, sizeof(msg));
@@ -341,7 +344,8 @@ static int load_endpoints(struct mseg_state *s, json_t *doc, struct load_ctx *c)
 	s->next_endpoint_id = (uint32_t)json_integer_value(next);
 	if (!json_is_array(arr))
 		return bad(c, "\"endpoints\" missing or not an array");
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		char field[64];
 
 		snprintf(field, sizeof(field), "endpoints[%zu]", i);

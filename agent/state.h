@@ -37,7 +37,7 @@ enum mseg_ep_state {
 struct mseg_agent_endpoint {
 	struct mseg_endpoint ep; /* id, namespace, name, labels, ports, ip */
 	enum mseg_ep_state state;
-	char *netns;		 /* name under /run/netns */
+	char *netns;		  /* name under /run/netns */
 	char ifname[IF_NAMESIZE]; /* host-side veth */
 	int ifindex;
 	uint8_t host_mac[6];

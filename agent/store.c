@@ -130,8 +130,7 @@ int mseg_store_read_json(const char *dir, const char *name, json_t **ret, char *
 	doc = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
 	fclose(f);
 	if (!doc) {
-		why_set(why, "%s: line %d column %d: %s", path, jerr.line,
-			 jerr.column, jerr.text);
+		why_set(why, "%s: line %d column %d: %s", path, jerr.line, jerr.column, jerr.text);
 		return -EBADMSG;
 	}
 	if (!json_is_object(doc)) {

@@ -172,8 +172,8 @@ int mseg_client_label_set_arg(json_t *obj, const char *arg)
 		if (k && mseg_label_key_check(k, &why) < 0)
 			fprintf(stderr, "mseg: invalid label key '%s' in '%s': %s\n", k, arg, why);
 		else if (mseg_label_value_check(eq + 1, &why) < 0)
-			fprintf(stderr, "mseg: invalid label value '%s' in '%s': %s\n", eq + 1,
-				arg, why);
+			fprintf(stderr, "mseg: invalid label value '%s' in '%s': %s\n", eq + 1, arg,
+				why);
 		else
 			fprintf(stderr, "mseg: invalid label '%s'\n", arg);
 		return -EINVAL;
@@ -248,13 +248,14 @@ char *mseg_client_labels_string(const json_t *labels, bool skip_auto)
 	json_t *v;
 	char *s;
 
-	json_object_foreach((json_t *)labels, k, v)
-		len += strlen(k) + strlen(json_string_value(v) ?: "") + 2;
+	json_object_foreach((json_t *)labels, k, v) len +=
+	    strlen(k) + strlen(json_string_value(v) ?: "") + 2;
 	s = malloc(len + 8);
 	if (!s)
 		return NULL;
 	s[0] = '\0';
-	json_object_foreach((json_t *)labels, k, v) {
+	json_object_foreach((json_t *)labels, k, v)
+	{
 		/* The automatic namespace label repeats the name shown beside it. */
 		if (skip_auto && !strcmp(k, "kubernetes.io/metadata.name"))
 			continue;

@@ -11,9 +11,9 @@
 int mseg_cmd_exec(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_free_ char *ns = NULL, *name = NULL;
 	const char *sock = NULL, *netns;
@@ -27,9 +27,10 @@ int mseg_cmd_exec(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'h':
-			printf("Usage: mseg exec NAMESPACE/NAME [--socket PATH] -- COMMAND [ARGS...]\n"
-			       "Runs COMMAND in the container's network namespace and returns its "
-			       "exit status.\n");
+			printf(
+			    "Usage: mseg exec NAMESPACE/NAME [--socket PATH] -- COMMAND [ARGS...]\n"
+			    "Runs COMMAND in the container's network namespace and returns its "
+			    "exit status.\n");
 			return 0;
 		default:
 			return 2;

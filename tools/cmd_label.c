@@ -11,9 +11,9 @@
 int mseg_cmd_label(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_free_ char *ns = NULL, *name = NULL;
 	const char *sock = NULL;
@@ -27,7 +27,8 @@ int mseg_cmd_label(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'h':
-			printf("Usage: mseg label NAMESPACE/NAME KEY=VALUE... | KEY-... [--socket PATH]\n"
+			printf("Usage: mseg label NAMESPACE/NAME KEY=VALUE... | KEY-... [--socket "
+			       "PATH]\n"
 			       "Sets (KEY=VALUE) or removes (KEY-) labels of a container.\n");
 			return 0;
 		default:

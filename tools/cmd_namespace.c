@@ -10,10 +10,10 @@
 static int ns_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"label", required_argument, NULL, 'l'},
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"label", required_argument, NULL, 'l'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL;
 	json_t *labels = json_object(), *result = NULL;
@@ -30,7 +30,8 @@ static int ns_create(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'h':
-			printf("Usage: mseg namespace create NAMESPACE [-l KEY=VALUE]... [--socket PATH]\n"
+			printf("Usage: mseg namespace create NAMESPACE [-l KEY=VALUE]... [--socket "
+			       "PATH]\n"
 			       "Creates a namespace; it always carries "
 			       "kubernetes.io/metadata.name=NAMESPACE.\n");
 			json_decref(labels);
@@ -58,9 +59,9 @@ usage_err:
 static int ns_label(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL;
 	json_t *args, *result = NULL;
@@ -100,10 +101,10 @@ static int ns_label(int argc, char **argv)
 static int ns_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct mseg_table t;
 	const char *sock = NULL;
@@ -142,7 +143,8 @@ static int ns_ls(int argc, char **argv)
 		return 0;
 	}
 	mseg_table_init(&t, 2, "NAME", "LABELS");
-	json_array_foreach(result, i, ns) {
+	json_array_foreach(result, i, ns)
+	{
 		char *labels = mseg_client_labels_string(json_object_get(ns, "labels"), false);
 
 		mseg_table_add(&t, json_string_value(json_object_get(ns, "name")), labels);
@@ -154,10 +156,10 @@ static int ns_ls(int argc, char **argv)
 }
 
 static const struct mseg_cmd namespace_commands[] = {
-	{"create", "create a namespace with labels", ns_create},
-	{"label", "set or remove labels of a namespace", ns_label},
-	{"ls", "list namespaces", ns_ls},
-	{NULL, NULL, NULL},
+    {"create", "create a namespace with labels", ns_create},
+    {"label", "set or remove labels of a namespace", ns_label},
+    {"ls", "list namespaces", ns_ls},
+    {NULL, NULL, NULL},
 };
 
 int mseg_cmd_namespace(int argc, char **argv)

@@ -16,11 +16,11 @@ static char *ports_string(const json_t *ports)
 
 	if (!s)
 		return NULL;
-	json_array_foreach(ports, i, p)
-		off += (size_t)sprintf(s + off, "%s%.15s:%d/%.4s", i ? "," : "",
-				       json_string_value(json_object_get(p, "name")) ?: "?",
-				       (int)json_integer_value(json_object_get(p, "port")),
-				       json_string_value(json_object_get(p, "protocol")) ?: "?");
+	json_array_foreach(ports, i, p) off +=
+	    (size_t)sprintf(s + off, "%s%.15s:%d/%.4s", i ? "," : "",
+			    json_string_value(json_object_get(p, "name")) ?: "?",
+			    (int)json_integer_value(json_object_get(p, "port")),
+			    json_string_value(json_object_get(p, "protocol")) ?: "?");
 	if (!off)
 		strcpy(s, "-");
 	return s;
@@ -29,11 +29,11 @@ static char *ports_string(const json_t *ports)
 int mseg_cmd_ps(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"namespace", required_argument, NULL, 'n'},
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"namespace", required_argument, NULL, 'n'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *only_ns = NULL;
 	json_t *result = NULL, *ep, *shown;
@@ -56,9 +56,10 @@ int mseg_cmd_ps(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'h':
-			printf("Usage: mseg ps [-n NAMESPACE] [-o json|table] [--socket PATH]\n"
-			       "Lists the endpoints (containers) of this node: namespace, name, IP, "
-			       "labels,\nports, host interface and state.\n");
+			printf(
+			    "Usage: mseg ps [-n NAMESPACE] [-o json|table] [--socket PATH]\n"
+			    "Lists the endpoints (containers) of this node: namespace, name, IP, "
+			    "labels,\nports, host interface and state.\n");
 			return 0;
 		default:
 			return 2;
@@ -71,19 +72,19 @@ int mseg_cmd_ps(int argc, char **argv)
 	if (mseg_client_call(mseg_client_socket(sock), "endpoint.list", NULL, &result) < 0)
 		return 1;
 	shown = json_array();
-	json_array_foreach(result, i, ep)
-		if (!only_ns ||
-		    !strcmp(json_string_value(json_object_get(ep, "namespace")) ?: "", only_ns))
-			json_array_append(shown, ep);
+	json_array_foreach(
+	    result, i,
+	    ep) if (!only_ns || !strcmp(json_string_value(json_object_get(ep, "namespace")) ?: "",
+					only_ns)) json_array_append(shown, ep);
 	json_decref(result);
 	if (json) {
 		mseg_client_print_json(shown);
 		json_decref(shown);
 		return 0;
 	}
-	mseg_table_init(&t, 7, "NAMESPACE", "NAME", "IP", "LABELS", "PORTS", "INTERFACE",
-			"STATE");
-	json_array_foreach(shown, i, ep) {
+	mseg_table_init(&t, 7, "NAMESPACE", "NAME", "IP", "LABELS", "PORTS", "INTERFACE", "STATE");
+	json_array_foreach(shown, i, ep)
+	{
 		char *labels = mseg_client_labels_string(json_object_get(ep, "labels"), false);
 		char *ports = ports_string(json_object_get(ep, "ports"));
 

@@ -17,21 +17,22 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mseg run [-d] [--rm] --name NAME [--namespace NS] [-l KEY=VALUE]...\n"
-		"                [--port NAME:PORT[/PROTO]]... [--socket PATH] [-- COMMAND "
-		"[ARGS...]]\n"
-		"Creates a container: its own network namespace with an address from the node's "
-		"pod CIDR.\n\n"
-		"  -d, --detach        leave it running; msegd runs COMMAND (if any) with output in\n"
-		"                      <state-dir>/logs/NS_NAME.log; without COMMAND the namespace\n"
-		"                      itself is the container\n"
-		"      --rm            remove the container when COMMAND exits (foreground only)\n"
-		"      --name NAME     container name (DNS-1123 label)\n"
-		"  -n, --namespace NS  namespace (default: default)\n"
-		"  -l, --label K=V     a label (repeatable)\n"
-		"  -p, --port N:P/PR   a named port, e.g. http:80/TCP (repeatable; PROTO TCP, UDP, "
-		"SCTP)\n");
+	fprintf(
+	    f,
+	    "Usage: mseg run [-d] [--rm] --name NAME [--namespace NS] [-l KEY=VALUE]...\n"
+	    "                [--port NAME:PORT[/PROTO]]... [--socket PATH] [-- COMMAND "
+	    "[ARGS...]]\n"
+	    "Creates a container: its own network namespace with an address from the node's "
+	    "pod CIDR.\n\n"
+	    "  -d, --detach        leave it running; msegd runs COMMAND (if any) with output in\n"
+	    "                      <state-dir>/logs/NS_NAME.log; without COMMAND the namespace\n"
+	    "                      itself is the container\n"
+	    "      --rm            remove the container when COMMAND exits (foreground only)\n"
+	    "      --name NAME     container name (DNS-1123 label)\n"
+	    "  -n, --namespace NS  namespace (default: default)\n"
+	    "  -l, --label K=V     a label (repeatable)\n"
+	    "  -p, --port N:P/PR   a named port, e.g. http:80/TCP (repeatable; PROTO TCP, UDP, "
+	    "SCTP)\n");
 }
 
 static int port_arg(json_t *ports, const char *arg)
@@ -56,8 +57,8 @@ static int port_arg(json_t *ports, const char *arg)
 					       "protocol", slash ? slash : "TCP"));
 	return 0;
 bad:
-	fprintf(stderr, "mseg: invalid port '%s': expected NAME:PORT[/PROTOCOL] with PORT 1-65535\n",
-		arg);
+	fprintf(stderr,
+		"mseg: invalid port '%s': expected NAME:PORT[/PROTOCOL] with PORT 1-65535\n", arg);
 	return -EINVAL;
 }
 
@@ -103,15 +104,15 @@ static int run_foreground(const char *netns, char **argv)
 int mseg_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"detach", no_argument, NULL, 'd'},
-		{"rm", no_argument, NULL, 'R'},
-		{"name", required_argument, NULL, 'N'},
-		{"namespace", required_argument, NULL, 'n'},
-		{"label", required_argument, NULL, 'l'},
-		{"port", required_argument, NULL, 'p'},
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"detach", no_argument, NULL, 'd'},
+	    {"rm", no_argument, NULL, 'R'},
+	    {"name", required_argument, NULL, 'N'},
+	    {"namespace", required_argument, NULL, 'n'},
+	    {"label", required_argument, NULL, 'l'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *name = NULL, *ns = "default", *netns;
 	json_t *labels = json_object(), *ports = json_array(), *args, *ep = NULL;

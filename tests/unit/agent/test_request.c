@@ -55,11 +55,8 @@ static int op_labels(void *ctx, json_t *args, json_t **result, struct mseg_op_er
 }
 
 static const struct mseg_op ops[] = {
-	{"echo", op_echo},
-	{"missing", op_missing},
-	{"bare", op_bare_errno},
-	{"labels", op_labels},
-	{NULL, NULL},
+    {"echo", op_echo}, {"missing", op_missing}, {"bare", op_bare_errno}, {"labels", op_labels},
+    {NULL, NULL},
 };
 
 static json_t *handle(struct calls *c, const char *line)
@@ -125,7 +122,7 @@ static void test_dispatch_and_result(void **state)
 	reply = handle(&c, "{\"op\": \"echo\", \"args\": {\"x\": 1}}");
 	assert_null(json_object_get(reply, "error"));
 	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(reply, "result"), "echo"), "x")),
+			     json_object_get(json_object_get(reply, "result"), "echo"), "x")),
 			 1);
 	json_decref(reply);
 	/* absent or null args: the handler still gets an (empty) object */
@@ -148,8 +145,8 @@ static void test_handler_errors(void **state)
 		     MSEG_ERR_NOT_FOUND, "no endpoint 'web'");
 	expect_error(handle(&c, "{\"op\": \"missing\"}"), MSEG_ERR_INVALID,
 		     "argument \"name\" is required");
-	expect_error(handle(&c, "{\"op\": \"missing\", \"args\": {\"name\": 3}}"),
-		     MSEG_ERR_INVALID, "must be a string");
+	expect_error(handle(&c, "{\"op\": \"missing\", \"args\": {\"name\": 3}}"), MSEG_ERR_INVALID,
+		     "must be a string");
 	/* no message from the handler: the op name and strerror */
 	expect_error(handle(&c, "{\"op\": \"bare\"}"), MSEG_ERR_EXHAUSTED, "bare: ");
 }
@@ -162,11 +159,12 @@ static void test_label_arguments_checked(void **state)
 	reply = handle(&c, "{\"op\": \"labels\", \"args\": {\"labels\": "
 			   "{\"b\": \"2\", \"a\": \"1\", \"example.com/tier\": \"\"}}}");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(reply, "result"),
-							       "example.com/tier")),
+							      "example.com/tier")),
 			    "");
 	json_decref(reply);
-	expect_error(handle(&c, "{\"op\": \"labels\", \"args\": {\"labels\": {\"bad key\": \"x\"}}}"),
-		     MSEG_ERR_INVALID, "invalid label key 'bad key'");
+	expect_error(
+	    handle(&c, "{\"op\": \"labels\", \"args\": {\"labels\": {\"bad key\": \"x\"}}}"),
+	    MSEG_ERR_INVALID, "invalid label key 'bad key'");
 	expect_error(handle(&c, "{\"op\": \"labels\", \"args\": {\"labels\": {\"k\": \"-x\"}}}"),
 		     MSEG_ERR_INVALID, "invalid value '-x' of label 'k'");
 	expect_error(handle(&c, "{\"op\": \"labels\", \"args\": {\"labels\": {\"k\": 1}}}"),
@@ -231,13 +229,13 @@ static void test_ports(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_malformed_requests),
-		cmocka_unit_test(test_unknown_op_named),
-		cmocka_unit_test(test_dispatch_and_result),
-		cmocka_unit_test(test_handler_errors),
-		cmocka_unit_test(test_label_arguments_checked),
-		cmocka_unit_test(test_errno_codes),
-		cmocka_unit_test(test_ports),
+	    cmocka_unit_test(test_malformed_requests),
+	    cmocka_unit_test(test_unknown_op_named),
+	    cmocka_unit_test(test_dispatch_and_result),
+	    cmocka_unit_test(test_handler_errors),
+	    cmocka_unit_test(test_label_arguments_checked),
+	    cmocka_unit_test(test_errno_codes),
+	    cmocka_unit_test(test_ports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,8 +166,7 @@ static void test_state_round_trip(void **state)
 	assert_int_equal(mseg_state_load(dir, &back, err), 0);
 	assert_int_equal(back->n_namespaces, 1);
 	assert_string_equal(mseg_labels_get(&back->namespaces[0].labels, "env"), "prod");
-	assert_string_equal(mseg_labels_get(&back->namespaces[0].labels,
-					    MSEG_NAMESPACE_NAME_LABEL),
+	assert_string_equal(mseg_labels_get(&back->namespaces[0].labels, MSEG_NAMESPACE_NAME_LABEL),
 			    "prod");
 	assert_int_equal(back->next_endpoint_id, 2);
 	got = mseg_state_endpoint_find(back, "prod", "web");
@@ -202,9 +201,9 @@ static void expect_state_bad(const char *dir, const char *endpoints, const char 
 }
 
 #define EP(fields)                                                                                 \
-	"{\"version\":1,\"next_id\":5,\"endpoints\":[{\"id\":1,\"namespace\":\"prod\","          \
-	"\"name\":\"web\",\"labels\":{},\"ports\":[],\"state\":\"ready\",\"netns\":\"n\","       \
-	"\"interface\":\"mseg00000001\",\"ifindex\":3,\"host_mac\":\"00:00:00:00:00:01\","     \
+	"{\"version\":1,\"next_id\":5,\"endpoints\":[{\"id\":1,\"namespace\":\"prod\","            \
+	"\"name\":\"web\",\"labels\":{},\"ports\":[],\"state\":\"ready\",\"netns\":\"n\","         \
+	"\"interface\":\"mseg00000001\",\"ifindex\":3,\"host_mac\":\"00:00:00:00:00:01\","         \
 	"\"container_mac\":\"02:00:0a:c8:00:07\",\"pid\":0" fields "}]}"
 
 static void test_state_inconsistencies_reported(void **state)
@@ -224,8 +223,7 @@ static void test_state_inconsistencies_reported(void **state)
 	}
 	expect_state_bad(dir, EP(",\"ip\":\"10.200.0.999\""), "endpoints[0].ip: '10.200.0.999'");
 	expect_state_bad(dir, EP(",\"ip\":\"10.200.0.7\",\"x\":1}, {\"y\":2"), "endpoints[1]");
-	expect_state_bad(dir,
-			 "{\"version\":1,\"next_id\":1,\"endpoints\":[]}x", "line 1");
+	expect_state_bad(dir, "{\"version\":1,\"next_id\":1,\"endpoints\":[]}x", "line 1");
 	expect_state_bad(dir, "{\"version\":9,\"next_id\":1,\"endpoints\":[]}",
 			 "unsupported version 9");
 	expect_state_bad(dir,
@@ -237,14 +235,13 @@ static void test_state_inconsistencies_reported(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_write_read_round_trip, dir_setup, dir_teardown),
-		cmocka_unit_test_setup_teardown(test_missing_file_is_enoent, dir_setup,
-						dir_teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_files_reported_with_path, dir_setup,
-						dir_teardown),
-		cmocka_unit_test_setup_teardown(test_state_round_trip, dir_setup, dir_teardown),
-		cmocka_unit_test_setup_teardown(test_state_inconsistencies_reported, dir_setup,
-						dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_write_read_round_trip, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_file_is_enoent, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_files_reported_with_path, dir_setup,
+					    dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_state_round_trip, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_state_inconsistencies_reported, dir_setup,
+					    dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
