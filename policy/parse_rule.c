@@ -82,6 +82,7 @@ static void peer_decode(struct mseg_pctx *c, const struct mseg_ynode *node, enum
 						"ipBlock", NULL};
 	const char *ep_name = fl == MSEG_PFLAVOR_CLUSTER_POLICY ? "endpointSelector" : "podSelector";
 	const struct mseg_ynode *ep, *ns, *ib;
+	unsigned errors = c->errors;
 	bool cidr_ok;
 	size_t old;
 
@@ -96,7 +97,10 @@ static void peer_decode(struct mseg_pctx *c, const struct mseg_ynode *node, enum
 		return;
 	}
 	if (!ib && !ep && !ns) {
-		mseg_pctx_error(c, node, "a peer needs %s, namespaceSelector or ipBlock", ep_name);
+		/* A misspelt selector was just reported; "needs a selector" would say it twice. */
+		if (c->errors == errors)
+			mseg_pctx_error(c, node, "a peer needs %s, namespaceSelector or ipBlock",
+					ep_name);
 		return;
 	}
 	if (ib) {
