@@ -24,6 +24,7 @@ struct polhash {
 struct eprec {
 	uint32_t endpoint;
 	uint32_t identity;
+	uint64_t digest; /* of what the identity is made of, to skip rebuilding it */
 	struct idres *res;
 };
 
@@ -358,6 +359,20 @@ static int ident_find(const struct cctx *x, uint32_t id)
 	return -1;
 }
 
+/* A digest of the inputs of an endpoint's identity label set. */
+static uint64_t endpoint_digest(const struct mseg_endpoint *e, const struct mseg_labels *nsl)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = h_labels(h_str(h, e->namespace), &e->labels);
+	h = h_labels(h, nsl);
+	h = h_u64(h, e->n_ports);
+	for (size_t i = 0; i < e->n_ports; i++)
+		h = h_u64(h_str(h, e->ports[i].name),
+			  (uint64_t)e->ports[i].port << 8 | e->ports[i].proto);
+	return h;
+}
+
 static int eprec_cmp(const void *a, const void *b)
 {
 	uint32_t x = ((const struct eprec *)a)->endpoint, y = ((const struct eprec *)b)->endpoint;
@@ -412,16 +427,29 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 	for (size_t i = 0; i < n; i++) {
 		const struct mseg_endpoint *e = &t->endpoints[i];
 		const struct mseg_labels *nsl;
+		struct eprec key = { 0 };
+		const struct eprec *prev;
+		uint64_t digest;
 
 		if (!e->namespace || !e->id)
 			return -EINVAL;
 		r = ns_labels_of(u, e->namespace, &nsl);
 		if (r < 0)
 			return r;
-		r = mseg_compile_endpoint_identity(c->ids, e, nsl, &u->ep_identity[i]);
-		if (r < 0)
-			return r;
-		u->eps[i] = (struct eprec){ .endpoint = e->id, .identity = u->ep_identity[i] };
+		digest = endpoint_digest(e, nsl);
+		key.endpoint = e->id;
+		prev = c->n_eps ? bsearch(&key, c->eps, c->n_eps, sizeof(key), eprec_cmp) : NULL;
+		if (prev && prev->digest == digest) {
+			/* identities are never released, so the previous one still names it */
+			u->ep_identity[i] = prev->identity;
+		} else {
+			r = mseg_compile_endpoint_identity(c->ids, e, nsl, &u->ep_identity[i]);
+			if (r < 0)
+				return r;
+		}
+		u->eps[i] = (struct eprec){ .endpoint = e->id,
+					    .identity = u->ep_identity[i],
+					    .digest = digest };
 		x->idents[i] = (struct cident){ .id = u->ep_identity[i], .rep = e, .ns_labels = nsl };
 	}
 	u->n_eps = n;

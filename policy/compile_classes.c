@@ -101,12 +101,66 @@ static int cidr_cmp_q(const void *a, const void *b)
 	return mseg_cidr_cmp(a, b);
 }
 
+static uint64_t cidr_hash(const struct mseg_cidr *c)
+{
+	uint64_t w[2];
+	uint64_t h;
+
+	memcpy(w, c->addr, sizeof(w));
+	h = (w[0] ^ (uint64_t)c->prefixlen << 56 ^ (uint64_t)c->family << 48) *
+	    0x9e3779b97f4a7c15ull;
+	h = (h ^ w[1]) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+/* Adds c to the open-addressing set (slots: index + 1); *v grows as needed. */
+static int prefix_add(struct mseg_cidr **v, size_t *n, size_t *cap, uint32_t **slots,
+		      size_t *n_slots, const struct mseg_cidr *c)
+{
+	size_t mask, s;
+
+	if ((*n + 1) * 2 > *n_slots) {
+		size_t ns = *n_slots ? *n_slots * 2 : 256;
+		uint32_t *nsl = calloc(ns, sizeof(*nsl));
+
+		if (!nsl)
+			return -ENOMEM;
+		for (size_t i = 0; i < *n; i++) {
+			for (s = cidr_hash(&(*v)[i]) & (ns - 1); nsl[s]; s = (s + 1) & (ns - 1))
+				;
+			nsl[s] = (uint32_t)i + 1;
+		}
+		free(*slots);
+		*slots = nsl;
+		*n_slots = ns;
+	}
+	mask = *n_slots - 1;
+	for (s = cidr_hash(c) & mask; (*slots)[s]; s = (s + 1) & mask)
+		if (!mseg_cidr_cmp(&(*v)[(*slots)[s] - 1], c) &&
+		    (*v)[(*slots)[s] - 1].prefixlen == c->prefixlen)
+			return 0;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct mseg_cidr *nv = realloc(*v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[*n] = *c;
+	(*slots)[s] = (uint32_t)++(*n);
+	return 0;
+}
+
 int mseg_compile_collect_prefixes(const struct mseg_policy_set *set, struct mseg_cidr **ret,
 				  size_t *n_ret)
 {
 	struct mseg_cidr *v = NULL;
-	size_t n = 0, cap = 0, w = 0;
+	_cleanup_free_ uint32_t *slots = NULL;
+	size_t n = 0, cap = 0, n_slots = 0;
 
+	/* deduplicated while collecting: the same prefix recurs in many rules */
 	for (size_t i = 0; i < set->n_policies; i++) {
 		const struct mseg_policy *p = &set->policies[i];
 
@@ -127,29 +181,18 @@ int mseg_compile_collect_prefixes(const struct mseg_policy_set *set, struct mseg
 
 						if (c->family != MSEG_AF_INET)
 							continue;
-						if (n == cap) {
-							size_t nc = cap ? cap * 2 : 16;
-							struct mseg_cidr *nv =
-								realloc(v, nc * sizeof(*nv));
-
-							if (!nv) {
-								free(v);
-								return -ENOMEM;
-							}
-							v = nv;
-							cap = nc;
+						if (prefix_add(&v, &n, &cap, &slots, &n_slots, c) <
+						    0) {
+							free(v);
+							return -ENOMEM;
 						}
-						v[n++] = *c;
 					}
 				}
 		}
 	}
 	compile_sort(v, n, sizeof(*v), cidr_cmp_q);
-	for (size_t i = 0; i < n; i++)
-		if (!w || mseg_cidr_cmp(&v[w - 1], &v[i]))
-			v[w++] = v[i];
 	*ret = v;
-	*n_ret = w;
+	*n_ret = n;
 	return 0;
 }
 
