@@ -100,3 +100,145 @@ test_truth_table_checker_catches_a_wrong_cell() {
 		tt_case "$bad.expect" || return 1
 	! tt_case "$bad.expect" >/dev/null
 }
+
+# ---- mseg policy trace -o json ----------------------------------------------------------
+
+# tt_trace_expect EXPECTED_JSON TRACE_ARGS...: the trace's JSON must contain EXPECTED_JSON
+# (objects: every key given must match, "ABSENT" means the key must not be there; arrays:
+# same length, element by element).
+tt_trace_expect() {
+	local want=$1 out rc
+	shift
+	out=$("$MSEG" policy trace --endpoints "$TT_DATA/topology.yaml" -o json "$@")
+	rc=$?
+	[ $rc -eq 0 ] || { echo "mseg policy trace $* exited $rc"; return 1; }
+	"$TT_PYTHON" - "$want" "$out" <<'PY'
+import json, sys
+want, got = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+def check(w, g, path):
+    if isinstance(w, dict):
+        if not isinstance(g, dict):
+            return [f"{path}: expected an object, got {json.dumps(g)}"]
+        errs = []
+        for k, v in w.items():
+            if v == "ABSENT":
+                if k in g:
+                    errs.append(f"{path}.{k}: expected no such key, got {json.dumps(g[k])}")
+            elif k not in g:
+                errs.append(f"{path}.{k}: missing")
+            else:
+                errs += check(v, g[k], f"{path}.{k}")
+        return errs
+    if isinstance(w, list):
+        if not isinstance(g, list) or len(g) != len(w):
+            return [f"{path}: expected {json.dumps(w)}, got {json.dumps(g)}"]
+        return [e for i, (a, b) in enumerate(zip(w, g)) for e in check(a, b, f"{path}[{i}]")]
+    return [] if w == g else [f"{path}: expected {json.dumps(w)}, got {json.dumps(g)}"]
+errs = check(want, got, "$")
+for e in errs:
+    print(e)
+if errs:
+    print(json.dumps(got, indent=1))
+sys.exit(1 if errs else 0)
+PY
+}
+
+test_trace_names_the_deny_rule() {
+	tt_trace_expect '{"verdict": "deny", "audit": false,
+		"egress": {"verdict": "allow", "decided_by": {"kind": "default",
+			"policy": "ABSENT", "rule": "ABSENT"}},
+		"ingress": {"verdict": "deny", "decided_by": {"kind": "rule",
+			"policy": {"kind": "Policy", "namespace": "x", "name": "deny-y"},
+			"direction": "ingress", "rule": 0,
+			"isolated_by": [{"kind": "NetworkPolicy", "namespace": "x", "name": "allow-all"},
+					{"kind": "Policy", "namespace": "x", "name": "deny-y"}]}}}' \
+		-f "$TT_DATA/mseg/02-deny-beats-allow-across-policies.yaml" \
+		--from y/c --to x/a --port 80/tcp || return 1
+	# the same flow from x/b: the NetworkPolicy's allow-all rule decides
+	tt_trace_expect '{"verdict": "allow", "ingress": {"verdict": "allow", "decided_by":
+		{"kind": "rule", "rule": 0, "policy": {"kind": "NetworkPolicy", "name": "allow-all"}}}}' \
+		-f "$TT_DATA/mseg/02-deny-beats-allow-across-policies.yaml" \
+		--from x/b --to x/a --port 80/tcp
+}
+
+test_trace_isolation_lists_every_isolating_policy() {
+	# from a bare address (not an endpoint): that side is unmanaged
+	tt_trace_expect '{"verdict": "deny",
+		"egress": {"verdict": "allow", "decided_by": {"kind": "unmanaged"}},
+		"ingress": {"verdict": "deny", "decided_by": {"kind": "isolation",
+			"policy": {"kind": "NetworkPolicy", "namespace": "x", "name": "y-on-81"},
+			"direction": "ingress", "rule": "ABSENT",
+			"isolated_by": [{"name": "y-on-81"}, {"name": "z-on-80"}]}}}' \
+		-f "$TT_DATA/k8s/17-stacked-policies.yaml" --from 10.250.0.1 --to x/a --port 81/tcp
+}
+
+test_trace_cluster_policy_and_egress_rule() {
+	tt_trace_expect '{"verdict": "deny", "ingress": {"verdict": "deny", "decided_by":
+		{"kind": "rule", "rule": 0, "direction": "ingress",
+		 "policy": {"kind": "ClusterPolicy", "name": "dev-never-prod", "namespace": "ABSENT"}}}}' \
+		-f "$TT_DATA/mseg/03-admin-deny-over-namespace-allow.yaml" \
+		--from y/a --to x/b --port 80/tcp || return 1
+	# an egress allow rule, and an endpoint named by its address
+	tt_trace_expect '{"verdict": "allow", "egress": {"verdict": "allow", "decided_by":
+		{"kind": "rule", "direction": "egress", "rule": 0,
+		 "policy": {"kind": "NetworkPolicy", "namespace": "x", "name": "to-y-a"}}},
+		"ingress": {"decided_by": {"kind": "default"}}}' \
+		-f "$TT_DATA/k8s/24-egress-pod-and-namespace.yaml" \
+		--from x/a --to 10.200.2.10 --port 80/TCP
+}
+
+test_trace_audit_reports_what_would_deny() {
+	tt_trace_expect '{"verdict": "allow", "audit": true,
+		"ingress": {"verdict": "allow", "audit": true, "decided_by": {"kind": "default"},
+			"audit_by": {"kind": "rule", "rule": 0,
+			"policy": {"kind": "Policy", "namespace": "x", "name": "audit-deny"}}}}' \
+		-f "$TT_DATA/mseg/11-audit-never-denies.yaml" --from z/c --to x/a --port 80/tcp
+}
+
+test_trace_icmp_and_default_deny() {
+	tt_trace_expect '{"verdict": "deny", "ingress": {"decided_by": {"kind": "rule",
+		"policy": {"name": "no-ping-from-y"}, "rule": 0}}}' \
+		-f "$TT_DATA/mseg/13-icmp-echo-deny.yaml" --from y/b --to x/c --port 8/icmp || return 1
+	tt_trace_expect '{"verdict": "allow", "ingress": {"decided_by": {"kind": "rule",
+		"rule": 1}}}' \
+		-f "$TT_DATA/mseg/13-icmp-echo-deny.yaml" --from y/b --to x/c --port 0:0/ICMP || return 1
+	tt_trace_expect '{"verdict": "deny", "egress": {"verdict": "deny",
+		"decided_by": {"kind": "default"}}}' --default-deny --from y/b --to x/c --port 80/tcp
+}
+
+test_trace_text_says_what_decided() {
+	local f=$TT_DATA/mseg/02-deny-beats-allow-across-policies.yaml
+	expect_output_contains "deny rule named" "denied by Policy x/deny-y rule ingress[0]" \
+		"$MSEG" policy trace --endpoints "$TT_DATA/topology.yaml" -f "$f" \
+		--from y/a --to x/a --port 80/tcp || return 1
+	expect_output_contains "default named" "allowed: no policy decides for y/a (default allow)" \
+		"$MSEG" policy trace --endpoints "$TT_DATA/topology.yaml" -f "$f" \
+		--from y/a --to x/a --port 80/tcp || return 1
+	expect_output_contains "isolation named" \
+		"denied: isolated by NetworkPolicy x/y-on-81, NetworkPolicy x/z-on-80 (no rule allows it)" \
+		"$MSEG" policy trace --endpoints "$TT_DATA/topology.yaml" \
+		-f "$TT_DATA/k8s/17-stacked-policies.yaml" --from x/b --to x/a --port 81/tcp
+}
+
+test_trace_and_matrix_usage_and_load_errors() {
+	local topo=$TT_DATA/topology.yaml rc
+	"$MSEG" policy trace --help | grep -q 'TYPE:CODE/icmp' || { echo "no icmp syntax in --help"; return 1; }
+	"$MSEG" policy matrix --help | grep -q -- '--default-deny' || return 1
+	for args in "--port 80/tcp" "--endpoints $topo --port 80/xyz" "--endpoints $topo --port 0/tcp" \
+		"--endpoints $topo --port 70000/tcp" "--endpoints $topo --port 256/icmp" \
+		"--endpoints $topo --port 80/tcp -o yaml" "--endpoints $topo --port 80/tcp --bogus"; do
+		# shellcheck disable=SC2086
+		"$MSEG" policy matrix $args >/dev/null 2>&1
+		rc=$?
+		[ $rc -eq 2 ] || { echo "matrix $args: exit $rc, expected 2"; return 1; }
+	done
+	"$MSEG" policy trace --endpoints "$topo" --from x/nope --to x/a --port 80/tcp >/dev/null 2>&1
+	rc=$?
+	[ $rc -eq 2 ] || { echo "trace with an unknown endpoint: exit $rc, expected 2"; return 1; }
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {}\n  ingress:\n    - ports: [{port: 80, endPort: 70000}]\n' >"$MT_DIR/bad.yaml"
+	"$MSEG" policy matrix --endpoints "$topo" -f "$MT_DIR/bad.yaml" --port 80/tcp >"$MT_DIR/out" 2>&1
+	rc=$?
+	cat "$MT_DIR/out"
+	[ $rc -eq 1 ] || { echo "load error: exit $rc, expected 1"; return 1; }
+	grep -q "bad.yaml:7:.*endPort" "$MT_DIR/out" || { echo "no located diagnostic"; return 1; }
+}
