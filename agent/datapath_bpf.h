@@ -18,6 +18,12 @@
 #include "agent/datapath.h"
 #include "bpf/abi.h"
 
+/*
+ * Events (events_read): decided_by names the deciding rule, isolation or default for policy
+ * drops, and the audit-mode rule for MSEG_EVENT_AUDIT; drops no policy decided (spoofing,
+ * unknown endpoint, malformed, ...) carry policy 0, which no real policy uses: read reason.
+ */
+
 /* A stable lower-case name for enum mseg_drop_reason ("policy-deny", ...); "unknown" else. */
 const char *mseg_drop_reason_name(uint16_t reason);
 /* "forwarded", "dropped", "audit" for MSEG_EVENT_*; "unknown" else. */

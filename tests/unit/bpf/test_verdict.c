@@ -117,6 +117,13 @@ static int endpoint_add(uint32_t id, int ifindex, uint32_t ip, const uint8_t *ma
 	return mseg_datapath_bpf_endpoint_put(dp, &ep);
 }
 
+static int endpoint_del(int ifindex)
+{
+	uint32_t key = (uint32_t)ifindex;
+
+	return bpf_map_delete_elem(mseg_datapath_bpf_map_fd(dp, "mseg_endpoints"), &key);
+}
+
 static int setup(void **state)
 {
 	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
@@ -553,6 +560,30 @@ static void test_unknown_endpoint(void **state)
 	assert_int_equal(to_ep(if_unknown, &p), SHOT);
 }
 
+static void test_no_policy_and_malformed(void **state)
+{
+	NEED_BPF();
+	struct mseg_bpf_pkt p = tcp(mac_a, IP_A, 1, IP_B, 8000, SYN);
+	uint8_t buf[MSEG_BPF_PKT_MAX];
+	uint32_t ret;
+	size_t len;
+
+	/* An endpoint whose defaults never arrived: nothing passes until they do. */
+	assert_int_equal(endpoint_add(9, if_unknown, IP_A, mac_a, ID_A), 0);
+	drain_events();
+	assert_int_equal(from_ep(if_unknown, &p), SHOT);
+	assert_int_equal(one_event(MSEG_EVENT_DROPPED, MSEG_DROP_NO_POLICY)->endpoint, 9);
+
+	/* A TCP header cut short. */
+	len = mseg_bpf_pkt_build(&p, buf);
+	assert_int_equal(mseg_bpf_test_run(mseg_datapath_bpf_prog_fd(dp, EG), if_a, buf, len - 10,
+					   1, &ret, NULL),
+			 0);
+	assert_int_equal(ret, SHOT);
+	one_event(MSEG_EVENT_DROPPED, MSEG_DROP_MALFORMED);
+	assert_int_equal(endpoint_del(if_unknown), 0);
+}
+
 static void test_audit_passes_with_event(void **state)
 {
 	NEED_BPF();
@@ -740,6 +771,7 @@ int main(void)
 	    cmocka_unit_test(test_icmp_echo),
 	    cmocka_unit_test(test_anti_spoofing),
 	    cmocka_unit_test(test_unknown_endpoint),
+	    cmocka_unit_test(test_no_policy_and_malformed),
 	    cmocka_unit_test(test_audit_passes_with_event),
 	    cmocka_unit_test(test_event_contents),
 	    cmocka_unit_test(test_counters),
