@@ -16,38 +16,6 @@
 #include "policy/compile_internal.h"
 #include "policy/labels.h"
 
-struct polhash {
-	uint32_t id;
-	uint64_t hash;
-};
-
-struct eprec {
-	uint32_t endpoint;
-	uint32_t identity;
-	uint64_t digest; /* of what the identity is made of, to skip rebuilding it */
-	struct idres *res;
-};
-
-struct mseg_compiler {
-	struct mseg_identities *ids;
-	bool default_deny;
-	uint32_t next_class;
-	/* what the previous update produced */
-	struct mseg_class_key *keys; /* sorted by key */
-	size_t n_keys;
-	struct polhash *ph; /* sorted by id */
-	size_t n_ph;
-	struct idres **res; /* sorted by identity */
-	size_t n_res;
-	struct eprec *eps; /* sorted by endpoint id */
-	size_t n_eps;
-	struct mseg_ipcache_entry *ipc; /* sorted */
-	size_t n_ipc;
-	uint32_t *ep_identity; /* topology order */
-	size_t n_ep_identity;
-	struct mseg_compiled *table; /* materialised on demand */
-};
-
 /* ---- small helpers ---------------------------------------------------------------------- */
 
 int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_table_entry *b)
@@ -75,101 +43,6 @@ int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_t
 	return 0;
 }
 
-#define H_PRIME 0x100000001b3ull
-
-/* One multiply per word: the digest is read for every policy on every update. */
-static uint64_t h_u64(uint64_t h, uint64_t v)
-{
-	h = (h ^ v) * 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 31);
-}
-
-static uint64_t h_str(uint64_t h, const char *s)
-{
-	if (!s)
-		return h_u64(h, 0x5a5a5a5a);
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= H_PRIME;
-	}
-	return h_u64(h, 0xff);
-}
-
-static uint64_t h_labels(uint64_t h, const struct mseg_labels *l)
-{
-	h = h_u64(h, l->n);
-	for (size_t i = 0; i < l->n; i++)
-		h = h_str(h_str(h, l->items[i].key), l->items[i].value);
-	return h;
-}
-
-static uint64_t h_sel(uint64_t h, const struct mseg_selector *s)
-{
-	h = h_labels(h, &s->match_labels);
-	h = h_u64(h, s->n_exprs);
-	for (size_t i = 0; i < s->n_exprs; i++) {
-		h = h_str(h_u64(h, s->exprs[i].op), s->exprs[i].key);
-		h = h_u64(h, s->exprs[i].n_values);
-		for (size_t k = 0; k < s->exprs[i].n_values; k++)
-			h = h_str(h, s->exprs[i].values[k]);
-	}
-	return h;
-}
-
-static uint64_t h_cidr(uint64_t h, const struct mseg_cidr *c)
-{
-	uint64_t w[2];
-
-	memcpy(w, c->addr, sizeof(w));
-	h = h_u64(h, (uint64_t)c->family << 8 | c->prefixlen);
-	return h_u64(h_u64(h, w[0]), w[1]);
-}
-
-/* A digest of everything in a policy that the compiled table depends on. */
-static uint64_t policy_hash(const struct mseg_policy *p)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	h = h_u64(h, (uint64_t)p->kind << 32 | (uint64_t)p->tier << 16 | p->mode);
-	h = h_u64(h, (uint64_t)(uint32_t)p->priority << 8 | p->has_subject_ns << 3 |
-			     p->has_subject_ep << 2 | p->ingress << 1 | p->egress);
-	h = h_str(h, p->namespace);
-	h = h_sel(h_sel(h, &p->subject_ns), &p->subject_ep);
-	for (int d = 0; d < 2; d++) {
-		const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
-		size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
-
-		h = h_u64(h, nr);
-		for (size_t k = 0; k < nr; k++) {
-			const struct mseg_rule *r = &rules[k];
-
-			h = h_u64(h, (uint64_t)r->action << 40 | (uint64_t)r->n_peers << 20 |
-					     r->n_ports);
-			for (size_t j = 0; j < r->n_peers; j++) {
-				const struct mseg_peer *q = &r->peers[j];
-
-				h = h_u64(h, q->kind << 2 | q->has_ns_sel << 1 | q->has_ep_sel);
-				h = h_sel(h_sel(h, &q->ns_sel), &q->ep_sel);
-				if (q->kind != MSEG_PEER_IPBLOCK)
-					continue;
-				h = h_cidr(h_u64(h, q->ipblock.n_except), &q->ipblock.cidr);
-				for (size_t e = 0; e < q->ipblock.n_except; e++)
-					h = h_cidr(h, &q->ipblock.except[e]);
-			}
-			for (size_t j = 0; j < r->n_ports; j++) {
-				const struct mseg_port *q = &r->ports[j];
-
-				h = h_u64(h, (uint64_t)q->proto << 48 | (uint64_t)q->has_port << 40 |
-						     (uint64_t)q->port << 16 | q->end_port);
-				h = h_u64(h, (uint64_t)(uint32_t)q->icmp_type << 32 |
-						     (uint32_t)q->icmp_code);
-				h = h_str(h, q->named_port);
-			}
-		}
-	}
-	return h;
-}
-
 static int polhash_cmp(const void *a, const void *b)
 {
 	uint32_t x = ((const struct polhash *)a)->id, y = ((const struct polhash *)b)->id;
@@ -179,7 +52,7 @@ static int polhash_cmp(const void *a, const void *b)
 
 static const struct polhash *polhash_find(const struct polhash *v, size_t n, uint32_t id)
 {
-	struct polhash k = { .id = id };
+	struct polhash k = {.id = id};
 
 	if (!n)
 		return NULL;
@@ -198,7 +71,7 @@ static bool u32_in(const uint32_t *v, size_t n, uint32_t x)
 	return n && bsearch(&x, v, n, sizeof(*v), u32_cmp);
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
+int mseg_compile_grow(void **v, size_t *cap, size_t n, size_t size)
 {
 	void *nv;
 	size_t nc;
@@ -215,26 +88,6 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 }
 
 /* ---- the state of one update ------------------------------------------------------------ */
-
-struct upd {
-	struct cctx x;
-	struct mseg_labels *auto_ns; /* labels of namespaces used but not listed */
-	size_t n_auto_ns;
-	size_t *ns_order; /* topology namespaces sorted by name */
-	uint32_t *ep_identity;
-	struct mseg_class_key *keys;
-	size_t n_keys;
-	uint32_t next_class;
-	struct mseg_ipcache_entry *ipc;
-	size_t n_ipc;
-	struct polhash *ph;
-	size_t n_ph;
-	struct idres **res;
-	size_t n_res;
-	bool *res_new; /* res[i] was compiled by this update */
-	struct eprec *eps;
-	size_t n_eps;
-};
 
 static void upd_done(struct upd *u, bool keep_new_res)
 {
@@ -333,7 +186,7 @@ static int ns_labels_of(struct upd *u, const char *name, const struct mseg_label
 		return -ENOMEM;
 	u->auto_ns = l;
 	l = &u->auto_ns[u->n_auto_ns];
-	*l = (struct mseg_labels){ 0 };
+	*l = (struct mseg_labels){0};
 	r = mseg_labels_set(l, "kubernetes.io/metadata.name", name);
 	if (r < 0)
 		return r;
@@ -357,20 +210,6 @@ static int ident_find(const struct cctx *x, uint32_t id)
 			hi = mid;
 	}
 	return -1;
-}
-
-/* A digest of the inputs of an endpoint's identity label set. */
-static uint64_t endpoint_digest(const struct mseg_endpoint *e, const struct mseg_labels *nsl)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	h = h_labels(h_str(h, e->namespace), &e->labels);
-	h = h_labels(h, nsl);
-	h = h_u64(h, e->n_ports);
-	for (size_t i = 0; i < e->n_ports; i++)
-		h = h_u64(h_str(h, e->ports[i].name),
-			  (uint64_t)e->ports[i].port << 8 | e->ports[i].proto);
-	return h;
 }
 
 static int eprec_cmp(const void *a, const void *b)
@@ -427,7 +266,7 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 	for (size_t i = 0; i < n; i++) {
 		const struct mseg_endpoint *e = &t->endpoints[i];
 		const struct mseg_labels *nsl;
-		struct eprec key = { 0 };
+		struct eprec key = {0};
 		const struct eprec *prev;
 		uint64_t digest;
 
@@ -436,7 +275,7 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 		r = ns_labels_of(u, e->namespace, &nsl);
 		if (r < 0)
 			return r;
-		digest = endpoint_digest(e, nsl);
+		digest = mseg_compile_endpoint_digest(e, nsl);
 		key.endpoint = e->id;
 		prev = c->n_eps ? bsearch(&key, c->eps, c->n_eps, sizeof(key), eprec_cmp) : NULL;
 		if (prev && prev->digest == digest) {
@@ -447,10 +286,9 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 			if (r < 0)
 				return r;
 		}
-		u->eps[i] = (struct eprec){ .endpoint = e->id,
-					    .identity = u->ep_identity[i],
-					    .digest = digest };
-		x->idents[i] = (struct cident){ .id = u->ep_identity[i], .rep = e, .ns_labels = nsl };
+		u->eps[i] = (struct eprec){
+		    .endpoint = e->id, .identity = u->ep_identity[i], .digest = digest};
+		x->idents[i] = (struct cident){.id = u->ep_identity[i], .rep = e, .ns_labels = nsl};
 	}
 	u->n_eps = n;
 	compile_sort(u->eps, n, sizeof(*u->eps), eprec_cmp);
@@ -510,21 +348,20 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 			is_ep_prefix[q] = true; /* the endpoint's own /32 entry wins */
 		if (q < 0)
 			continue;
-		r = grow((void **)&u->keys, &cap_keys, u->n_keys, sizeof(*u->keys));
+		r = mseg_compile_grow((void **)&u->keys, &cap_keys, u->n_keys, sizeof(*u->keys));
 		if (r < 0)
 			return r;
-		u->keys[u->n_keys++] = (struct mseg_class_key){ .identity = u->ep_identity[i],
-								 .has_prefix = true,
-								 .prefix = x->prefixes[q] };
+		u->keys[u->n_keys++] = (struct mseg_class_key){
+		    .identity = u->ep_identity[i], .has_prefix = true, .prefix = x->prefixes[q]};
 	}
 	for (size_t q = 0; q < x->n_prefixes; q++) {
 		if (is_ep_prefix[q])
 			continue;
-		r = grow((void **)&u->keys, &cap_keys, u->n_keys, sizeof(*u->keys));
+		r = mseg_compile_grow((void **)&u->keys, &cap_keys, u->n_keys, sizeof(*u->keys));
 		if (r < 0)
 			return r;
-		u->keys[u->n_keys++] = (struct mseg_class_key){ .has_prefix = true,
-								 .prefix = x->prefixes[q] };
+		u->keys[u->n_keys++] =
+		    (struct mseg_class_key){.has_prefix = true, .prefix = x->prefixes[q]};
 	}
 	compile_sort(u->keys, u->n_keys, sizeof(*u->keys), key_cmp_q);
 	for (size_t i = 0; i < u->n_keys; i++)
@@ -535,9 +372,9 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 	u->next_class = c->next_class;
 	for (size_t i = 0; i < u->n_keys; i++) {
 		const struct mseg_class_key *old =
-			c->n_keys ? bsearch(&u->keys[i], c->keys, c->n_keys, sizeof(*c->keys),
-					    key_cmp_q) :
-				    NULL;
+		    c->n_keys
+			? bsearch(&u->keys[i], c->keys, c->n_keys, sizeof(*c->keys), key_cmp_q)
+			: NULL;
 
 		u->keys[i].num = old ? old->num : 0;
 	}
@@ -563,19 +400,19 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 	}
 	for (size_t i = 0; i < x->n_idents; i++)
 		if (x->idents[i].n_cls)
-			x->classes[x->n_classes++] = (struct cclass){ .num = x->idents[i].id,
-								      .identity = x->idents[i].id,
-								      .prefix = -1,
-								      .ident = (int32_t)i };
+			x->classes[x->n_classes++] = (struct cclass){.num = x->idents[i].id,
+								     .identity = x->idents[i].id,
+								     .prefix = -1,
+								     .ident = (int32_t)i};
 	for (size_t i = 0; i < u->n_keys; i++) {
 		const struct mseg_class_key *k = &u->keys[i];
 
 		x->classes[x->n_classes++] = (struct cclass){
-			.num = k->num,
-			.identity = k->identity,
-			.prefix = (int32_t)mseg_compile_prefix_find(x->prefixes, x->n_prefixes,
-								     &k->prefix),
-			.ident = k->identity ? ident_find(x, k->identity) : -1,
+		    .num = k->num,
+		    .identity = k->identity,
+		    .prefix =
+			(int32_t)mseg_compile_prefix_find(x->prefixes, x->n_prefixes, &k->prefix),
+		    .ident = k->identity ? ident_find(x, k->identity) : -1,
 		};
 	}
 	compile_sort(x->classes, x->n_classes, sizeof(*x->classes), class_num_cmp);
@@ -608,29 +445,28 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 		if (e->ip.family != MSEG_AF_INET)
 			continue;
 		if (ep_prefix[i] >= 0) {
-			struct mseg_class_key k = { .identity = cls,
-						    .has_prefix = true,
-						    .prefix = x->prefixes[ep_prefix[i]] };
+			struct mseg_class_key k = {.identity = cls,
+						   .has_prefix = true,
+						   .prefix = x->prefixes[ep_prefix[i]]};
 
 			cls = ((const struct mseg_class_key *)bsearch(&k, u->keys, u->n_keys,
 								      sizeof(k), key_cmp_q))
-				      ->num;
+				  ->num;
 		}
-		u->ipc[u->n_ipc++] = (struct mseg_ipcache_entry){ .prefix = e->ip,
-								  .identity = u->ep_identity[i],
-								  .class = cls };
+		u->ipc[u->n_ipc++] = (struct mseg_ipcache_entry){
+		    .prefix = e->ip, .identity = u->ep_identity[i], .class = cls};
 	}
 	for (size_t q = 0; q < x->n_prefixes; q++) {
-		struct mseg_class_key k = { .has_prefix = true, .prefix = x->prefixes[q] };
+		struct mseg_class_key k = {.has_prefix = true, .prefix = x->prefixes[q]};
 
 		if (is_ep_prefix[q])
 			continue;
 		u->ipc[u->n_ipc++] = (struct mseg_ipcache_entry){
-			.prefix = x->prefixes[q],
-			.identity = MSEG_ID_WORLD,
-			.class = ((const struct mseg_class_key *)bsearch(&k, u->keys, u->n_keys,
-									 sizeof(k), key_cmp_q))
-					 ->num,
+		    .prefix = x->prefixes[q],
+		    .identity = MSEG_ID_WORLD,
+		    .class = ((const struct mseg_class_key *)bsearch(&k, u->keys, u->n_keys,
+								     sizeof(k), key_cmp_q))
+				 ->num,
 		};
 	}
 	compile_sort(u->ipc, u->n_ipc, sizeof(*u->ipc), ipc_cmp_q);
@@ -648,11 +484,11 @@ static int build_policy_index(struct upd *u)
 {
 	struct cctx *x = &u->x;
 	const struct mseg_policy_set *set = x->set;
-	bool seen[256] = { false };
+	bool seen[256] = {false};
 	size_t n_peers = 0;
 
 	seen[MSEG_PROTO_ICMP] = seen[MSEG_PROTO_TCP] = seen[MSEG_PROTO_UDP] =
-		seen[MSEG_PROTO_SCTP] = true;
+	    seen[MSEG_PROTO_SCTP] = true;
 	x->peer_off = malloc((set->n_policies + 1) * sizeof(*x->peer_off));
 	x->pol_by_ns = malloc((set->n_policies + 1) * sizeof(*x->pol_by_ns));
 	u->ph = malloc((set->n_policies + 1) * sizeof(*u->ph));
@@ -675,7 +511,7 @@ static int build_policy_index(struct upd *u)
 		x->pol_by_ns[i] = i;
 		if (p->kind != MSEG_KIND_CLUSTER_POLICY && p->namespace)
 			x->n_pol_ns++;
-		u->ph[i] = (struct polhash){ .id = p->id, .hash = policy_hash(p) };
+		u->ph[i] = (struct polhash){.id = p->id, .hash = mseg_compile_policy_digest(p)};
 	}
 	u->n_ph = set->n_policies;
 	compile_sort(u->ph, u->n_ph, sizeof(*u->ph), polhash_cmp);
@@ -695,7 +531,7 @@ static int build_policy_index(struct upd *u)
 	return 0;
 }
 
-static ssize_t res_find(struct idres *const *v, size_t n, uint32_t identity)
+ssize_t mseg_compile_res_find(struct idres *const *v, size_t n, uint32_t identity)
 {
 	size_t lo = 0, hi = n;
 
@@ -714,8 +550,8 @@ static ssize_t res_find(struct idres *const *v, size_t n, uint32_t identity)
 
 /* Does some rule of policy pol (any direction) have a peer matching one of the new classes?
  * Tested class by class: computing every peer's full class list would cost a full compile. */
-static bool policy_touches(const struct cctx *x, size_t pol, const size_t *new_list,
-			   size_t n_new, bool any_new_ident)
+static bool policy_touches(const struct cctx *x, size_t pol, const size_t *new_list, size_t n_new,
+			   bool any_new_ident)
 {
 	const struct mseg_policy *p = &x->set->policies[pol];
 
@@ -747,7 +583,8 @@ static bool policy_touches(const struct cctx *x, size_t pol, const size_t *new_l
 static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 {
 	struct cctx *x = &u->x;
-	_cleanup_free_ uint32_t *changed = NULL, *gone_cls = NULL, *old_nums = NULL, *new_nums = NULL;
+	_cleanup_free_ uint32_t *changed = NULL, *gone_cls = NULL, *old_nums = NULL,
+				*new_nums = NULL;
 	_cleanup_free_ size_t *changed_now = NULL;
 	_cleanup_free_ bool *new_cls = NULL;
 	_cleanup_free_ size_t *new_list = NULL;
@@ -769,7 +606,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 	    !u->res_new)
 		return -ENOMEM;
 	for (size_t i = 0; i < x->set->n_policies; i++)
-		pol_index[i] = (struct polhash){ .id = x->set->policies[i].id, .hash = i };
+		pol_index[i] = (struct polhash){.id = x->set->policies[i].id, .hash = i};
 	compile_sort(pol_index, x->set->n_policies, sizeof(*pol_index), polhash_cmp);
 
 	/* policies removed or changed (old ids), and changed or added (current indices) */
@@ -784,7 +621,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 
 		if (!old || old->hash != u->ph[i].hash)
 			changed_now[n_changed_now++] =
-				polhash_find(pol_index, x->set->n_policies, u->ph[i].id)->hash;
+			    polhash_find(pol_index, x->set->n_policies, u->ph[i].id)->hash;
 	}
 	compile_sort(changed, n_changed, sizeof(*changed), u32_cmp);
 
@@ -813,7 +650,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 		if (u32_in(new_nums, u->n_ipc, old_nums[i]) ||
 		    (n_gone && gone_cls[n_gone - 1] == old_nums[i]))
 			continue;
-		r = grow((void **)&gone_cls, &cap_gone, n_gone, sizeof(*gone_cls));
+		r = mseg_compile_grow((void **)&gone_cls, &cap_gone, n_gone, sizeof(*gone_cls));
 		if (r < 0)
 			return r;
 		gone_cls[n_gone++] = old_nums[i];
@@ -821,7 +658,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 
 	for (size_t i = 0; i < x->n_idents; i++) {
 		const struct cident *id = &x->idents[i];
-		ssize_t old = res_find(c->res, c->n_res, id->id);
+		ssize_t old = mseg_compile_res_find(c->res, c->n_res, id->id);
 		bool dirty = old < 0;
 		const struct idres *o = old >= 0 ? c->res[old] : NULL;
 
@@ -840,17 +677,17 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 				classes = u32_in(gone_cls, n_gone, o->e[k].remote);
 			for (size_t k = 0; !classes && n_new && k < o->n_pols; k++) {
 				const struct polhash *pi =
-					polhash_find(pol_index, x->set->n_policies, o->pols[k]);
+				    polhash_find(pol_index, x->set->n_policies, o->pols[k]);
 
 				if (!pi) {
 					dirty = true; /* cannot happen: it would have changed */
 					break;
 				}
 				if (!touch[pi->hash])
-					touch[pi->hash] = policy_touches(x, pi->hash, new_list, n_new,
-									 any_new_ident) ?
-								  1 :
-								  -1;
+					touch[pi->hash] = policy_touches(x, pi->hash, new_list,
+									 n_new, any_new_ident)
+							      ? 1
+							      : -1;
 				classes = touch[pi->hash] > 0;
 			}
 			if (!dirty && !classes) {
@@ -858,8 +695,8 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 				continue;
 			}
 			if (!dirty) {
-				r = mseg_compile_identity_classes(x, i, o, new_cls, gone_cls, n_gone,
-								  &u->res[u->n_res]);
+				r = mseg_compile_identity_classes(x, i, o, new_cls, gone_cls,
+								  n_gone, &u->res[u->n_res]);
 				if (r < 0)
 					return r;
 				u->res_new[u->n_res++] = true;
@@ -873,166 +710,6 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 	}
 	for (size_t i = 0; i < u->n_eps; i++)
 		u->eps[i].res = u->res[ident_find(x, u->eps[i].identity)];
-	return 0;
-}
-
-/* ---- diff ------------------------------------------------------------------------------- */
-
-static int push_entries(struct mseg_table_entry **v, size_t *n, size_t *cap,
-			const struct mseg_table_entry *e, size_t ne, uint32_t endpoint)
-{
-	for (size_t i = 0; i < ne; i++) {
-		int r = grow((void **)v, cap, *n, sizeof(**v));
-
-		if (r < 0)
-			return r;
-		(*v)[*n] = e[i];
-		(*v)[(*n)++].endpoint = endpoint;
-	}
-	return 0;
-}
-
-static int push_default(struct mseg_table_diff *d, size_t *cap, int dir, uint32_t endpoint,
-			const struct cval *v)
-{
-	int r = grow((void **)&d->defaults_changed[dir], &cap[dir], d->n_defaults_changed[dir],
-		     sizeof(*d->defaults_changed[dir]));
-
-	if (r < 0)
-		return r;
-	d->defaults_changed[dir][d->n_defaults_changed[dir]++] = (struct mseg_endpoint_default){
-		.endpoint = endpoint,
-		.verdict = v->verdict,
-		.audit = v->audit,
-		.decided_by = v->by,
-		.audit_by = v->audit_by,
-	};
-	return 0;
-}
-
-struct pair_diff {
-	const struct idres *o;
-	uint32_t *rm, *add; /* indices into o->e and the new result's e */
-	size_t n_rm, n_add;
-};
-
-/* Both sorted by the same key (endpoint 0): a merge yields the exact difference. */
-static int res_diff(const struct idres *o, const struct idres *n, struct pair_diff *m)
-{
-	m->rm = malloc((o->n + 1) * sizeof(*m->rm));
-	m->add = malloc((n->n + 1) * sizeof(*m->add));
-	if (!m->rm || !m->add)
-		return -ENOMEM;
-	for (size_t a = 0, b = 0; a < o->n || b < n->n;) {
-		int k = a == o->n ? 1 : b == n->n ? -1 : mseg_compile_entry_cmp(&o->e[a], &n->e[b]);
-
-		if (!k)
-			a++, b++;
-		else if (k < 0)
-			m->rm[m->n_rm++] = (uint32_t)a++;
-		else
-			m->add[m->n_add++] = (uint32_t)b++;
-	}
-	return 0;
-}
-
-struct pair_memo {
-	struct pair_diff *v;
-	size_t n;
-};
-
-static void pair_memo_free(struct pair_memo *m)
-{
-	for (size_t i = 0; m->v && i < m->n; i++) {
-		free(m->v[i].rm);
-		free(m->v[i].add);
-	}
-	free(m->v);
-}
-
-static int make_diff(const struct mseg_compiler *c, const struct upd *u,
-		     struct mseg_table_diff *d)
-{
-	size_t cap_a = 0, cap_r = 0, cap_ia = 0, cap_ir = 0, cap_d[2] = { 0, 0 };
-	size_t i = 0, j = 0;
-	_cleanup_(pair_memo_free) struct pair_memo memo = { .n = u->n_res };
-	struct pair_diff *m;
-	int r;
-
-	memo.v = calloc(u->n_res + 1, sizeof(*memo.v));
-	if (!memo.v)
-		return -ENOMEM;
-
-	while (i < c->n_eps || j < u->n_eps) {
-		const struct eprec *o = i < c->n_eps ? &c->eps[i] : NULL;
-		const struct eprec *n = j < u->n_eps ? &u->eps[j] : NULL;
-
-		if (o && (!n || o->endpoint < n->endpoint)) {
-			r = push_entries(&d->removed, &d->n_removed, &cap_r, o->res->e, o->res->n,
-					 o->endpoint);
-			if (r < 0)
-				return r;
-			i++;
-			continue;
-		}
-		if (!o || n->endpoint < o->endpoint) {
-			r = push_entries(&d->added, &d->n_added, &cap_a, n->res->e, n->res->n,
-					 n->endpoint);
-			for (int k = 0; k < 2 && r >= 0; k++)
-				r = push_default(d, cap_d, k, n->endpoint, &n->res->def[k]);
-			if (r < 0)
-				return r;
-			j++;
-			continue;
-		}
-		i++, j++;
-		if (o->res == n->res)
-			continue;
-		for (int k = 0; k < 2; k++)
-			if (!mseg_cval_equal(&o->res->def[k], &n->res->def[k])) {
-				r = push_default(d, cap_d, k, n->endpoint, &n->res->def[k]);
-				if (r < 0)
-					return r;
-			}
-		/* endpoints of one identity share old and new results: diff once, replicate */
-		m = &memo.v[res_find(u->res, u->n_res, n->res->identity)];
-		if (m->o != o->res) {
-			free(m->rm);
-			free(m->add);
-			*m = (struct pair_diff){ .o = o->res };
-			r = res_diff(o->res, n->res, m);
-			if (r < 0)
-				return r;
-		}
-		for (size_t k = 0; k < m->n_rm; k++) {
-			r = push_entries(&d->removed, &d->n_removed, &cap_r, &o->res->e[m->rm[k]], 1,
-					 o->endpoint);
-			if (r < 0)
-				return r;
-		}
-		for (size_t k = 0; k < m->n_add; k++) {
-			r = push_entries(&d->added, &d->n_added, &cap_a, &n->res->e[m->add[k]], 1,
-					 n->endpoint);
-			if (r < 0)
-				return r;
-		}
-	}
-	for (i = 0, j = 0; i < c->n_ipc || j < u->n_ipc;) {
-		int k = i == c->n_ipc ? 1 :
-			j == u->n_ipc ? -1 :
-					mseg_ipcache_entry_cmp(&c->ipc[i], &u->ipc[j]);
-		struct mseg_ipcache_entry **v = k < 0 ? &d->ipcache_removed : &d->ipcache_added;
-		size_t *n = k < 0 ? &d->n_ipcache_removed : &d->n_ipcache_added;
-
-		if (!k) {
-			i++, j++;
-			continue;
-		}
-		r = grow((void **)v, k < 0 ? &cap_ir : &cap_ia, *n, sizeof(**v));
-		if (r < 0)
-			return r;
-		(*v)[(*n)++] = k < 0 ? c->ipc[i++] : u->ipc[j++];
-	}
 	return 0;
 }
 
@@ -1076,26 +753,13 @@ void mseg_compiler_free(struct mseg_compiler *c)
 	free(c);
 }
 
-void mseg_table_diff_free(struct mseg_table_diff *d)
-{
-	if (!d)
-		return;
-	free(d->added);
-	free(d->removed);
-	free(d->ipcache_added);
-	free(d->ipcache_removed);
-	free(d->defaults_changed[0]);
-	free(d->defaults_changed[1]);
-	*d = (struct mseg_table_diff){ 0 };
-}
-
 int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *topo,
 			 const struct mseg_policy_set *policies, struct mseg_table_diff *diff)
 {
 	static const struct mseg_policy_set empty_set;
 	static const struct mseg_topology empty_topo;
-	struct mseg_table_diff d = { 0 };
-	struct upd u = { 0 };
+	struct mseg_table_diff d = {0};
+	struct upd u = {0};
 	int r;
 
 	if (!c)
@@ -1112,7 +776,7 @@ int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *to
 	if (r >= 0)
 		r = plan_and_compile(c, &u);
 	if (r >= 0 && diff)
-		r = make_diff(c, &u, &d);
+		r = mseg_compile_diff(c, &u, &d);
 	if (r < 0) {
 		mseg_table_diff_free(&d);
 		upd_done(&u, false);
@@ -1121,8 +785,8 @@ int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *to
 
 	/* commit: identity results not carried over are freed with the old state */
 	for (size_t i = 0; i < c->n_res; i++)
-		if (res_find(u.res, u.n_res, c->res[i]->identity) < 0 ||
-		    u.res[res_find(u.res, u.n_res, c->res[i]->identity)] != c->res[i])
+		if (mseg_compile_res_find(u.res, u.n_res, c->res[i]->identity) < 0 ||
+		    u.res[mseg_compile_res_find(u.res, u.n_res, c->res[i]->identity)] != c->res[i])
 			mseg_idres_free(c->res[i]);
 	free(c->res);
 	c->res = TAKE_PTR(u.res);
@@ -1180,11 +844,11 @@ static int materialise(const struct mseg_compiler *c, struct mseg_compiled **ret
 		}
 		for (int d = 0; d < 2; d++)
 			t->defaults[d][i] = (struct mseg_endpoint_default){
-				.endpoint = e->endpoint,
-				.verdict = e->res->def[d].verdict,
-				.audit = e->res->def[d].audit,
-				.decided_by = e->res->def[d].by,
-				.audit_by = e->res->def[d].audit_by,
+			    .endpoint = e->endpoint,
+			    .verdict = e->res->def[d].verdict,
+			    .audit = e->res->def[d].audit,
+			    .decided_by = e->res->def[d].by,
+			    .audit_by = e->res->def[d].audit_by,
 			};
 	}
 	t->n_entries = n;

@@ -67,13 +67,13 @@ int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mse
 	}
 	for (size_t i = 0; i < ep->labels.n; i++)
 		items[k++] = ep->labels.items[i];
-	items[k++] = (struct mseg_label){ .key = (char *)"io.mseg.namespace",
-					  .value = ep->namespace };
+	items[k++] =
+	    (struct mseg_label){.key = (char *)"io.mseg.namespace", .value = ep->namespace};
 	for (size_t i = 0; i < ns_labels->n; i++) {
 		char *key = buf + used;
 
 		used += (size_t)sprintf(key, NS_LABEL_PREFIX "%s", ns_labels->items[i].key) + 1;
-		items[k++] = (struct mseg_label){ .key = key, .value = ns_labels->items[i].value };
+		items[k++] = (struct mseg_label){.key = key, .value = ns_labels->items[i].value};
 	}
 	for (size_t i = 0; i < ep->n_ports; i++) {
 		const char *pn = proto_name(ep->ports[i].proto);
@@ -81,10 +81,11 @@ int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mse
 
 		used += (size_t)sprintf(key, PORT_PREFIX "%s", ep->ports[i].name) + 1;
 		val = buf + used;
-		used += (size_t)(pn ? sprintf(val, "%u/%s", ep->ports[i].port, pn) :
-				      sprintf(val, "%u/%u", ep->ports[i].port, ep->ports[i].proto)) +
-			1;
-		items[k++] = (struct mseg_label){ .key = key, .value = val };
+		used +=
+		    (size_t)(pn ? sprintf(val, "%u/%s", ep->ports[i].port, pn)
+				: sprintf(val, "%u/%u", ep->ports[i].port, ep->ports[i].proto)) +
+		    1;
+		items[k++] = (struct mseg_label){.key = key, .value = val};
 	}
 	compile_sort(items, k, sizeof(*items), label_item_cmp);
 	for (size_t i = 1; i < k; i++)
@@ -92,7 +93,7 @@ int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mse
 			/* an endpoint label using the reserved io.mseg. prefix, or two named
 			 * ports of one name: no exact identity for it */
 			return -EINVAL;
-	set = (struct mseg_labels){ .items = items, .n = k };
+	set = (struct mseg_labels){.items = items, .n = k};
 	return mseg_identities_get(ids, &set, ret);
 }
 
@@ -176,8 +177,8 @@ int mseg_compile_collect_prefixes(const struct mseg_policy_set *set, struct mseg
 						continue;
 					for (size_t e = 0; e <= peer->ipblock.n_except; e++) {
 						const struct mseg_cidr *c =
-							e ? &peer->ipblock.except[e - 1] :
-							    &peer->ipblock.cidr;
+						    e ? &peer->ipblock.except[e - 1]
+						      : &peer->ipblock.cidr;
 
 						if (c->family != MSEG_AF_INET)
 							continue;

@@ -31,7 +31,6 @@ ssize_t mseg_compile_prefix_find(const struct mseg_cidr *prefixes, size_t n,
 ssize_t mseg_compile_most_specific(const struct mseg_cidr *prefixes, size_t n,
 				   const struct mseg_cidr *addr, uint64_t lens);
 int mseg_class_key_cmp(const struct mseg_class_key *a, const struct mseg_class_key *b);
-int mseg_ipcache_entry_cmp(const struct mseg_ipcache_entry *a,
-			   const struct mseg_ipcache_entry *b);
+int mseg_ipcache_entry_cmp(const struct mseg_ipcache_entry *a, const struct mseg_ipcache_entry *b);
 
 #endif

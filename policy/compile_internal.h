@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "policy/compile.h"
 
@@ -106,5 +107,70 @@ bool mseg_compile_policy_selects(const struct cctx *x, const struct mseg_policy 
 				 const struct cident *id, int dir);
 int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_table_entry *b);
 bool mseg_cval_equal(const struct cval *a, const struct cval *b);
+
+/* ---- the compiler's state between updates, and the state of one update ---------------- */
+
+struct polhash {
+	uint32_t id;
+	uint64_t hash;
+};
+
+struct eprec {
+	uint32_t endpoint;
+	uint32_t identity;
+	uint64_t digest; /* of what the identity is made of, to skip rebuilding it */
+	struct idres *res;
+};
+
+struct mseg_compiler {
+	struct mseg_identities *ids;
+	bool default_deny;
+	uint32_t next_class;
+	/* what the previous update produced */
+	struct mseg_class_key *keys; /* sorted by key */
+	size_t n_keys;
+	struct polhash *ph; /* sorted by id */
+	size_t n_ph;
+	struct idres **res; /* sorted by identity */
+	size_t n_res;
+	struct eprec *eps; /* sorted by endpoint id */
+	size_t n_eps;
+	struct mseg_ipcache_entry *ipc; /* sorted */
+	size_t n_ipc;
+	uint32_t *ep_identity; /* topology order */
+	size_t n_ep_identity;
+	struct mseg_compiled *table; /* materialised on demand */
+};
+
+struct upd {
+	struct cctx x;
+	struct mseg_labels *auto_ns; /* labels of namespaces used but not listed */
+	size_t n_auto_ns;
+	size_t *ns_order; /* topology namespaces sorted by name */
+	uint32_t *ep_identity;
+	struct mseg_class_key *keys;
+	size_t n_keys;
+	uint32_t next_class;
+	struct mseg_ipcache_entry *ipc;
+	size_t n_ipc;
+	struct polhash *ph;
+	size_t n_ph;
+	struct idres **res;
+	size_t n_res;
+	bool *res_new; /* res[i] was compiled by this update */
+	struct eprec *eps;
+	size_t n_eps;
+};
+
+/* Grows *v (elements of size) so that index n fits. */
+int mseg_compile_grow(void **v, size_t *cap, size_t n, size_t size);
+ssize_t mseg_compile_res_find(struct idres *const *v, size_t n, uint32_t identity);
+/* Digests of what a compiled result depends on, to notice changes between updates. */
+uint64_t mseg_compile_policy_digest(const struct mseg_policy *p);
+uint64_t mseg_compile_endpoint_digest(const struct mseg_endpoint *e,
+				      const struct mseg_labels *ns_labels);
+/* The difference between the compiler's previous state and the update u. */
+int mseg_compile_diff(const struct mseg_compiler *c, const struct upd *u,
+		      struct mseg_table_diff *d);
 
 #endif

@@ -188,9 +188,9 @@ int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
 			if (!p->namespace)
 				goto done;
 			lo = idents_ns_lower(x, p->namespace);
-			for (hi = lo; hi < x->n_idents &&
-				      !strcmp(x->idents[x->idents_by_ns[hi]].rep->namespace,
-					      p->namespace);
+			for (hi = lo;
+			     hi < x->n_idents &&
+			     !strcmp(x->idents[x->idents_by_ns[hi]].rep->namespace, p->namespace);
 			     hi++)
 				;
 		}
@@ -254,8 +254,8 @@ static bool named_port(const struct mseg_port *q, const struct mseg_endpoint *ds
  * written to lo/hi (room for 256); returns how many. ICMP "any type, code c" is one point per
  * type, hence the array.
  */
-static size_t port_ranges(const struct mseg_port *q, const struct mseg_endpoint *dst,
-			  uint32_t *lo, uint32_t *hi)
+static size_t port_ranges(const struct mseg_port *q, const struct mseg_endpoint *dst, uint32_t *lo,
+			  uint32_t *hi)
 {
 	if (q->proto == MSEG_PROTO_ICMP) {
 		/* "port" is type << 8 | code; -1 is any */
@@ -326,16 +326,13 @@ static bool rule_ports_match(const struct mseg_rule *r, int proto, uint32_t port
 
 static struct mseg_decider rule_decider(const struct rctx *rc, const struct erule *e)
 {
-	return (struct mseg_decider){ .kind = MSEG_DECIDED_RULE,
-				      .policy = e->p->id,
-				      .rule = e->idx,
-				      .dir = (uint8_t)rc->dir };
+	return (struct mseg_decider){
+	    .kind = MSEG_DECIDED_RULE, .policy = e->p->id, .rule = e->idx, .dir = (uint8_t)rc->dir};
 }
 
 /* m: indices into rc->er of the rules whose peers match the remote, ascending. */
-static uint8_t decide(const struct rctx *rc, const uint32_t *m, size_t n, int proto,
-		      uint32_t port, const struct mseg_endpoint *dst, bool real,
-		      struct mseg_decider *by)
+static uint8_t decide(const struct rctx *rc, const uint32_t *m, size_t n, int proto, uint32_t port,
+		      const struct mseg_endpoint *dst, bool real, struct mseg_decider *by)
 {
 	size_t i = 0, ns_first;
 	const struct erule *e;
@@ -365,9 +362,9 @@ static uint8_t decide(const struct rctx *rc, const uint32_t *m, size_t n, int pr
 				return pass ? MSEG_VERDICT_ALLOW : MSEG_VERDICT_DENY;
 			}
 		}
-		*by = (struct mseg_decider){ .kind = MSEG_DECIDED_ISOLATION,
-					     .policy = real ? rc->iso_real : rc->iso_all,
-					     .dir = (uint8_t)rc->dir };
+		*by = (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION,
+					    .policy = real ? rc->iso_real : rc->iso_all,
+					    .dir = (uint8_t)rc->dir};
 		return MSEG_VERDICT_DENY;
 	}
 	for (i = ns_first; i < n && rc->er[m[i]].stage == STAGE_NS; i++)
@@ -381,15 +378,15 @@ static uint8_t decide(const struct rctx *rc, const uint32_t *m, size_t n, int pr
 		*by = rule_decider(rc, e);
 		return e->r->action == MSEG_ACTION_ALLOW ? MSEG_VERDICT_ALLOW : MSEG_VERDICT_DENY;
 	}
-	*by = (struct mseg_decider){ .kind = MSEG_DECIDED_DEFAULT, .dir = (uint8_t)rc->dir };
+	*by = (struct mseg_decider){.kind = MSEG_DECIDED_DEFAULT, .dir = (uint8_t)rc->dir};
 	return rc->x->default_deny ? MSEG_VERDICT_DENY : MSEG_VERDICT_ALLOW;
 }
 
 static struct cval eval(const struct rctx *rc, const uint32_t *m, size_t n, int proto,
 			uint32_t port, const struct mseg_endpoint *dst)
 {
-	struct cval v = { 0 };
-	struct mseg_decider all_by = { 0 };
+	struct cval v = {0};
+	struct mseg_decider all_by = {0};
 	uint8_t all;
 
 	v.verdict = decide(rc, m, n, proto, port, dst, true, &v.by);
@@ -412,10 +409,10 @@ static int emit(struct rctx *rc, uint32_t remote, uint8_t proto, uint32_t lo, ui
 		t = &rc->out[rc->n_out - 1];
 		if (t->remote == remote && t->proto == proto && t->dir == rc->dir &&
 		    (uint32_t)t->port_hi + 1 == lo) {
-			struct cval tv = { .verdict = t->verdict,
-					   .audit = t->audit,
-					   .by = t->decided_by,
-					   .audit_by = t->audit_by };
+			struct cval tv = {.verdict = t->verdict,
+					  .audit = t->audit,
+					  .by = t->decided_by,
+					  .audit_by = t->audit_by};
 
 			if (mseg_cval_equal(&tv, v)) {
 				t->port_hi = (uint16_t)hi;
@@ -433,15 +430,15 @@ static int emit(struct rctx *rc, uint32_t remote, uint8_t proto, uint32_t lo, ui
 		rc->cap_out = nc;
 	}
 	t = &rc->out[rc->n_out++];
-	*t = (struct mseg_table_entry){ .dir = (uint8_t)rc->dir,
-					.proto = proto,
-					.port_lo = (uint16_t)lo,
-					.port_hi = (uint16_t)hi,
-					.remote = remote,
-					.verdict = v->verdict,
-					.audit = v->audit,
-					.decided_by = v->by,
-					.audit_by = v->audit_by };
+	*t = (struct mseg_table_entry){.dir = (uint8_t)rc->dir,
+				       .proto = proto,
+				       .port_lo = (uint16_t)lo,
+				       .port_hi = (uint16_t)hi,
+				       .remote = remote,
+				       .verdict = v->verdict,
+				       .audit = v->audit,
+				       .decided_by = v->by,
+				       .audit_by = v->audit_by};
 	return 0;
 }
 
@@ -478,7 +475,7 @@ static int pieces_push(struct piece **pp, size_t *n, size_t *cap, uint32_t lo, u
 		*pp = p;
 		*cap = nc;
 	}
-	(*pp)[(*n)++] = (struct piece){ .lo = lo, .hi = hi, .v = *v };
+	(*pp)[(*n)++] = (struct piece){.lo = lo, .hi = hi, .v = *v};
 	return 0;
 }
 
@@ -551,7 +548,8 @@ static int compute_remote(struct rctx *rc, const uint32_t *m, size_t n, uint32_t
 				base = &fbp[j].v;
 			}
 			if (is_any) {
-				r = pieces_push(&rc->any_pieces[pi], &rc->any_n[pi], &cap, lo, hi, &v);
+				r = pieces_push(&rc->any_pieces[pi], &rc->any_n[pi], &cap, lo, hi,
+						&v);
 				if (r < 0)
 					return r;
 			}
@@ -628,14 +626,14 @@ static int gather(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t *cap_
 		size_t pol = x->pol_by_ns[i];
 
 		if (mseg_compile_policy_selects(x, &x->set->policies[pol], rc->self, rc->dir))
-			refs[n_refs++] = (struct polref){ pol, &x->set->policies[pol] };
+			refs[n_refs++] = (struct polref){pol, &x->set->policies[pol]};
 	}
 	for (lo = pol_ns_lower(x, ns);
 	     lo < x->n_pol_ns && !strcmp(x->set->policies[x->pol_by_ns[lo]].namespace, ns); lo++) {
 		size_t pol = x->pol_by_ns[lo];
 
 		if (mseg_compile_policy_selects(x, &x->set->policies[pol], rc->self, rc->dir))
-			refs[n_refs++] = (struct polref){ pol, &x->set->policies[pol] };
+			refs[n_refs++] = (struct polref){pol, &x->set->policies[pol]};
 	}
 	compile_sort(refs, n_refs, sizeof(*refs), polref_cmp);
 
@@ -673,21 +671,21 @@ static int gather(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t *cap_
 	for (size_t i = 0; i < n_refs; i++) {
 		const struct mseg_policy *p = refs[i].p;
 		const struct mseg_rule *rules =
-			rc->dir == MSEG_DIR_INGRESS ? p->ingress_rules : p->egress_rules;
+		    rc->dir == MSEG_DIR_INGRESS ? p->ingress_rules : p->egress_rules;
 		size_t nr = rc->dir == MSEG_DIR_INGRESS ? p->n_ingress_rules : p->n_egress_rules;
 		size_t off = pol_peer_off(x, refs[i].pol, rc->dir, 0);
-		uint8_t stage = p->kind == MSEG_KIND_CLUSTER_POLICY ?
-					(p->tier == MSEG_TIER_BASELINE ? STAGE_BASELINE : STAGE_ADMIN) :
-					STAGE_NS;
+		uint8_t stage = p->kind == MSEG_KIND_CLUSTER_POLICY
+				    ? (p->tier == MSEG_TIER_BASELINE ? STAGE_BASELINE : STAGE_ADMIN)
+				    : STAGE_NS;
 
 		for (size_t k = 0; k < nr; k++) {
-			rc->er[rc->n_er++] = (struct erule){ .p = p,
-							     .r = &rules[k],
-							     .pol = refs[i].pol,
-							     .peer_off = off,
-							     .idx = (uint16_t)k,
-							     .stage = stage,
-							     .audit = p->mode == MSEG_MODE_AUDIT };
+			rc->er[rc->n_er++] = (struct erule){.p = p,
+							    .r = &rules[k],
+							    .pol = refs[i].pol,
+							    .peer_off = off,
+							    .idx = (uint16_t)k,
+							    .stage = stage,
+							    .audit = p->mode == MSEG_MODE_AUDIT};
 			off += rules[k].n_peers;
 		}
 	}
@@ -710,7 +708,8 @@ static bool ep_has_port(const struct mseg_endpoint *ep, const struct erule *e)
 		if (!q->named_port)
 			continue;
 		for (size_t i = 0; i < ep->n_ports; i++)
-			if (ep->ports[i].proto == q->proto && !strcmp(ep->ports[i].name, q->named_port))
+			if (ep->ports[i].proto == q->proto &&
+			    !strcmp(ep->ports[i].name, q->named_port))
 				return true;
 	}
 	return false;
@@ -814,8 +813,8 @@ static int compile_dir(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t 
 			else
 				merged[n++] = list[start[c] + b++];
 		}
-		r = compute_remote(rc, merged, n, cl->num, cl->ident >= 0 ? x->idents[cl->ident].rep : NULL,
-				   false);
+		r = compute_remote(rc, merged, n, cl->num,
+				   cl->ident >= 0 ? x->idents[cl->ident].rep : NULL, false);
 		if (r < 0)
 			return r;
 	}
@@ -830,7 +829,7 @@ static int entry_cmp_q(const void *a, const void *b)
 int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret)
 {
 	struct idres *res;
-	struct rctx rc = { .x = x, .self = &x->idents[ident] };
+	struct rctx rc = {.x = x, .self = &x->idents[ident]};
 	uint32_t *pols = NULL;
 	size_t n_pols = 0, cap_pols = 0, w = 0;
 	int r = 0;
@@ -890,7 +889,7 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 				  const bool *new_cls, const uint32_t *gone, size_t n_gone,
 				  struct idres **ret)
 {
-	struct rctx rc = { .x = x, .self = &x->idents[ident] };
+	struct rctx rc = {.x = x, .self = &x->idents[ident]};
 	_cleanup_free_ uint32_t *m = NULL;
 	uint32_t *pols = NULL;
 	size_t n_pols = 0, cap_pols = 0, n_keep = 0;
@@ -944,14 +943,14 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 				bool hit = !e->r->n_peers;
 
 				for (size_t pi = 0; !hit && pi < e->r->n_peers; pi++)
-					hit = mseg_compile_peer_matches_class(x, e->p, &e->r->peers[pi],
-									      c);
+					hit = mseg_compile_peer_matches_class(x, e->p,
+									      &e->r->peers[pi], c);
 				if (!hit)
 					continue;
 				m[n++] = (uint32_t)k;
-				relevant |= e->r->n_peers > 0 ||
-					    (d == MSEG_DIR_EGRESS && cl->ident >= 0 &&
-					     ep_has_port(x->idents[cl->ident].rep, e));
+				relevant |=
+				    e->r->n_peers > 0 || (d == MSEG_DIR_EGRESS && cl->ident >= 0 &&
+							  ep_has_port(x->idents[cl->ident].rep, e));
 			}
 			if (relevant)
 				r = compute_remote(&rc, m, n, cl->num,

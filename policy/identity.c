@@ -159,7 +159,7 @@ static int add(struct mseg_identities *ids, const struct mseg_labels *l, uint64_
 	if (r < 0)
 		return r;
 	rec = &ids->recs[ids->n];
-	*rec = (struct identity_rec){ .hash = h, .id = id };
+	*rec = (struct identity_rec){.hash = h, .id = id};
 	r = mseg_labels_copy(&rec->labels, l);
 	if (r < 0)
 		return r;
@@ -220,8 +220,7 @@ int mseg_identities_get(struct mseg_identities *ids, const struct mseg_labels *l
 	return 0;
 }
 
-int mseg_identities_put(struct mseg_identities *ids, const struct mseg_labels *labels,
-			uint32_t id)
+int mseg_identities_put(struct mseg_identities *ids, const struct mseg_labels *labels, uint32_t id)
 {
 	uint64_t h;
 	ssize_t i;

@@ -59,7 +59,7 @@ static double now_ms(void)
 }
 
 __attribute__((format(printf, 3, 4))) static void set_label(struct mseg_labels *l, const char *k,
-							   const char *fmt, ...)
+							    const char *fmt, ...)
 {
 	char buf[32];
 	va_list ap;
@@ -162,7 +162,8 @@ static void rule(struct mseg_rule *r, unsigned k, unsigned seed, bool may_deny)
 		q->ipblock.cidr = mseg_cidr_from_v4(10u << 24 | (seed % 64) << 16, 16);
 		q->ipblock.n_except = 1;
 		q->ipblock.except = xcalloc(1, sizeof(*q->ipblock.except));
-		q->ipblock.except[0] = mseg_cidr_from_v4(10u << 24 | (seed % 64) << 16 | 1u << 8, 24);
+		q->ipblock.except[0] =
+		    mseg_cidr_from_v4(10u << 24 | (seed % 64) << 16 | 1u << 8, 24);
 		break;
 	default:
 		q->has_ns_sel = true;
@@ -218,8 +219,9 @@ static void make_policies(struct mseg_policy_set *set, unsigned n_rules)
 		p->ingress = true;
 		p->n_ingress_rules = 1;
 		p->ingress_rules = r = xcalloc(1, sizeof(*r));
-		r->action = i == 0 ? MSEG_ACTION_DENY : i == 1 ? MSEG_ACTION_PASS :
-							       MSEG_ACTION_ALLOW;
+		r->action = i == 0   ? MSEG_ACTION_DENY
+			    : i == 1 ? MSEG_ACTION_PASS
+				     : MSEG_ACTION_ALLOW;
 		r->n_peers = 1;
 		r->peers = xcalloc(1, sizeof(*r->peers));
 		r->peers[0].has_ns_sel = true;
@@ -237,16 +239,16 @@ static int dbl_cmp(const void *a, const void *b)
 static void report(const char *what, double *v, int n)
 {
 	qsort(v, n, sizeof(*v), dbl_cmp);
-	printf("%-34s median %8.3f ms  min %8.3f  max %8.3f  (CPU time, %d runs)\n", what, v[n / 2], v[0],
-	       v[n - 1], n);
+	printf("%-34s median %8.3f ms  min %8.3f  max %8.3f  (CPU time, %d runs)\n", what, v[n / 2],
+	       v[0], v[n - 1], n);
 }
 
 int main(int argc, char **argv)
 {
 	unsigned n_ep = 1000, n_rules = 10000;
 	int runs = getenv("QUICK") && *getenv("QUICK") == '1' ? 5 : 11;
-	struct mseg_topology t = { 0 };
-	struct mseg_policy_set set = { 0 };
+	struct mseg_topology t = {0};
+	struct mseg_policy_set set = {0};
 	struct mseg_compiled *table = NULL;
 	struct mseg_identities *ids = NULL;
 	struct mseg_compiler *c = NULL;
@@ -298,10 +300,10 @@ int main(int argc, char **argv)
 	for (int kind = 0; kind < 2; kind++)
 		for (int i = 0; i < runs; i++) {
 			struct mseg_endpoint *e = &t.endpoints[n_ep];
-			struct mseg_table_diff d = { 0 };
+			struct mseg_table_diff d = {0};
 			double t0;
 
-			*e = (struct mseg_endpoint){ 0 };
+			*e = (struct mseg_endpoint){0};
 			make_endpoint(e, n_ep - 1, n_ep);
 			e->id = n_ep + 1;
 			e->ip = mseg_cidr_from_v4(10u << 24 | 201u << 16 | 7, 32);
@@ -312,7 +314,8 @@ int main(int argc, char **argv)
 			r = mseg_compiler_update(c, &t, &set, &d);
 			(kind ? inc_new : inc_same)[i] = now_ms() - t0;
 			if (r < 0) {
-				fprintf(stderr, "policy-compile: update failed: %s\n", strerror(-r));
+				fprintf(stderr, "policy-compile: update failed: %s\n",
+					strerror(-r));
 				return 1;
 			}
 			if (i == 0)
@@ -324,16 +327,16 @@ int main(int argc, char **argv)
 				return 1;
 			t.n_endpoints = n_ep + 1;
 			mseg_topology_free(&(struct mseg_topology){
-				.endpoints = memcpy(xcalloc(1, sizeof(*e)), e, sizeof(*e)),
-				.n_endpoints = 1 });
+			    .endpoints = memcpy(xcalloc(1, sizeof(*e)), e, sizeof(*e)),
+			    .n_endpoints = 1});
 			t.n_endpoints = n_ep;
 		}
 	report("add 1 endpoint (existing labels)", inc_same, runs);
 	report("add 1 endpoint (new identity)", inc_new, runs);
 
 	getrusage(RUSAGE_SELF, &ru);
-	printf("table: %zu entries (%zu bytes), %zu ipcache entries; peak RSS %ld KiB\n",
-	       n_entries, n_entries * sizeof(struct mseg_table_entry), n_ipcache, ru.ru_maxrss);
+	printf("table: %zu entries (%zu bytes), %zu ipcache entries; peak RSS %ld KiB\n", n_entries,
+	       n_entries * sizeof(struct mseg_table_entry), n_ipcache, ru.ru_maxrss);
 	mseg_compiler_free(c);
 	mseg_compiled_free(table);
 	mseg_identities_free(ids);

@@ -171,7 +171,8 @@ static void assert_diff_applies(const struct mseg_compiled *old, const struct ms
 				reported |= d->defaults_changed[dir][j].endpoint == nd->endpoint;
 			if (!od || od->verdict != nd->verdict ||
 			    od->decided_by.kind != nd->decided_by.kind ||
-			    od->decided_by.policy != nd->decided_by.policy || od->audit != nd->audit)
+			    od->decided_by.policy != nd->decided_by.policy ||
+			    od->audit != nd->audit)
 				assert_true(reported);
 		}
 	/* ipcache: old - removed + added == new */
@@ -193,8 +194,8 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 	}
 	case 1: /* remove the last endpoint */
 		if (t->n_endpoints > 1) {
-			struct mseg_topology tail = { .endpoints = &t->endpoints[t->n_endpoints - 1],
-						      .n_endpoints = 1 };
+			struct mseg_topology tail = {.endpoints = &t->endpoints[t->n_endpoints - 1],
+						     .n_endpoints = 1};
 			struct mseg_endpoint *keep = t->endpoints;
 
 			/* free just the last one, through a one-endpoint view */
@@ -205,7 +206,7 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 		}
 		break;
 	case 2: { /* add an endpoint: a fresh random topology's first one, re-addressed */
-		struct mseg_topology other = { 0 };
+		struct mseg_topology other = {0};
 		struct mseg_endpoint *v;
 		bool taken;
 
@@ -214,19 +215,20 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 		assert_non_null(v);
 		t->endpoints = v;
 		v[t->n_endpoints] = other.endpoints[0];
-		other.endpoints[0] = (struct mseg_endpoint){ 0 };
+		other.endpoints[0] = (struct mseg_endpoint){0};
 		free(v[t->n_endpoints].namespace);
 		v[t->n_endpoints].namespace =
-			gen_strdup(t->namespaces[gen_below(g, t->n_namespaces)].name);
+		    gen_strdup(t->namespaces[gen_below(g, t->n_namespaces)].name);
 		v[t->n_endpoints].id = 1000 + gen_below(g, 1000);
 		do {
 			taken = false;
 			for (size_t i = 0; i < t->n_endpoints; i++)
-				taken |= !mseg_cidr_cmp(&t->endpoints[i].ip,
-							&v[t->n_endpoints].ip) ||
-					 t->endpoints[i].id == v[t->n_endpoints].id;
+				taken |=
+				    !mseg_cidr_cmp(&t->endpoints[i].ip, &v[t->n_endpoints].ip) ||
+				    t->endpoints[i].id == v[t->n_endpoints].id;
 			if (taken) {
-				v[t->n_endpoints].ip = gen_v4(10, 200, 0, 1 + gen_below(g, 254), 32);
+				v[t->n_endpoints].ip =
+				    gen_v4(10, 200, 0, 1 + gen_below(g, 254), 32);
 				v[t->n_endpoints].id = 1000 + gen_below(g, 1000);
 			}
 		} while (taken);
@@ -235,7 +237,7 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 		break;
 	}
 	default: { /* replace the policy set with a new random one sharing some policies */
-		struct mseg_policy_set other = { 0 };
+		struct mseg_policy_set other = {0};
 
 		gen_policies(g, t, &other);
 		for (size_t i = 0; i < other.n_policies && i < set->n_policies; i++)
@@ -255,13 +257,13 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 static void test_incremental_equals_fresh(void **state)
 {
 	for (uint64_t seed = 1; seed <= 300; seed++) {
-		struct gen g = { .s = seed * 0x2545f4914f6cdd1dull | 1 };
-		struct mseg_topology t = { 0 };
-		struct mseg_policy_set set = { 0 };
-		struct mseg_compile_opts opts = { .default_deny = gen_chance(&g, 30) };
+		struct gen g = {.s = seed * 0x2545f4914f6cdd1dull | 1};
+		struct mseg_topology t = {0};
+		struct mseg_policy_set set = {0};
+		struct mseg_compile_opts opts = {.default_deny = gen_chance(&g, 30)};
 		struct mseg_identities *ids = NULL;
 		struct mseg_compiler *c = NULL;
-		struct mseg_table_diff d = { 0 };
+		struct mseg_table_diff d = {0};
 
 		gen_topology(&g, &t);
 		gen_policies(&g, &t, &set);
@@ -285,8 +287,10 @@ static void test_incremental_equals_fresh(void **state)
 			*old = *cur;
 			old->entries = malloc((cur->n_entries + 1) * sizeof(*cur->entries));
 			memcpy(old->entries, cur->entries, cur->n_entries * sizeof(*cur->entries));
-			old->defaults[0] = malloc((cur->n_defaults + 1) * sizeof(*cur->defaults[0]));
-			old->defaults[1] = malloc((cur->n_defaults + 1) * sizeof(*cur->defaults[1]));
+			old->defaults[0] =
+			    malloc((cur->n_defaults + 1) * sizeof(*cur->defaults[0]));
+			old->defaults[1] =
+			    malloc((cur->n_defaults + 1) * sizeof(*cur->defaults[1]));
 			memcpy(old->defaults[0], cur->defaults[0],
 			       cur->n_defaults * sizeof(*cur->defaults[0]));
 			memcpy(old->defaults[1], cur->defaults[1],
@@ -316,8 +320,8 @@ static void test_incremental_equals_fresh(void **state)
  * except 10.9.0.0/16 on UDP 53. Checks the exact rows. */
 static void test_small_table(void **state)
 {
-	struct mseg_topology t = { 0 };
-	struct mseg_policy_set set = { 0 };
+	struct mseg_topology t = {0};
+	struct mseg_policy_set set = {0};
 	struct mseg_identities *ids = NULL;
 	struct mseg_compiled *c = NULL;
 	struct mseg_policy *np, *pol;
@@ -359,8 +363,12 @@ static void test_small_table(void **state)
 	mseg_labels_set(&r->peers[0].ep_sel.match_labels, "app", "db");
 	r->n_ports = 1;
 	r->ports = calloc(1, sizeof(*r->ports));
-	r->ports[0] = (struct mseg_port){ .proto = MSEG_PROTO_TCP, .has_port = true, .port = 80,
-					  .end_port = 90, .icmp_type = -1, .icmp_code = -1 };
+	r->ports[0] = (struct mseg_port){.proto = MSEG_PROTO_TCP,
+					 .has_port = true,
+					 .port = 80,
+					 .end_port = 90,
+					 .icmp_type = -1,
+					 .icmp_code = -1};
 	r = &np->ingress_rules[1];
 	r->n_peers = 1;
 	r->peers = calloc(1, sizeof(*r->peers));
@@ -371,8 +379,12 @@ static void test_small_table(void **state)
 	r->peers[0].ipblock.except[0] = gen_v4(10, 9, 0, 0, 16);
 	r->n_ports = 1;
 	r->ports = calloc(1, sizeof(*r->ports));
-	r->ports[0] = (struct mseg_port){ .proto = MSEG_PROTO_UDP, .has_port = true, .port = 53,
-					  .end_port = 53, .icmp_type = -1, .icmp_code = -1 };
+	r->ports[0] = (struct mseg_port){.proto = MSEG_PROTO_UDP,
+					 .has_port = true,
+					 .port = 53,
+					 .end_port = 53,
+					 .icmp_type = -1,
+					 .icmp_code = -1};
 	pol = &set.policies[1];
 	pol->id = 2;
 	pol->kind = MSEG_KIND_POLICY;
@@ -387,8 +399,12 @@ static void test_small_table(void **state)
 	r->action = MSEG_ACTION_DENY;
 	r->n_ports = 1;
 	r->ports = calloc(1, sizeof(*r->ports));
-	r->ports[0] = (struct mseg_port){ .proto = MSEG_PROTO_TCP, .has_port = true, .port = 85,
-					  .end_port = 85, .icmp_type = -1, .icmp_code = -1 };
+	r->ports[0] = (struct mseg_port){.proto = MSEG_PROTO_TCP,
+					 .has_port = true,
+					 .port = 85,
+					 .end_port = 85,
+					 .icmp_type = -1,
+					 .icmp_code = -1};
 
 	assert_int_equal(mseg_identities_new(&ids), 0);
 	assert_int_equal(mseg_compile(&t, &set, NULL, ids, &c), 0);
@@ -437,25 +453,30 @@ static void test_small_table(void **state)
 	assert_int_equal(c->defaults[MSEG_DIR_INGRESS][1].decided_by.kind, MSEG_DECIDED_DEFAULT);
 
 	assert_int_equal(mseg_compiled_lookup(c, 1, MSEG_DIR_INGRESS, &t.endpoints[1].ip,
-					      MSEG_PROTO_TCP, 85, &v, &a, &by), 0);
+					      MSEG_PROTO_TCP, 85, &v, &a, &by),
+			 0);
 	assert_int_equal(v, MSEG_VERDICT_DENY);
 	assert_int_equal(by.policy, 2);
 	assert_int_equal(mseg_compiled_lookup(c, 1, MSEG_DIR_INGRESS, &t.endpoints[1].ip,
-					      MSEG_PROTO_TCP, 90, &v, &a, &by), 0);
+					      MSEG_PROTO_TCP, 90, &v, &a, &by),
+			 0);
 	assert_int_equal(v, MSEG_VERDICT_ALLOW);
 	assert_int_equal(by.policy, 1);
 	addr = gen_v4(10, 1, 2, 3, 32);
-	assert_int_equal(mseg_compiled_lookup(c, 1, MSEG_DIR_INGRESS, &addr, MSEG_PROTO_UDP, 53,
-					      &v, &a, &by), 0);
+	assert_int_equal(
+	    mseg_compiled_lookup(c, 1, MSEG_DIR_INGRESS, &addr, MSEG_PROTO_UDP, 53, &v, &a, &by),
+	    0);
 	assert_int_equal(v, MSEG_VERDICT_ALLOW);
 	assert_int_equal(by.rule, 1);
 	addr = gen_v4(10, 9, 2, 3, 32);
-	assert_int_equal(mseg_compiled_lookup(c, 1, MSEG_DIR_INGRESS, &addr, MSEG_PROTO_UDP, 53,
-					      &v, &a, &by), 0);
+	assert_int_equal(
+	    mseg_compiled_lookup(c, 1, MSEG_DIR_INGRESS, &addr, MSEG_PROTO_UDP, 53, &v, &a, &by),
+	    0);
 	assert_int_equal(v, MSEG_VERDICT_DENY);
 	assert_int_equal(by.kind, MSEG_DECIDED_ISOLATION);
-	assert_int_equal(mseg_compiled_lookup(c, 99, MSEG_DIR_INGRESS, &addr, MSEG_PROTO_UDP, 53,
-					      &v, &a, &by), -ENOENT);
+	assert_int_equal(
+	    mseg_compiled_lookup(c, 99, MSEG_DIR_INGRESS, &addr, MSEG_PROTO_UDP, 53, &v, &a, &by),
+	    -ENOENT);
 
 	mseg_compiled_free(c);
 	mseg_identities_free(ids);
@@ -466,8 +487,8 @@ static void test_small_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_small_table),
-		cmocka_unit_test(test_incremental_equals_fresh),
+	    cmocka_unit_test(test_small_table),
+	    cmocka_unit_test(test_incremental_equals_fresh),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

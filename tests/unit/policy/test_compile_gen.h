@@ -49,9 +49,9 @@ static inline char *gen_strdup(const char *s)
 	return d;
 }
 
-static const char *const gen_keys[] = { "app", "tier", "team" };
-static const char *const gen_vals[] = { "a", "b", "c" };
-static const char *const gen_port_names[] = { "http", "dns", "web" };
+static const char *const gen_keys[] = {"app", "tier", "team"};
+static const char *const gen_vals[] = {"a", "b", "c"};
+static const char *const gen_port_names[] = {"http", "dns", "web"};
 
 static inline void gen_labels(struct gen *g, struct mseg_labels *l, unsigned pct)
 {
@@ -90,24 +90,22 @@ static inline void gen_selector(struct gen *g, struct mseg_selector *s, bool ns)
 	}
 }
 
-static inline struct mseg_cidr gen_v4(unsigned a, unsigned b, unsigned c, unsigned d,
-				      unsigned len)
+static inline struct mseg_cidr gen_v4(unsigned a, unsigned b, unsigned c, unsigned d, unsigned len)
 {
 	return mseg_cidr_from_v4(a << 24 | b << 16 | c << 8 | d, len);
 }
 
 /* An ipBlock over the pod range 10.200.0.0/24, excepts nested inside it. */
-static inline void gen_ipblock(struct gen *g, const struct mseg_topology *t,
-			       struct mseg_ipblock *b)
+static inline void gen_ipblock(struct gen *g, const struct mseg_topology *t, struct mseg_ipblock *b)
 {
-	static const unsigned lens[] = { 0, 16, 24, 25, 26, 28, 32 };
+	static const unsigned lens[] = {0, 16, 24, 25, 26, 28, 32};
 	unsigned len = lens[gen_below(g, 7)];
 	unsigned host = gen_below(g, 256);
 
 	if (len == 32 && t->n_endpoints && gen_chance(g, 60))
 		host = mseg_cidr_v4(&t->endpoints[gen_below(g, t->n_endpoints)].ip) & 0xff;
-	b->cidr = mseg_cidr_from_v4((10u << 24 | 200u << 16 | host) & (len ? ~0u << (32 - len) : 0),
-				    len);
+	b->cidr =
+	    mseg_cidr_from_v4((10u << 24 | 200u << 16 | host) & (len ? ~0u << (32 - len) : 0), len);
 	if (len < 32 && gen_chance(g, 50)) {
 		b->n_except = 1 + gen_below(g, 2);
 		b->except = calloc(b->n_except, sizeof(*b->except));
@@ -120,8 +118,8 @@ static inline void gen_ipblock(struct gen *g, const struct mseg_topology *t,
 				     0xff;
 			if (el < 24)
 				el = 24;
-			b->except[i] = mseg_cidr_from_v4(
-				(10u << 24 | 200u << 16 | eh) & ~0u << (32 - el), el);
+			b->except[i] =
+			    mseg_cidr_from_v4((10u << 24 | 200u << 16 | eh) & ~0u << (32 - el), el);
 			if (!mseg_cidr_contains(&b->cidr, &b->except[i]))
 				b->except[i] = b->cidr; /* keep it nested, as validation demands */
 		}
@@ -130,8 +128,8 @@ static inline void gen_ipblock(struct gen *g, const struct mseg_topology *t,
 
 static inline void gen_port(struct gen *g, struct mseg_port *q, bool icmp_ok)
 {
-	static const uint8_t protos[] = { MSEG_PROTO_TCP, MSEG_PROTO_UDP, MSEG_PROTO_SCTP };
-	static const uint16_t nums[] = { 53, 80, 81, 8080 };
+	static const uint8_t protos[] = {MSEG_PROTO_TCP, MSEG_PROTO_UDP, MSEG_PROTO_SCTP};
+	static const uint16_t nums[] = {53, 80, 81, 8080};
 	uint32_t k = gen_below(g, icmp_ok ? 5 : 4);
 
 	q->icmp_type = q->icmp_code = -1;
@@ -168,8 +166,8 @@ static inline void gen_rules(struct gen *g, const struct mseg_topology *t,
 		if (p->kind == MSEG_KIND_POLICY)
 			r->action = gen_chance(g, 40) ? MSEG_ACTION_DENY : MSEG_ACTION_ALLOW;
 		else if (p->kind == MSEG_KIND_CLUSTER_POLICY)
-			r->action = (enum mseg_action)gen_below(
-				g, p->tier == MSEG_TIER_ADMIN ? 3 : 2);
+			r->action =
+			    (enum mseg_action)gen_below(g, p->tier == MSEG_TIER_ADMIN ? 3 : 2);
 		r->n_peers = gen_chance(g, 25) ? 0 : 1 + gen_below(g, 2);
 		r->peers = calloc(r->n_peers + 1, sizeof(*r->peers));
 		for (size_t k = 0; k < r->n_peers; k++) {
@@ -202,7 +200,7 @@ static inline void gen_rules(struct gen *g, const struct mseg_topology *t,
 static inline void gen_topology(struct gen *g, struct mseg_topology *t)
 {
 	size_t n_ns = 2 + gen_below(g, 3), n_ep = 3 + gen_below(g, 8);
-	bool used[256] = { false };
+	bool used[256] = {false};
 
 	t->namespaces = calloc(n_ns, sizeof(*t->namespaces));
 	t->n_namespaces = n_ns;
@@ -213,7 +211,8 @@ static inline void gen_topology(struct gen *g, struct mseg_topology *t)
 		t->namespaces[i].name = gen_strdup(name);
 		mseg_labels_set(&t->namespaces[i].labels, "kubernetes.io/metadata.name", name);
 		if (gen_chance(g, 60))
-			mseg_labels_set(&t->namespaces[i].labels, "team", gen_vals[gen_below(g, 2)]);
+			mseg_labels_set(&t->namespaces[i].labels, "team",
+					gen_vals[gen_below(g, 2)]);
 	}
 	t->endpoints = calloc(n_ep, sizeof(*t->endpoints));
 	t->n_endpoints = n_ep;
@@ -235,7 +234,7 @@ static inline void gen_topology(struct gen *g, struct mseg_topology *t)
 		e->n_ports = gen_below(g, 3);
 		e->ports = calloc(e->n_ports + 1, sizeof(*e->ports));
 		for (size_t k = 0; k < e->n_ports; k++) {
-			static const uint16_t pn[] = { 80, 81, 53, 8080 };
+			static const uint16_t pn[] = {80, 81, 53, 8080};
 
 			e->ports[k].name = gen_strdup(gen_port_names[k]);
 			e->ports[k].port = pn[gen_below(g, 4)];
@@ -259,8 +258,9 @@ static inline void gen_policies(struct gen *g, const struct mseg_topology *t,
 		p->id = (uint32_t)(i + 1);
 		p->name = gen_strdup(name);
 		p->kind = (enum mseg_policy_kind)gen_below(g, 3);
-		p->mode = p->kind != MSEG_KIND_NETWORK_POLICY && gen_chance(g, 20) ? MSEG_MODE_AUDIT :
-										      MSEG_MODE_ENFORCE;
+		p->mode = p->kind != MSEG_KIND_NETWORK_POLICY && gen_chance(g, 20)
+			      ? MSEG_MODE_AUDIT
+			      : MSEG_MODE_ENFORCE;
 		if (p->kind == MSEG_KIND_CLUSTER_POLICY) {
 			p->tier = gen_chance(g, 50) ? MSEG_TIER_ADMIN : MSEG_TIER_BASELINE;
 			p->priority = (int)gen_below(g, 3);
@@ -272,7 +272,8 @@ static inline void gen_policies(struct gen *g, const struct mseg_topology *t,
 				gen_selector(g, &p->subject_ep, false);
 		} else {
 			p->tier = MSEG_TIER_NAMESPACE;
-			p->namespace = gen_strdup(t->namespaces[gen_below(g, t->n_namespaces)].name);
+			p->namespace =
+			    gen_strdup(t->namespaces[gen_below(g, t->n_namespaces)].name);
 			p->has_subject_ep = true;
 			gen_selector(g, &p->subject_ep, false);
 		}
@@ -293,7 +294,7 @@ static inline void gen_policies(struct gen *g, const struct mseg_topology *t,
  * every prefix). */
 static inline void gen_end(struct gen *g, const struct mseg_topology *t, struct mseg_flow_end *e)
 {
-	*e = (struct mseg_flow_end){ 0 };
+	*e = (struct mseg_flow_end){0};
 	if (gen_chance(g, 80)) {
 		e->ep = &t->endpoints[gen_below(g, t->n_endpoints)];
 		e->ip = e->ep->ip;
@@ -302,8 +303,8 @@ static inline void gen_end(struct gen *g, const struct mseg_topology *t, struct 
 	for (;;) {
 		bool taken = false;
 
-		e->ip = gen_chance(g, 70) ? gen_v4(10, 200, 0, gen_below(g, 256), 32) :
-					    gen_v4(192, 0, 2, 1 + gen_below(g, 3), 32);
+		e->ip = gen_chance(g, 70) ? gen_v4(10, 200, 0, gen_below(g, 256), 32)
+					  : gen_v4(192, 0, 2, 1 + gen_below(g, 3), 32);
 		for (size_t i = 0; i < t->n_endpoints; i++)
 			taken |= !mseg_cidr_cmp(&t->endpoints[i].ip, &e->ip);
 		if (!taken)
@@ -313,16 +314,16 @@ static inline void gen_end(struct gen *g, const struct mseg_topology *t, struct 
 
 static inline void gen_flow(struct gen *g, const struct mseg_topology *t, struct mseg_flow *f)
 {
-	static const uint8_t protos[] = { MSEG_PROTO_TCP, MSEG_PROTO_TCP, MSEG_PROTO_UDP,
-					  MSEG_PROTO_SCTP, MSEG_PROTO_ICMP, 47 };
-	static const uint16_t ports[] = { 53, 80, 81, 90, 8080, 8100, 1, 65535 };
+	static const uint8_t protos[] = {MSEG_PROTO_TCP,  MSEG_PROTO_TCP,  MSEG_PROTO_UDP,
+					 MSEG_PROTO_SCTP, MSEG_PROTO_ICMP, 47};
+	static const uint16_t ports[] = {53, 80, 81, 90, 8080, 8100, 1, 65535};
 
 	gen_end(g, t, &f->src);
 	gen_end(g, t, &f->dst);
 	f->proto = protos[gen_below(g, 6)];
 	if (f->proto == MSEG_PROTO_ICMP)
-		f->port = (uint16_t)((gen_chance(g, 50) ? 8 : gen_below(g, 4)) << 8 |
-				     gen_below(g, 3));
+		f->port =
+		    (uint16_t)((gen_chance(g, 50) ? 8 : gen_below(g, 4)) << 8 | gen_below(g, 3));
 	else
 		f->port = gen_chance(g, 80) ? ports[gen_below(g, 8)] : (uint16_t)gen_u32(g);
 }

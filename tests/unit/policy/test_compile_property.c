@@ -30,10 +30,10 @@ static int check_flow_in(const struct mseg_compiled *c, const struct mseg_topolo
 			 const struct mseg_policy_set *set, const struct mseg_compile_opts *opts,
 			 const struct mseg_flow *f, char *why, size_t why_len)
 {
-	struct mseg_eval_result res = { 0 };
+	struct mseg_eval_result res = {0};
 	int r = 0, ok = 1;
 
-		r = mseg_evaluate(t, set, opts, f, &res);
+	r = mseg_evaluate(t, set, opts, f, &res);
 	for (int d = 0; r >= 0 && ok && d < 2; d++) {
 		const struct mseg_side *side = d == MSEG_DIR_EGRESS ? &res.egress : &res.ingress;
 		const struct mseg_flow_end *self = d == MSEG_DIR_EGRESS ? &f->src : &f->dst;
@@ -54,8 +54,8 @@ static int check_flow_in(const struct mseg_compiled *c, const struct mseg_topolo
 			snprintf(why, why_len,
 				 "%s: table verdict=%u audit=%u by={%d,%u,%u,%u}, evaluator "
 				 "verdict=%u audit=%u by={%d,%u,%u,%u}",
-				 d ? "egress" : "ingress", v, a, by.kind, by.policy, by.rule, by.dir,
-				 side->verdict, side->audit, side->decided_by.kind,
+				 d ? "egress" : "ingress", v, a, by.kind, by.policy, by.rule,
+				 by.dir, side->verdict, side->audit, side->decided_by.kind,
 				 side->decided_by.policy, side->decided_by.rule,
 				 side->decided_by.dir);
 			ok = 0;
@@ -91,7 +91,7 @@ static void print_selector(const char *what, const struct mseg_selector *s)
 	printf(" %s{%s", what, l ? l : "?");
 	free(l);
 	for (size_t i = 0; i < s->n_exprs; i++) {
-		static const char *const ops[] = { "In", "NotIn", "Exists", "DoesNotExist" };
+		static const char *const ops[] = {"In", "NotIn", "Exists", "DoesNotExist"};
 
 		printf(" %s %s(", s->exprs[i].key, ops[s->exprs[i].op]);
 		for (size_t k = 0; k < s->exprs[i].n_values; k++)
@@ -147,12 +147,14 @@ static void print_case(const struct mseg_topology *t, const struct mseg_policy_s
 					const struct mseg_peer *q = &r->peers[j];
 
 					if (q->kind == MSEG_PEER_IPBLOCK) {
-						printf(" ipblock %s",
-						       mseg_cidr_format(&q->ipblock.cidr, false, buf));
+						printf(
+						    " ipblock %s",
+						    mseg_cidr_format(&q->ipblock.cidr, false, buf));
 						for (size_t e = 0; e < q->ipblock.n_except; e++)
-							printf(" except %s",
-							       mseg_cidr_format(&q->ipblock.except[e],
-										false, buf));
+							printf(
+							    " except %s",
+							    mseg_cidr_format(&q->ipblock.except[e],
+									     false, buf));
 						continue;
 					}
 					printf(" [");
@@ -190,8 +192,8 @@ static void shrink_and_report(uint64_t seed, const struct mseg_topology *t,
 			      const struct mseg_compile_opts *opts, const struct mseg_flow *f)
 {
 	struct mseg_policy *pols = calloc(set->n_policies + 1, sizeof(*pols));
-	struct mseg_rule *rule_store[64][2] = { { NULL } };
-	struct mseg_policy_set cur = { .policies = pols, .n_policies = set->n_policies };
+	struct mseg_rule *rule_store[64][2] = {{NULL}};
+	struct mseg_policy_set cur = {.policies = pols, .n_policies = set->n_policies};
 	char why[512] = "";
 	bool progress = true;
 
@@ -199,7 +201,8 @@ static void shrink_and_report(uint64_t seed, const struct mseg_topology *t,
 	for (size_t i = 0; i < cur.n_policies && i < 64; i++)
 		for (int d = 0; d < 2; d++) {
 			size_t nr = d ? pols[i].n_egress_rules : pols[i].n_ingress_rules;
-			struct mseg_rule **rules = d ? &pols[i].egress_rules : &pols[i].ingress_rules;
+			struct mseg_rule **rules =
+			    d ? &pols[i].egress_rules : &pols[i].ingress_rules;
 
 			rule_store[i][d] = calloc(nr + 1, sizeof(struct mseg_rule));
 			memcpy(rule_store[i][d], *rules, nr * sizeof(struct mseg_rule));
@@ -223,7 +226,7 @@ static void shrink_and_report(uint64_t seed, const struct mseg_topology *t,
 		for (size_t i = 0; !progress && i < cur.n_policies; i++)
 			for (int d = 0; !progress && d < 2; d++) {
 				struct mseg_rule *rules =
-					d ? pols[i].egress_rules : pols[i].ingress_rules;
+				    d ? pols[i].egress_rules : pols[i].ingress_rules;
 				size_t *nr = d ? &pols[i].n_egress_rules : &pols[i].n_ingress_rules;
 
 				/* only the last rule: earlier ones keep their indices */
@@ -263,10 +266,10 @@ static void test_compiled_table_agrees_with_evaluator(void **state)
 
 	for (uint64_t k = 0; done < samples && failures < 3; k++) {
 		uint64_t seed = seed0 + k;
-		struct gen g = { .s = seed * 0x9e3779b97f4a7c15ull | 1 };
-		struct mseg_topology t = { 0 };
-		struct mseg_policy_set set = { 0 };
-		struct mseg_compile_opts opts = { .default_deny = gen_chance(&g, 25) };
+		struct gen g = {.s = seed * 0x9e3779b97f4a7c15ull | 1};
+		struct mseg_topology t = {0};
+		struct mseg_policy_set set = {0};
+		struct mseg_compile_opts opts = {.default_deny = gen_chance(&g, 25)};
 		struct mseg_identities *ids = NULL;
 		struct mseg_compiled *c = NULL;
 
@@ -293,18 +296,19 @@ static void test_compiled_table_agrees_with_evaluator(void **state)
 		mseg_policy_set_free(&set);
 		mseg_topology_free(&t);
 	}
-	printf("property: %llu samples; sides: %lu allow, %lu deny, %lu audit; decided by rule %lu, "
-	       "isolation %lu, default %lu\n",
-	       (unsigned long long)done, stat_verdict[1], stat_verdict[0], stat_audit,
-	       stat_kind[MSEG_DECIDED_RULE], stat_kind[MSEG_DECIDED_ISOLATION],
-	       stat_kind[MSEG_DECIDED_DEFAULT]);
+	printf(
+	    "property: %llu samples; sides: %lu allow, %lu deny, %lu audit; decided by rule %lu, "
+	    "isolation %lu, default %lu\n",
+	    (unsigned long long)done, stat_verdict[1], stat_verdict[0], stat_audit,
+	    stat_kind[MSEG_DECIDED_RULE], stat_kind[MSEG_DECIDED_ISOLATION],
+	    stat_kind[MSEG_DECIDED_DEFAULT]);
 	assert_int_equal(failures, 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_compiled_table_agrees_with_evaluator),
+	    cmocka_unit_test(test_compiled_table_agrees_with_evaluator),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

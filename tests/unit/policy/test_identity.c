@@ -13,7 +13,7 @@
 
 static struct mseg_labels make(const char *app, const char *ns)
 {
-	struct mseg_labels l = { 0 };
+	struct mseg_labels l = {0};
 
 	assert_int_equal(mseg_labels_set(&l, "app", app), 0);
 	assert_int_equal(mseg_labels_set(&l, "io.mseg.namespace", ns), 0);
@@ -24,7 +24,7 @@ static void test_get_allocates_from_256_and_is_stable(void **state)
 {
 	struct mseg_identities *ids = NULL;
 	struct mseg_labels a = make("web", "x"), b = make("db", "x"), a2 = make("web", "x");
-	struct mseg_labels empty = { 0 };
+	struct mseg_labels empty = {0};
 	uint32_t ia, ib, ia2, ie;
 
 	assert_int_equal(mseg_identities_new(&ids), 0);
@@ -83,7 +83,7 @@ static void test_many_sets(void **state)
 	assert_int_equal(mseg_identities_new(&ids), 0);
 	for (int round = 0; round < 2; round++)
 		for (uint32_t i = 0; i < 5000; i++) {
-			struct mseg_labels l = { 0 };
+			struct mseg_labels l = {0};
 			uint32_t id;
 
 			snprintf(v, sizeof(v), "v%u", i);
@@ -98,9 +98,9 @@ static void test_many_sets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_get_allocates_from_256_and_is_stable),
-		cmocka_unit_test(test_put_pins_and_allocation_skips_pinned),
-		cmocka_unit_test(test_many_sets),
+	    cmocka_unit_test(test_get_allocates_from_256_and_is_stable),
+	    cmocka_unit_test(test_put_pins_and_allocation_skips_pinned),
+	    cmocka_unit_test(test_many_sets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Digests of the compiler's inputs: one per policy and one per endpoint's identity inputs,
+ * compared between updates to find what changed without keeping a copy of the inputs. They
+ * are read for every policy and endpoint on every update, hence one multiply per word.
+ */
+#include <string.h>
+
+#include "policy/compile_internal.h"
+
+#define H_PRIME 0x100000001b3ull
+
+/* One multiply per word: the digest is read for every policy on every update. */
+static uint64_t h_u64(uint64_t h, uint64_t v)
+{
+	h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 31);
+}
+
+static uint64_t h_str(uint64_t h, const char *s)
+{
+	if (!s)
+		return h_u64(h, 0x5a5a5a5a);
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= H_PRIME;
+	}
+	return h_u64(h, 0xff);
+}
+
+static uint64_t h_labels(uint64_t h, const struct mseg_labels *l)
+{
+	h = h_u64(h, l->n);
+	for (size_t i = 0; i < l->n; i++)
+		h = h_str(h_str(h, l->items[i].key), l->items[i].value);
+	return h;
+}
+
+static uint64_t h_sel(uint64_t h, const struct mseg_selector *s)
+{
+	h = h_labels(h, &s->match_labels);
+	h = h_u64(h, s->n_exprs);
+	for (size_t i = 0; i < s->n_exprs; i++) {
+		h = h_str(h_u64(h, s->exprs[i].op), s->exprs[i].key);
+		h = h_u64(h, s->exprs[i].n_values);
+		for (size_t k = 0; k < s->exprs[i].n_values; k++)
+			h = h_str(h, s->exprs[i].values[k]);
+	}
+	return h;
+}
+
+static uint64_t h_cidr(uint64_t h, const struct mseg_cidr *c)
+{
+	uint64_t w[2];
+
+	memcpy(w, c->addr, sizeof(w));
+	h = h_u64(h, (uint64_t)c->family << 8 | c->prefixlen);
+	return h_u64(h_u64(h, w[0]), w[1]);
+}
+
+/* A digest of everything in a policy that the compiled table depends on. */
+uint64_t mseg_compile_policy_digest(const struct mseg_policy *p)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = h_u64(h, (uint64_t)p->kind << 32 | (uint64_t)p->tier << 16 | p->mode);
+	h = h_u64(h, (uint64_t)(uint32_t)p->priority << 8 | p->has_subject_ns << 3 |
+			 p->has_subject_ep << 2 | p->ingress << 1 | p->egress);
+	h = h_str(h, p->namespace);
+	h = h_sel(h_sel(h, &p->subject_ns), &p->subject_ep);
+	for (int d = 0; d < 2; d++) {
+		const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
+		size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
+
+		h = h_u64(h, nr);
+		for (size_t k = 0; k < nr; k++) {
+			const struct mseg_rule *r = &rules[k];
+
+			h = h_u64(h, (uint64_t)r->action << 40 | (uint64_t)r->n_peers << 20 |
+					 r->n_ports);
+			for (size_t j = 0; j < r->n_peers; j++) {
+				const struct mseg_peer *q = &r->peers[j];
+
+				h = h_u64(h, q->kind << 2 | q->has_ns_sel << 1 | q->has_ep_sel);
+				h = h_sel(h_sel(h, &q->ns_sel), &q->ep_sel);
+				if (q->kind != MSEG_PEER_IPBLOCK)
+					continue;
+				h = h_cidr(h_u64(h, q->ipblock.n_except), &q->ipblock.cidr);
+				for (size_t e = 0; e < q->ipblock.n_except; e++)
+					h = h_cidr(h, &q->ipblock.except[e]);
+			}
+			for (size_t j = 0; j < r->n_ports; j++) {
+				const struct mseg_port *q = &r->ports[j];
+
+				h = h_u64(h, (uint64_t)q->proto << 48 |
+						 (uint64_t)q->has_port << 40 |
+						 (uint64_t)q->port << 16 | q->end_port);
+				h = h_u64(h, (uint64_t)(uint32_t)q->icmp_type << 32 |
+						 (uint32_t)q->icmp_code);
+				h = h_str(h, q->named_port);
+			}
+		}
+	}
+	return h;
+}
+
+/* A digest of the inputs of an endpoint's identity label set. */
+uint64_t mseg_compile_endpoint_digest(const struct mseg_endpoint *e, const struct mseg_labels *nsl)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = h_labels(h_str(h, e->namespace), &e->labels);
+	h = h_labels(h, nsl);
+	h = h_u64(h, e->n_ports);
+	for (size_t i = 0; i < e->n_ports; i++)
+		h = h_u64(h_str(h, e->ports[i].name),
+			  (uint64_t)e->ports[i].port << 8 | e->ports[i].proto);
+	return h;
+}
