@@ -108,8 +108,12 @@ int mseg_client_call(const char *socket_path, const char *op, json_t *args, json
 	r = send_all(fd, req, strlen(req));
 	if (r == 0)
 		r = send_all(fd, "\n", 1);
-	if (r == 0)
-		r = recv_line(fd, &line);
+	/* Even when sending failed, msegd may have answered first (a refusal) and hung up. */
+	if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
+		int rr = recv_line(fd, &line);
+
+		r = rr < 0 ? (r < 0 ? r : rr) : 0;
+	}
 	if (r < 0) {
 		fprintf(stderr, "mseg: lost msegd at %s: %s\n", socket_path, strerror(-r));
 		return r;
