@@ -570,14 +570,24 @@ struct polref {
 	const struct mseg_policy *p;
 };
 
+/* The tier a policy is evaluated in, from its kind (the tier field only matters for
+ * ClusterPolicies, as in the evaluator). */
+static uint8_t stage_of(const struct mseg_policy *p)
+{
+	if (p->kind != MSEG_KIND_CLUSTER_POLICY)
+		return STAGE_NS;
+	return p->tier == MSEG_TIER_BASELINE ? STAGE_BASELINE : STAGE_ADMIN;
+}
+
 static int polref_cmp(const void *a, const void *b)
 {
 	const struct mseg_policy *x = ((const struct polref *)a)->p;
 	const struct mseg_policy *y = ((const struct polref *)b)->p;
+	uint8_t sx = stage_of(x), sy = stage_of(y);
 
-	if (x->tier != y->tier)
-		return x->tier < y->tier ? -1 : 1;
-	if (x->tier != MSEG_TIER_NAMESPACE && x->priority != y->priority)
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	if (sx != STAGE_NS && x->priority != y->priority)
 		return x->priority < y->priority ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
 }
@@ -652,7 +662,7 @@ static int gather(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t *cap_
 			*cap_pols = nc;
 		}
 		(*pols)[(*n_pols)++] = p->id;
-		if (p->tier != MSEG_TIER_NAMESPACE || p->kind == MSEG_KIND_CLUSTER_POLICY)
+		if (stage_of(p) != STAGE_NS)
 			continue;
 		/* refs are sorted by id within the tier: the first seen is the lowest */
 		if (!rc->s_all)
@@ -674,9 +684,7 @@ static int gather(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t *cap_
 		    rc->dir == MSEG_DIR_INGRESS ? p->ingress_rules : p->egress_rules;
 		size_t nr = rc->dir == MSEG_DIR_INGRESS ? p->n_ingress_rules : p->n_egress_rules;
 		size_t off = pol_peer_off(x, refs[i].pol, rc->dir, 0);
-		uint8_t stage = p->kind == MSEG_KIND_CLUSTER_POLICY
-				    ? (p->tier == MSEG_TIER_BASELINE ? STAGE_BASELINE : STAGE_ADMIN)
-				    : STAGE_NS;
+		uint8_t stage = stage_of(p);
 
 		for (size_t k = 0; k < nr; k++) {
 			rc->er[rc->n_er++] = (struct erule){.p = p,
