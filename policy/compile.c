@@ -122,7 +122,6 @@ static void upd_done(struct upd *u, bool keep_new_res)
 }
 
 static const struct mseg_topology *sort_topo;
-static const struct mseg_policy_set *sort_set;
 static const struct cident *sort_idents;
 
 static int ns_order_cmp(const void *a, const void *b)
@@ -138,21 +137,6 @@ static int idents_ns_cmp(const void *a, const void *b)
 	int k = strcmp(x->rep->namespace, y->rep->namespace);
 
 	return k ? k : (x->id < y->id ? -1 : x->id > y->id);
-}
-
-static int pol_ns_cmp(const void *a, const void *b)
-{
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	const struct mseg_policy *x = &sort_set->policies[i], *y = &sort_set->policies[j];
-	bool cx = x->kind == MSEG_KIND_CLUSTER_POLICY || !x->namespace;
-	bool cy = y->kind == MSEG_KIND_CLUSTER_POLICY || !y->namespace;
-	int k;
-
-	if (cx != cy)
-		return cx ? 1 : -1;
-	if (!cx && (k = strcmp(x->namespace, y->namespace)))
-		return k;
-	return i < j ? -1 : i > j;
 }
 
 static int ns_labels_of(struct upd *u, const char *name, const struct mseg_labels **ret)
@@ -328,9 +312,18 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 	_cleanup_free_ bool *is_ep_prefix = NULL;
 	int r;
 
-	r = mseg_compile_collect_prefixes(u->x.set, &x->prefixes, &x->n_prefixes);
-	if (r < 0)
-		return r;
+	if (u->policies_same) {
+		x->prefixes = malloc((c->n_prefixes + 1) * sizeof(*x->prefixes));
+		if (!x->prefixes)
+			return -ENOMEM;
+		if (c->n_prefixes)
+			memcpy(x->prefixes, c->prefixes, c->n_prefixes * sizeof(*x->prefixes));
+		x->n_prefixes = c->n_prefixes;
+	} else {
+		r = mseg_compile_collect_prefixes(u->x.set, &x->prefixes, &x->n_prefixes);
+		if (r < 0)
+			return r;
+	}
 	for (size_t q = 0; q < x->n_prefixes; q++)
 		lens |= 1ull << x->prefixes[q].prefixlen;
 	ep_prefix = malloc((n_ep + 1) * sizeof(*ep_prefix));
@@ -485,19 +478,55 @@ static int build_policy_index(struct upd *u)
 	struct cctx *x = &u->x;
 	const struct mseg_policy_set *set = x->set;
 	bool seen[256] = {false};
-	size_t n_peers = 0;
+	size_t n_peers = 0, n_ns = 0, n_cluster = 0;
+	_cleanup_free_ const char **ns = NULL;
+	_cleanup_free_ size_t *ns_off = NULL;
+	_cleanup_free_ int32_t *pol_ns = NULL;
 
 	seen[MSEG_PROTO_ICMP] = seen[MSEG_PROTO_TCP] = seen[MSEG_PROTO_UDP] =
 	    seen[MSEG_PROTO_SCTP] = true;
 	x->peer_off = malloc((set->n_policies + 1) * sizeof(*x->peer_off));
 	x->pol_by_ns = malloc((set->n_policies + 1) * sizeof(*x->pol_by_ns));
 	u->ph = malloc((set->n_policies + 1) * sizeof(*u->ph));
-	if (!x->peer_off || !x->pol_by_ns || !u->ph)
+	/* the namespaces that have endpoints, in order (idents_by_ns is sorted by namespace) */
+	ns = malloc((x->n_idents + 1) * sizeof(*ns));
+	ns_off = calloc(x->n_idents + 2, sizeof(*ns_off));
+	pol_ns = malloc((set->n_policies + 1) * sizeof(*pol_ns));
+	if (!x->peer_off || !x->pol_by_ns || !u->ph || !ns || !ns_off || !pol_ns)
 		return -ENOMEM;
+	for (size_t i = 0; i < x->n_idents; i++) {
+		const char *name = x->idents[x->idents_by_ns[i]].rep->namespace;
+
+		if (!n_ns || strcmp(ns[n_ns - 1], name))
+			ns[n_ns++] = name;
+	}
 	for (size_t i = 0; i < set->n_policies; i++) {
 		const struct mseg_policy *p = &set->policies[i];
 
 		x->peer_off[i] = n_peers;
+		pol_ns[i] = -1;
+		if (p->kind == MSEG_KIND_CLUSTER_POLICY)
+			n_cluster++;
+		else if (p->namespace) {
+			/* a namespaced policy selects only in its namespace: one with no
+			 * endpoints there selects nothing and is left out of the index */
+			size_t lo = 0, hi = n_ns;
+
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				int k = strcmp(ns[mid], p->namespace);
+
+				if (!k) {
+					pol_ns[i] = (int32_t)mid;
+					ns_off[mid + 1]++;
+					break;
+				}
+				if (k < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		}
 		for (int d = 0; d < 2; d++) {
 			const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
 			size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
@@ -508,9 +537,6 @@ static int build_policy_index(struct upd *u)
 					seen[rules[k].ports[j].proto] = true;
 			}
 		}
-		x->pol_by_ns[i] = i;
-		if (p->kind != MSEG_KIND_CLUSTER_POLICY && p->namespace)
-			x->n_pol_ns++;
 		u->ph[i] = (struct polhash){.id = p->id, .hash = mseg_compile_policy_digest(p)};
 	}
 	u->n_ph = set->n_policies;
@@ -518,8 +544,17 @@ static int build_policy_index(struct upd *u)
 	for (size_t i = 1; i < u->n_ph; i++)
 		if (u->ph[i].id == u->ph[i - 1].id)
 			return -EINVAL; /* policy ids must be unique */
-	sort_set = set;
-	compile_sort(x->pol_by_ns, set->n_policies, sizeof(*x->pol_by_ns), pol_ns_cmp);
+	/* counting sort by namespace, policy order within one; ClusterPolicies after */
+	for (size_t k = 0; k < n_ns; k++)
+		ns_off[k + 1] += ns_off[k];
+	x->n_pol_ns = ns_off[n_ns];
+	x->n_pol_all = x->n_pol_ns;
+	for (size_t i = 0; i < set->n_policies; i++) {
+		if (pol_ns[i] >= 0)
+			x->pol_by_ns[ns_off[pol_ns[i]]++] = i;
+		else if (set->policies[i].kind == MSEG_KIND_CLUSTER_POLICY)
+			x->pol_by_ns[x->n_pol_all++] = i;
+	}
 	x->memo = calloc(n_peers + 1, sizeof(*x->memo));
 	x->protos = malloc(256);
 	if (!x->memo || !x->protos)
@@ -742,6 +777,7 @@ static void compiler_forget(struct mseg_compiler *c)
 	free(c->eps);
 	free(c->ipc);
 	free(c->ep_identity);
+	free(c->prefixes);
 	mseg_compiled_free(c->table);
 }
 
@@ -771,6 +807,12 @@ int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *to
 	r = build_identities(c, &u);
 	if (r >= 0)
 		r = build_policy_index(&u);
+	if (r >= 0 && c->ph && u.n_ph == c->n_ph) {
+		u.policies_same = true;
+		for (size_t i = 0; i < u.n_ph && u.policies_same; i++)
+			u.policies_same =
+			    u.ph[i].id == c->ph[i].id && u.ph[i].hash == c->ph[i].hash;
+	}
 	if (r >= 0)
 		r = build_classes(c, &u);
 	if (r >= 0)
@@ -804,6 +846,9 @@ int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *to
 	free(c->ipc);
 	c->ipc = TAKE_PTR(u.ipc);
 	c->n_ipc = u.n_ipc;
+	free(c->prefixes);
+	c->prefixes = TAKE_PTR(u.x.prefixes);
+	c->n_prefixes = u.x.n_prefixes;
 	free(c->ep_identity);
 	c->ep_identity = TAKE_PTR(u.ep_identity);
 	c->n_ep_identity = u.x.topo->n_endpoints;

@@ -8,8 +8,6 @@
 
 #include "policy/compile_internal.h"
 
-#define H_PRIME 0x100000001b3ull
-
 /* One multiply per word: the digest is read for every policy on every update. */
 static uint64_t h_u64(uint64_t h, uint64_t v)
 {
@@ -19,13 +17,20 @@ static uint64_t h_u64(uint64_t h, uint64_t v)
 
 static uint64_t h_str(uint64_t h, const char *s)
 {
+	size_t n;
+	uint64_t w;
+
 	if (!s)
 		return h_u64(h, 0x5a5a5a5a);
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= H_PRIME;
+	/* a word at a time, then the tail and the length (so "ab"+"c" differs from "a"+"bc") */
+	n = strlen(s);
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = h_u64(h, w);
 	}
-	return h_u64(h, 0xff);
+	w = 0;
+	memcpy(&w, s, n);
+	return h_u64(h_u64(h, w), 0xff00 | n);
 }
 
 static uint64_t h_labels(uint64_t h, const struct mseg_labels *l)

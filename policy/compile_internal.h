@@ -78,8 +78,10 @@ struct cctx {
 	size_t *peer_off; /* per policy: index of its first peer in memo */
 	struct peer_memo *memo;
 	size_t n_memo;
-	size_t *pol_by_ns; /* namespaced policy indices sorted by namespace; cluster ones last */
-	size_t n_pol_ns;
+	/* policy indices: the namespaced ones of namespaces with endpoints, sorted by namespace,
+	 * [0, n_pol_ns); then the ClusterPolicies, [n_pol_ns, n_pol_all) */
+	size_t *pol_by_ns;
+	size_t n_pol_ns, n_pol_all;
 };
 
 /* The compiled result of one identity (endpoint field 0 in entries). */
@@ -139,11 +141,14 @@ struct mseg_compiler {
 	size_t n_ipc;
 	uint32_t *ep_identity; /* topology order */
 	size_t n_ep_identity;
+	struct mseg_cidr *prefixes; /* the listed prefixes, reused while no policy changes */
+	size_t n_prefixes;
 	struct mseg_compiled *table; /* materialised on demand */
 };
 
 struct upd {
 	struct cctx x;
+	bool policies_same;	     /* every policy digest equals the previous update's */
 	struct mseg_labels *auto_ns; /* labels of namespaces used but not listed */
 	size_t n_auto_ns;
 	size_t *ns_order; /* topology namespaces sorted by name */

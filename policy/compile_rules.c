@@ -632,7 +632,7 @@ static int gather(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t *cap_
 	refs = malloc((x->set->n_policies + 1) * sizeof(*refs));
 	if (!refs)
 		return -ENOMEM;
-	for (size_t i = x->n_pol_ns; i < x->set->n_policies; i++) {
+	for (size_t i = x->n_pol_ns; i < x->n_pol_all; i++) {
 		size_t pol = x->pol_by_ns[i];
 
 		if (mseg_compile_policy_selects(x, &x->set->policies[pol], rc->self, rc->dir))
