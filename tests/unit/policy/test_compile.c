@@ -256,7 +256,7 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 
 static void test_incremental_equals_fresh(void **state)
 {
-	for (uint64_t seed = 1; seed <= 300; seed++) {
+	for (uint64_t seed = 1; seed <= 200; seed++) {
 		struct gen g = {.s = seed * 0x2545f4914f6cdd1dull | 1};
 		struct mseg_topology t = {0};
 		struct mseg_policy_set set = {0};
