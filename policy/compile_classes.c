@@ -21,6 +21,11 @@ static int label_item_cmp(const void *a, const void *b)
 	return strcmp(((const struct mseg_label *)a)->key, ((const struct mseg_label *)b)->key);
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static const char *proto_name(uint8_t proto)
 {
 	switch (proto) {
@@ -54,7 +59,7 @@ int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mse
 	for (size_t i = 0; i < ns_labels->n; i++)
 		need += sizeof(NS_LABEL_PREFIX) + strlen(ns_labels->items[i].key);
 	for (size_t i = 0; i < ep->n_ports; i++)
-		need += sizeof(PORT_PREFIX) + strlen(ep->ports[i].name) + 16;
+		need += sizeof(PORT_PREFIX) + strlen(ep->ports[i].name) + 2 * 16;
 	if (need > sizeof(stack_buf)) {
 		buf = heap_buf = malloc(need);
 		if (!buf)
@@ -76,22 +81,46 @@ int mseg_compile_endpoint_identity(struct mseg_identities *ids, const struct mse
 		items[k++] = (struct mseg_label){.key = key, .value = ns_labels->items[i].value};
 	}
 	for (size_t i = 0; i < ep->n_ports; i++) {
-		const char *pn = proto_name(ep->ports[i].proto);
-		char *key = buf + used, *val;
+		const struct mseg_named_port *np = &ep->ports[i];
+		char *key = buf + used, *val, *parts[16];
+		size_t n_parts = 0;
+		bool first = true;
 
-		used += (size_t)sprintf(key, PORT_PREFIX "%s", ep->ports[i].name) + 1;
+		/* one label per name; a name declared for several protocols lists each, and
+		 * only the first port of a (name, protocol) counts, as in the resolution */
+		for (size_t j = 0; j < i && first; j++)
+			first = strcmp(ep->ports[j].name, np->name) != 0;
+		if (!first)
+			continue;
+		used += (size_t)sprintf(key, PORT_PREFIX "%s", np->name) + 1;
+		for (size_t j = i; j < ep->n_ports && n_parts < ARRAY_SIZE(parts); j++) {
+			const struct mseg_named_port *q = &ep->ports[j];
+			const char *pn = proto_name(q->proto);
+			bool dup = strcmp(q->name, np->name) != 0;
+
+			for (size_t h = i; h < j && !dup; h++)
+				dup = ep->ports[h].proto == q->proto &&
+				      !strcmp(ep->ports[h].name, q->name);
+			if (dup)
+				continue;
+			parts[n_parts] = buf + used;
+			used += (size_t)(pn ? sprintf(parts[n_parts], "%u/%s", q->port, pn)
+					    : sprintf(parts[n_parts], "%u/%u", q->port, q->proto)) +
+				1;
+			n_parts++;
+		}
+		qsort(parts, n_parts, sizeof(*parts), str_cmp);
 		val = buf + used;
-		used +=
-		    (size_t)(pn ? sprintf(val, "%u/%s", ep->ports[i].port, pn)
-				: sprintf(val, "%u/%u", ep->ports[i].port, ep->ports[i].proto)) +
-		    1;
+		for (size_t j = 0; j < n_parts; j++)
+			used += (size_t)sprintf(buf + used, "%s%s", j ? "," : "", parts[j]);
+		used++;
 		items[k++] = (struct mseg_label){.key = key, .value = val};
 	}
 	compile_sort(items, k, sizeof(*items), label_item_cmp);
 	for (size_t i = 1; i < k; i++)
 		if (!strcmp(items[i - 1].key, items[i].key))
-			/* an endpoint label using the reserved io.mseg. prefix, or two named
-			 * ports of one name: no exact identity for it */
+			/* an endpoint label using a key of the reserved io.mseg. prefix: no
+			 * exact identity for it */
 			return -EINVAL;
 	set = (struct mseg_labels){.items = items, .n = k};
 	return mseg_identities_get(ids, &set, ret);

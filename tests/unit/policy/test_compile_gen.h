@@ -231,12 +231,14 @@ static inline void gen_topology(struct gen *g, struct mseg_topology *t)
 		while (used[host]);
 		used[host] = true;
 		e->ip = gen_v4(10, 200, 0, host, 32);
-		e->n_ports = gen_below(g, 3);
+		e->n_ports = gen_below(g, 4);
 		e->ports = calloc(e->n_ports + 1, sizeof(*e->ports));
 		for (size_t k = 0; k < e->n_ports; k++) {
 			static const uint16_t pn[] = {80, 81, 53, 8080};
 
-			e->ports[k].name = gen_strdup(gen_port_names[k]);
+			/* sometimes one name twice (other protocol, or a shadowed port) */
+			e->ports[k].name = gen_strdup(
+			    gen_port_names[gen_chance(g, 20) ? gen_below(g, 3) : k]);
 			e->ports[k].port = pn[gen_below(g, 4)];
 			e->ports[k].proto = gen_chance(g, 70) ? MSEG_PROTO_TCP : MSEG_PROTO_UDP;
 		}
