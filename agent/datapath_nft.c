@@ -291,6 +291,8 @@ static const struct mseg_endpoint_default *default_find(const struct mseg_endpoi
 {
 	struct mseg_endpoint_default key = {.endpoint = endpoint};
 
+	if (n == 0)
+		return NULL;
 	return bsearch(&key, v, n, sizeof(*v), default_cmp);
 }
 
@@ -415,7 +417,8 @@ static int plan_endpoint_dir(struct mseg_datapath *dp, const struct plan_src *sr
 			return r;
 	}
 	for (int m = 0; m < N_MAPS; m++)
-		qsort(out[m].v, out[m].n, sizeof(*out[m].v), elem_qcmp);
+		if (out[m].n > 1)
+			qsort(out[m].v, out[m].n, sizeof(*out[m].v), elem_qcmp);
 	return 0;
 }
 
@@ -1022,6 +1025,13 @@ struct mirror {
 	size_t n_iv;
 };
 
+/* memcpy that accepts (NULL, 0), as empty arrays from the compiler may be NULL */
+static void copy(void *dst, const void *src, size_t len)
+{
+	if (len)
+		memcpy(dst, src, len);
+}
+
 static void mirror_free(struct mirror *m)
 {
 	free(m->entries);
@@ -1048,7 +1058,7 @@ static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_
 	if (!m->entries)
 		return -ENOMEM;
 	n = 0;
-	memcpy(m->entries, dp->entries, dp->n_entries * sizeof(*m->entries));
+	copy(m->entries, dp->entries, dp->n_entries * sizeof(*m->entries));
 	n = dp->n_entries;
 	/* removed: a merge of two sorted lists keeps this O(n + k log k) */
 	if (diff->n_removed) {
@@ -1058,7 +1068,7 @@ static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_
 
 		if (!rm)
 			return -ENOMEM;
-		memcpy(rm, diff->removed, diff->n_removed * sizeof(*rm));
+		copy(rm, diff->removed, diff->n_removed * sizeof(*rm));
 		qsort(rm, diff->n_removed, sizeof(*rm), entry_cmp);
 		for (size_t i = 0; i < n; i++) {
 			while (j < diff->n_removed && entry_cmp(&rm[j], &m->entries[i]) < 0)
@@ -1071,7 +1081,7 @@ static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_
 		}
 		n = k;
 	}
-	memcpy(m->entries + n, diff->added, diff->n_added * sizeof(*m->entries));
+	copy(m->entries + n, diff->added, diff->n_added * sizeof(*m->entries));
 	n += diff->n_added;
 	qsort(m->entries, n, sizeof(*m->entries), entry_cmp);
 	m->n_entries = n;
@@ -1083,14 +1093,15 @@ static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_
 		m->defaults[d] = malloc(cap * sizeof(*m->defaults[d]));
 		if (!m->defaults[d])
 			return -ENOMEM;
-		memcpy(m->defaults[d], dp->defaults[d],
+		copy(m->defaults[d], dp->defaults[d],
 		       dp->n_defaults[d] * sizeof(*m->defaults[d]));
 		n = dp->n_defaults[d];
 		for (size_t i = 0; i < diff->n_defaults_changed[d]; i++) {
 			const struct mseg_endpoint_default *c = &diff->defaults_changed[d][i];
 			struct mseg_endpoint_default *old =
-				bsearch(c, m->defaults[d], dp->n_defaults[d],
-					sizeof(*m->defaults[d]), default_cmp);
+				dp->n_defaults[d] ? bsearch(c, m->defaults[d], dp->n_defaults[d],
+							    sizeof(*m->defaults[d]), default_cmp)
+						  : NULL;
 
 			if (old)
 				*old = *c;
@@ -1116,7 +1127,7 @@ static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_
 		if (!gone)
 			m->ipcache[n++] = dp->ipcache[i];
 	}
-	memcpy(m->ipcache + n, diff->ipcache_added, diff->n_ipcache_added * sizeof(*m->ipcache));
+	copy(m->ipcache + n, diff->ipcache_added, diff->n_ipcache_added * sizeof(*m->ipcache));
 	n += diff->n_ipcache_added;
 	qsort(m->ipcache, n, sizeof(*m->ipcache), ipc_cmp);
 	m->n_ipcache = n;

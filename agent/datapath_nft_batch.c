@@ -297,7 +297,7 @@ static int counter_msg(struct mseg_nft_batch *b, const char *name, bool add)
 	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
 	r = msg_begin(b, add ? NFT_MSG_NEWOBJ : NFT_MSG_DELOBJ, add ? NLM_F_CREATE : 0, &nlh,
-		      add ? "counter %s%s" : "deletion of counter", name);
+		      add ? "counter" : "deletion of counter", name);
 	if (r == 0) {
 		nftnl_obj_nlmsg_build_payload(nlh, o);
 		msg_end(b, nlh);
