@@ -15,10 +15,8 @@
 #include "lib/macro.h"
 #include "policy/evaluate.h"
 #include "tools/cli.h"
+#include "tools/matrix_format.h"
 #include "tools/policy_offline.h"
-
-/* wider names than this get numbered columns with a key, to keep the grid narrow */
-#define MATRIX_NAME_COLUMNS_MAX 8
 
 static void matrix_usage(FILE *f)
 {
@@ -46,37 +44,25 @@ static void matrix_usage(FILE *f)
 		"Exit status: 0 done, 1 load error, 2 usage error.\n");
 }
 
-struct matrix {
-	size_t n;
-	char **names;	/* "ns/name", topology order */
-	bool *allowed;	/* [src * n + dst] */
-};
-
-static void matrix_free(struct matrix *m)
-{
-	for (size_t i = 0; m->names && i < m->n; i++)
-		free(m->names[i]);
-	free(m->names);
-	free(m->allowed);
-}
-
 static int matrix_fill(const struct mseg_offline *o, const struct mseg_compile_opts *opts,
-		       uint8_t proto, uint16_t port, struct matrix *m)
+		       uint8_t proto, uint16_t port, struct mseg_matrix *m)
 {
 	size_t n = o->topo.n_endpoints;
+	int r;
 
-	m->n = n;
-	m->names = calloc(n ? n : 1, sizeof(char *));
-	m->allowed = calloc(n ? n * n : 1, sizeof(bool));
-	if (!m->names || !m->allowed)
-		return -ENOMEM;
+	r = mseg_matrix_init(m, n, n);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		const struct mseg_endpoint *e = &o->topo.endpoints[i];
 
-		if (asprintf(&m->names[i], "%s/%s", e->namespace, e->name) < 0) {
-			m->names[i] = NULL;
+		if (asprintf(&m->rows[i], "%s/%s", e->namespace, e->name) < 0) {
+			m->rows[i] = NULL;
 			return -ENOMEM;
 		}
+		m->cols[i] = strdup(m->rows[i]);
+		if (!m->cols[i])
+			return -ENOMEM;
 	}
 	for (size_t s = 0; s < n; s++)
 		for (size_t d = 0; d < n; d++) {
@@ -87,86 +73,14 @@ static int matrix_fill(const struct mseg_offline *o, const struct mseg_compile_o
 				.port = port,
 			};
 			struct mseg_eval_result res;
-			int r = mseg_evaluate(&o->topo, &o->set, opts, &f, &res);
 
+			r = mseg_evaluate(&o->topo, &o->set, opts, &f, &res);
 			if (r < 0)
 				return r;
 			m->allowed[s * n + d] = res.verdict == MSEG_VERDICT_ALLOW;
 			mseg_eval_result_free(&res);
 		}
 	return 0;
-}
-
-static void print_text(const struct matrix *m, uint8_t proto, uint16_t port)
-{
-	size_t w = 0, cw;
-	bool numbered;
-	char pbuf[32];
-
-	for (size_t i = 0; i < m->n; i++)
-		if (strlen(m->names[i]) > w)
-			w = strlen(m->names[i]);
-	numbered = w > MATRIX_NAME_COLUMNS_MAX;
-	cw = numbered ? (size_t)snprintf(NULL, 0, "%zu", m->n) : w;
-
-	printf("%s: rows from, columns to; '.' allowed, 'X' denied\n\n",
-	       mseg_offline_port_format(proto, port, pbuf, sizeof(pbuf)));
-	printf("%*s", (int)w, "");
-	for (size_t d = 0; d < m->n; d++) {
-		if (numbered)
-			printf(" %*zu", (int)cw, d + 1);
-		else
-			printf(" %*s", (int)cw, m->names[d]);
-	}
-	printf("\n");
-	for (size_t s = 0; s < m->n; s++) {
-		printf("%-*s", (int)w, m->names[s]);
-		for (size_t d = 0; d < m->n; d++)
-			printf(" %*s", (int)cw, m->allowed[s * m->n + d] ? "." : "X");
-		printf("\n");
-	}
-	if (numbered) {
-		printf("\ncolumns:\n");
-		for (size_t d = 0; d < m->n; d++)
-			printf("  %*zu %s\n", (int)cw, d + 1, m->names[d]);
-	}
-}
-
-static int print_json(const struct matrix *m, uint8_t proto, uint16_t port)
-{
-	json_t *j = json_object(), *eps = json_array(), *allowed = json_object();
-	int r = -ENOMEM;
-
-	if (!j || !eps || !allowed)
-		goto out;
-	if (proto == MSEG_PROTO_ICMP) {
-		json_object_set_new(j, "port", json_integer(port >> 8));
-		json_object_set_new(j, "code", json_integer(port & 0xff));
-	} else {
-		json_object_set_new(j, "port", json_integer(port));
-	}
-	json_object_set_new(j, "protocol", json_string(mseg_offline_proto_name(proto)));
-	for (size_t s = 0; s < m->n; s++) {
-		json_t *row = json_object();
-
-		if (!row)
-			goto out;
-		json_array_append_new(eps, json_string(m->names[s]));
-		for (size_t d = 0; d < m->n; d++)
-			json_object_set_new(row, m->names[d], json_boolean(m->allowed[s * m->n + d]));
-		json_object_set_new(allowed, m->names[s], row);
-	}
-	json_object_set_new(j, "endpoints", eps);
-	json_object_set_new(j, "allowed", allowed);
-	eps = allowed = NULL;
-	r = json_dumpf(j, stdout, JSON_INDENT(2)) < 0 ? -EIO : 0;
-	if (r == 0)
-		fputc('\n', stdout);
-out:
-	json_decref(eps);
-	json_decref(allowed);
-	json_decref(j);
-	return r;
 }
 
 int mseg_cmd_policy_matrix(int argc, char **argv)
@@ -186,7 +100,7 @@ int mseg_cmd_policy_matrix(int argc, char **argv)
 	const char *endpoints = NULL, *port = NULL, *why = NULL;
 	struct mseg_compile_opts opts = {0};
 	struct mseg_offline o;
-	struct matrix m = {0};
+	struct mseg_matrix m = {0};
 	uint8_t proto;
 	uint16_t pnum;
 	bool json = false;
@@ -243,13 +157,13 @@ int mseg_cmd_policy_matrix(int argc, char **argv)
 	if (r < 0) {
 		log_errno(r, "cannot evaluate the matrix");
 	} else if (json) {
-		r = print_json(&m, proto, pnum);
+		r = mseg_matrix_print_json(&m, proto, pnum, stdout);
 		if (r < 0)
 			log_errno(r, "cannot print the matrix");
 	} else {
-		print_text(&m, proto, pnum);
+		mseg_matrix_print_text(&m, proto, pnum, stdout);
 	}
-	matrix_free(&m);
+	mseg_matrix_free(&m);
 	mseg_offline_free(&o);
 	return r < 0 ? 1 : 0;
 }
