@@ -44,11 +44,11 @@ int mseg_diag_add(struct mseg_diag *d, const char *file, unsigned line, unsigned
 		return -ENOMEM;
 	d->items = items;
 	items[d->n++] = (struct mseg_diag_entry){
-		.file = TAKE_PTR(f),
-		.line = line,
-		.col = col,
-		.field = TAKE_PTR(fld),
-		.message = TAKE_PTR(msg),
+	    .file = TAKE_PTR(f),
+	    .line = line,
+	    .col = col,
+	    .field = TAKE_PTR(fld),
+	    .message = TAKE_PTR(msg),
 	};
 	return 0;
 }

@@ -169,7 +169,8 @@ static int qualified_name_part_check(const char *s, size_t len, bool part, const
 		char c = s[i];
 
 		if (!is_alnum(c) && c != '-' && c != '_' && c != '.') {
-			*why = part ? "name part must consist of alphanumeric characters, '-', '_' or '.'"
+			*why = part ? "name part must consist of alphanumeric characters, '-', '_' "
+				      "or '.'"
 				    : "must consist of alphanumeric characters, '-', '_' or '.'";
 			return -EINVAL;
 		}

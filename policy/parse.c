@@ -23,9 +23,9 @@ struct parse_state {
 };
 
 static const char *const kind_names[] = {
-	[MSEG_KIND_NETWORK_POLICY] = "NetworkPolicy",
-	[MSEG_KIND_POLICY] = "Policy",
-	[MSEG_KIND_CLUSTER_POLICY] = "ClusterPolicy",
+    [MSEG_KIND_NETWORK_POLICY] = "NetworkPolicy",
+    [MSEG_KIND_POLICY] = "Policy",
+    [MSEG_KIND_CLUSTER_POLICY] = "ClusterPolicy",
 };
 
 /* The value under key even when it is null (presence matters for podSelector). */
@@ -56,11 +56,22 @@ static void metadata_decode(struct parse_state *st, const struct mseg_ynode *doc
 			    struct mseg_policy *p)
 {
 	/* Kubernetes bookkeeping a `kubectl get -o yaml` carries along: accepted, ignored. */
-	static const char *const fields[] = {
-		"name", "namespace", "labels", "annotations", "uid", "resourceVersion",
-		"creationTimestamp", "generation", "managedFields", "selfLink", "ownerReferences",
-		"finalizers", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName",
-		NULL};
+	static const char *const fields[] = {"name",
+					     "namespace",
+					     "labels",
+					     "annotations",
+					     "uid",
+					     "resourceVersion",
+					     "creationTimestamp",
+					     "generation",
+					     "managedFields",
+					     "selfLink",
+					     "ownerReferences",
+					     "finalizers",
+					     "deletionTimestamp",
+					     "deletionGracePeriodSeconds",
+					     "generateName",
+					     NULL};
 	struct mseg_pctx *c = &st->ctx;
 	const struct mseg_ynode *md = mseg_ynode_get(doc, "metadata");
 	const struct mseg_ynode *name, *ns;
@@ -91,7 +102,8 @@ static void metadata_decode(struct parse_state *st, const struct mseg_ynode *doc
 		size_t o = mseg_pctx_push(c, "namespace");
 
 		if (p->kind == MSEG_KIND_CLUSTER_POLICY) {
-			mseg_pctx_error(c, ns, "a ClusterPolicy is cluster-wide and has no namespace");
+			mseg_pctx_error(c, ns,
+					"a ClusterPolicy is cluster-wide and has no namespace");
 		} else {
 			p->namespace = mseg_pctx_strdup(c, ns);
 			if (p->namespace && mseg_name_check(p->namespace, &why) < 0)
@@ -226,10 +238,10 @@ static void namespaced_spec_decode(struct mseg_pctx *c, const struct mseg_ynode 
 {
 	static const char *const np_fields[] = {"podSelector", "policyTypes", "ingress", "egress",
 						NULL};
-	static const char *const p_fields[] = {"podSelector", "policyTypes", "ingress", "egress",
-					       "mode", NULL};
-	enum mseg_pflavor fl = p->kind == MSEG_KIND_NETWORK_POLICY ? MSEG_PFLAVOR_NETWORK_POLICY
-								   : MSEG_PFLAVOR_POLICY;
+	static const char *const p_fields[] = {"podSelector", "policyTypes", "ingress",
+					       "egress",      "mode",	     NULL};
+	enum mseg_pflavor fl =
+	    p->kind == MSEG_KIND_NETWORK_POLICY ? MSEG_PFLAVOR_NETWORK_POLICY : MSEG_PFLAVOR_POLICY;
 	const struct mseg_ynode *ps;
 	size_t old;
 
@@ -238,7 +250,8 @@ static void namespaced_spec_decode(struct mseg_pctx *c, const struct mseg_ynode 
 		return;
 	ps = raw_get(spec, "podSelector");
 	if (!ps) {
-		mseg_pctx_missing(c, spec, "podSelector", "a label selector ({} selects every pod)");
+		mseg_pctx_missing(c, spec, "podSelector",
+				  "a label selector ({} selects every pod)");
 	} else {
 		p->has_subject_ep = true;
 		old = mseg_pctx_push(c, "podSelector");
@@ -254,8 +267,8 @@ static void namespaced_spec_decode(struct mseg_pctx *c, const struct mseg_ynode 
 static void cluster_spec_decode(struct mseg_pctx *c, const struct mseg_ynode *spec,
 				struct mseg_policy *p)
 {
-	static const char *const fields[] = {"tier", "priority", "mode", "subject", "ingress",
-					     "egress", NULL};
+	static const char *const fields[] = {"tier",	"priority", "mode", "subject",
+					     "ingress", "egress",   NULL};
 	static const char *const tiers[] = {"admin", "baseline", NULL};
 	const struct mseg_ynode *tier, *prio, *subject;
 	long long v;
@@ -323,7 +336,9 @@ static int kind_decode(struct mseg_pctx *c, const struct mseg_ynode *doc)
 	mseg_pctx_pop(c, old);
 	if (k < 0)
 		return -1;
-	return a == 0 ? MSEG_KIND_NETWORK_POLICY : k == 0 ? MSEG_KIND_POLICY : MSEG_KIND_CLUSTER_POLICY;
+	return a == 0	? MSEG_KIND_NETWORK_POLICY
+	       : k == 0 ? MSEG_KIND_POLICY
+			: MSEG_KIND_CLUSTER_POLICY;
 }
 
 static void document_decode(struct parse_state *st, const struct mseg_ynode *doc);
@@ -361,8 +376,8 @@ static bool list_decode(struct parse_state *st, const struct mseg_ynode *doc)
 
 static void document_decode(struct parse_state *st, const struct mseg_ynode *doc)
 {
-	static const char *const fields[] = {"apiVersion", "kind", "metadata", "spec", "status",
-					     NULL};
+	static const char *const fields[] = {"apiVersion", "kind",   "metadata",
+					     "spec",	   "status", NULL};
 	struct mseg_pctx *c = &st->ctx;
 	struct mseg_policy p = {0};
 	const struct mseg_ynode *spec;
@@ -393,8 +408,9 @@ static void document_decode(struct parse_state *st, const struct mseg_ynode *doc
 	spec = mseg_ynode_get(doc, "spec");
 	if (!spec) {
 		mseg_pctx_missing(c, doc, "spec",
-				  p.kind == MSEG_KIND_CLUSTER_POLICY ? "a map with tier and priority"
-								     : "a map with podSelector");
+				  p.kind == MSEG_KIND_CLUSTER_POLICY
+				      ? "a map with tier and priority"
+				      : "a map with podSelector");
 	} else {
 		old = mseg_pctx_push(c, "spec");
 		if (p.kind == MSEG_KIND_CLUSTER_POLICY)

@@ -28,8 +28,8 @@ static size_t path_append(struct mseg_pctx *c, const char *s)
 	/* A path longer than the buffer is cut, never overrun: only a message gets shorter. */
 	if (n > 0)
 		c->path_len += (size_t)n < sizeof(c->path) - c->path_len
-				       ? (size_t)n
-				       : sizeof(c->path) - 1 - c->path_len;
+				   ? (size_t)n
+				   : sizeof(c->path) - 1 - c->path_len;
 	return old;
 }
 
@@ -296,8 +296,8 @@ static const char *excerpt(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-bool mseg_pctx_int(struct mseg_pctx *c, const struct mseg_ynode *node, long long min,
-		   long long max, long long *ret)
+bool mseg_pctx_int(struct mseg_pctx *c, const struct mseg_ynode *node, long long min, long long max,
+		   long long *ret)
 {
 	char ex[48];
 	const char *p;
@@ -316,7 +316,8 @@ bool mseg_pctx_int(struct mseg_pctx *c, const struct mseg_ynode *node, long long
 		return false;
 	}
 	if (node->kind == MSEG_YSCALAR_FLOAT) {
-		mseg_pctx_error(c, node, "%s is not an integer", excerpt(node->value, ex, sizeof(ex)));
+		mseg_pctx_error(c, node, "%s is not an integer",
+				excerpt(node->value, ex, sizeof(ex)));
 		return false;
 	}
 	p = node->value;
@@ -327,7 +328,8 @@ bool mseg_pctx_int(struct mseg_pctx *c, const struct mseg_ynode *node, long long
 	errno = 0;
 	v = strtoll(p, &end, base);
 	if (*end || end == p) {
-		mseg_pctx_error(c, node, "%s is not an integer", excerpt(node->value, ex, sizeof(ex)));
+		mseg_pctx_error(c, node, "%s is not an integer",
+				excerpt(node->value, ex, sizeof(ex)));
 		return false;
 	}
 	if (errno == ERANGE || v < min || v > max) {
@@ -353,7 +355,10 @@ int mseg_pctx_enum(struct mseg_pctx *c, const struct mseg_ynode *node, const cha
 			return (int)n;
 	for (size_t i = 0; i < n; i++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
-					i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+					i == 0	     ? ""
+					: i + 1 == n ? " or "
+						     : ", ",
+					names[i]);
 	mseg_pctx_error(c, node, "\"%s\" is not valid, expected %s", excerpt(s, ex, sizeof(ex)),
 			list);
 	return -1;

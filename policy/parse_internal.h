@@ -40,7 +40,7 @@ void mseg_pctx_pop(struct mseg_pctx *c, size_t old_len);
 
 /* One diagnostic at node at (NULL: no position) for the current path. */
 void mseg_pctx_error(struct mseg_pctx *c, const struct mseg_ynode *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Records an allocation failure (r < 0) and returns whether decoding must stop. */
 bool mseg_pctx_fail(struct mseg_pctx *c, int r);
 
@@ -59,16 +59,15 @@ bool mseg_pctx_expect_seq(struct mseg_pctx *c, const struct mseg_ynode *node);
 /* The string value of a scalar, or NULL after reporting that it is not a string. */
 const char *mseg_pctx_string(struct mseg_pctx *c, const struct mseg_ynode *node);
 /* An integer in [min, max]; false after reporting a non-number or an out-of-range value. */
-bool mseg_pctx_int(struct mseg_pctx *c, const struct mseg_ynode *node, long long min,
-		   long long max, long long *ret);
+bool mseg_pctx_int(struct mseg_pctx *c, const struct mseg_ynode *node, long long min, long long max,
+		   long long *ret);
 /* Index of the string value in names (NULL-terminated), or -1 after reporting. */
 int mseg_pctx_enum(struct mseg_pctx *c, const struct mseg_ynode *node, const char *const *names);
 /* strdup of a string node's value, NULL after reporting (type) or on ENOMEM (c->fatal). */
 char *mseg_pctx_strdup(struct mseg_pctx *c, const struct mseg_ynode *node);
 
 /* A map of label key -> value (matchLabels, metadata labels), validated. */
-void mseg_pctx_labels(struct mseg_pctx *c, const struct mseg_ynode *node,
-		      struct mseg_labels *out);
+void mseg_pctx_labels(struct mseg_pctx *c, const struct mseg_ynode *node, struct mseg_labels *out);
 /* A Kubernetes LabelSelector {matchLabels, matchExpressions}. */
 void mseg_pctx_selector(struct mseg_pctx *c, const struct mseg_ynode *node,
 			struct mseg_selector *out);

@@ -126,9 +126,9 @@ static int load_dir(const char *path, struct mseg_policy_set *scratch, struct ms
 		struct stat st;
 		int q;
 
-		if (r != -ENOMEM && asprintf(&full, "%s%s%s", path,
-					     path[strlen(path) - 1] == '/' ? "" : "/",
-					     list[i]->d_name) < 0) {
+		if (r != -ENOMEM &&
+		    asprintf(&full, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+			     list[i]->d_name) < 0) {
 			full = NULL;
 			r = -ENOMEM;
 		}
@@ -193,8 +193,7 @@ int mseg_policy_load(char *const *paths, size_t n_paths, struct mseg_policy_set 
 	if (r == 0 && dup_found)
 		r = -EINVAL;
 	if (r == 0 && scratch.n_policies) {
-		all = realloc(set->policies,
-			      (set->n_policies + scratch.n_policies) * sizeof(*all));
+		all = realloc(set->policies, (set->n_policies + scratch.n_policies) * sizeof(*all));
 		if (!all)
 			r = -ENOMEM;
 		else

@@ -56,7 +56,8 @@ static void ipblock_decode(struct mseg_pctx *c, const struct mseg_ynode *node,
 
 			s = mseg_pctx_string(c, e);
 			if (s && !strchr(s, '/')) {
-				mseg_pctx_error(c, e, "\"%s\" is not a prefix, expected a.b.c.d/n", s);
+				mseg_pctx_error(c, e, "\"%s\" is not a prefix, expected a.b.c.d/n",
+						s);
 			} else if (s && mseg_cidr_parse(s, true, &x, &why) < 0) {
 				mseg_pctx_error(c, e, "\"%s\" %s", s, why);
 			} else if (s && *cidr_ok &&
@@ -78,15 +79,17 @@ static void peer_decode(struct mseg_pctx *c, const struct mseg_ynode *node, enum
 {
 	static const char *const ns_fields[] = {"podSelector", "namespaceSelector", "ipBlock",
 						NULL};
-	static const char *const cl_fields[] = {"namespaceSelector", "endpointSelector",
-						"ipBlock", NULL};
-	const char *ep_name = fl == MSEG_PFLAVOR_CLUSTER_POLICY ? "endpointSelector" : "podSelector";
+	static const char *const cl_fields[] = {"namespaceSelector", "endpointSelector", "ipBlock",
+						NULL};
+	const char *ep_name =
+	    fl == MSEG_PFLAVOR_CLUSTER_POLICY ? "endpointSelector" : "podSelector";
 	const struct mseg_ynode *ep, *ns, *ib;
 	unsigned errors = c->errors;
 	bool cidr_ok;
 	size_t old;
 
-	if (!mseg_pctx_check_map(c, node, fl == MSEG_PFLAVOR_CLUSTER_POLICY ? cl_fields : ns_fields))
+	if (!mseg_pctx_check_map(c, node,
+				 fl == MSEG_PFLAVOR_CLUSTER_POLICY ? cl_fields : ns_fields))
 		return;
 	ep = mseg_ynode_get(node, ep_name);
 	ns = mseg_ynode_get(node, "namespaceSelector");
@@ -169,8 +172,8 @@ static void port_decode(struct mseg_pctx *c, const struct mseg_ynode *node, enum
 	/* "Every port": a range the compiler can use as is, even if it ignored has_port. */
 	q->port = 0;
 	q->end_port = 65535;
-	if (!mseg_pctx_check_map(c, node, fl == MSEG_PFLAVOR_NETWORK_POLICY ? k8s_fields
-									 : mseg_fields))
+	if (!mseg_pctx_check_map(c, node,
+				 fl == MSEG_PFLAVOR_NETWORK_POLICY ? k8s_fields : mseg_fields))
 		return;
 	proto = mseg_ynode_get(node, "protocol");
 	port = mseg_ynode_get(node, "port");
@@ -215,14 +218,15 @@ static void port_decode(struct mseg_pctx *c, const struct mseg_ynode *node, enum
 			const char *s = mseg_pctx_string(c, port);
 
 			if (s && !mseg_port_name_valid(s, &why)) {
-				mseg_pctx_error(c, port, "\"%s\" is not a valid port name: %s", s, why);
+				mseg_pctx_error(c, port, "\"%s\" is not a valid port name: %s", s,
+						why);
 			} else if (s) {
 				q->named_port = strdup(s);
 				if (!q->named_port)
 					mseg_pctx_fail(c, -ENOMEM);
 			}
-		} else if (port->type == MSEG_YNODE_SCALAR && (port->kind == MSEG_YSCALAR_INT ||
-							       port->kind == MSEG_YSCALAR_FLOAT)) {
+		} else if (port->type == MSEG_YNODE_SCALAR &&
+			   (port->kind == MSEG_YSCALAR_INT || port->kind == MSEG_YSCALAR_FLOAT)) {
 			if (mseg_pctx_int(c, port, 1, 65535, &v)) {
 				q->has_port = true;
 				q->port = (uint16_t)v;
@@ -279,12 +283,13 @@ static void rule_decode(struct mseg_pctx *c, const struct mseg_ynode *node, enum
 		old = mseg_pctx_push(c, "action");
 		if (fl == MSEG_PFLAVOR_CLUSTER_POLICY && !admin_tier &&
 		    action->type == MSEG_YNODE_SCALAR && !strcmp(action->value, "pass")) {
-			mseg_pctx_error(c, action, "\"pass\" is only allowed in tier admin, "
-						   "expected allow or deny");
+			mseg_pctx_error(c, action,
+					"\"pass\" is only allowed in tier admin, "
+					"expected allow or deny");
 			a = -1;
 		} else {
-			a = mseg_pctx_enum(c, action, fl == MSEG_PFLAVOR_CLUSTER_POLICY ? actions
-											 : actions_ns);
+			a = mseg_pctx_enum(
+			    c, action, fl == MSEG_PFLAVOR_CLUSTER_POLICY ? actions : actions_ns);
 		}
 		if (a >= 0)
 			r->action = (enum mseg_action)a;

@@ -63,11 +63,11 @@ static bool all_digits(const char *s)
 static enum mseg_yscalar_kind scalar_resolve(const char *v)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
-					    "yes", "Yes", "YES", "no", "No", "NO",
-					    "on", "On", "ON", "off", "Off", "OFF", NULL};
-	static const char *const floats[] = {".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
-					     "+.inf", ".nan", ".NaN", ".NAN", NULL};
+	static const char *const bools[] = {
+	    "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES", "no",
+	    "No",   "NO",   "on",   "On",    "ON",    "off",   "Off", "OFF", NULL};
+	static const char *const floats[] = {".inf",  ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
+					     "+.inf", ".nan", ".NaN", ".NAN",  NULL};
 	const char *p = v;
 	bool digits = false;
 
@@ -238,12 +238,11 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 				r = -ENOMEM;
 				break;
 			}
-			r = mseg_diag_add(diag, file, (unsigned)parser.problem_mark.line + 1,
-					  (unsigned)parser.problem_mark.column + 1, NULL,
-					  "invalid YAML: %s%s%s",
-					  parser.problem ? parser.problem : "syntax error",
-					  parser.context ? " " : "",
-					  parser.context ? parser.context : "");
+			r = mseg_diag_add(
+			    diag, file, (unsigned)parser.problem_mark.line + 1,
+			    (unsigned)parser.problem_mark.column + 1, NULL, "invalid YAML: %s%s%s",
+			    parser.problem ? parser.problem : "syntax error",
+			    parser.context ? " " : "", parser.context ? parser.context : "");
 			r = r < 0 ? r : -EINVAL;
 			break;
 		}
@@ -261,10 +260,11 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 				b.root = NULL;
 			break;
 		case YAML_ALIAS_EVENT:
-			r = mseg_diag_add(diag, file, (unsigned)ev.start_mark.line + 1,
-					  (unsigned)ev.start_mark.column + 1, NULL,
-					  "YAML aliases (*%s) are not supported, write the value out",
-					  (const char *)ev.data.alias.anchor);
+			r = mseg_diag_add(
+			    diag, file, (unsigned)ev.start_mark.line + 1,
+			    (unsigned)ev.start_mark.column + 1, NULL,
+			    "YAML aliases (*%s) are not supported, write the value out",
+			    (const char *)ev.data.alias.anchor);
 			r = r < 0 ? r : -EINVAL;
 			break;
 		case YAML_SCALAR_EVENT:

@@ -32,7 +32,7 @@ struct mseg_ynode {
 	enum mseg_ynode_type type;
 	unsigned line, col; /* 1-based */
 	/* SCALAR */
-	char *value;	 /* NUL-terminated; may hold an embedded NUL (len says) */
+	char *value; /* NUL-terminated; may hold an embedded NUL (len says) */
 	size_t len;
 	enum mseg_yscalar_kind kind;
 	/* MAP: keys[i] -> values[i] (keys are scalars); SEQ: values[i] */

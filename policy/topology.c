@@ -213,7 +213,8 @@ static void endpoint_decode(struct mseg_pctx *c, const struct mseg_ynode *node,
 		old = mseg_pctx_push(c, "ip");
 		s = mseg_pctx_string(c, ip);
 		if (s && (mseg_cidr_parse(s, false, &e->ip, &why) < 0 || e->ip.prefixlen != 32)) {
-			mseg_pctx_error(c, ip, "\"%s\" is not an IPv4 address (expected a.b.c.d)", s);
+			mseg_pctx_error(c, ip, "\"%s\" is not an IPv4 address (expected a.b.c.d)",
+					s);
 		} else if (s) {
 			for (size_t i = 0; i + 1 < t->n_endpoints; i++) {
 				const struct mseg_endpoint *o = &t->endpoints[i];

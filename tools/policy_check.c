@@ -18,18 +18,19 @@
 
 static void check_usage(FILE *f)
 {
-	fprintf(f, "Usage: mseg policy check -f FILE|DIR|- [-f ...] [-o text|json]\n"
-		   "\n"
-		   "Validates NetworkPolicy, Policy and ClusterPolicy documents (YAML or JSON)\n"
-		   "without an agent. A directory contributes its *.yaml, *.yml and *.json files;\n"
-		   "'-' reads standard input.\n"
-		   "\n"
-		   "  -f, --filename PATH   a file, directory or '-' (repeatable, at least one)\n"
-		   "  -o, --output FORMAT   text (default: silent when valid, errors on stderr)\n"
-		   "                        or json ({\"valid\", \"policies\", \"errors\"} on stdout)\n"
-		   "  -h, --help            this text\n"
-		   "\n"
-		   "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
+	fprintf(
+	    f, "Usage: mseg policy check -f FILE|DIR|- [-f ...] [-o text|json]\n"
+	       "\n"
+	       "Validates NetworkPolicy, Policy and ClusterPolicy documents (YAML or JSON)\n"
+	       "without an agent. A directory contributes its *.yaml, *.yml and *.json files;\n"
+	       "'-' reads standard input.\n"
+	       "\n"
+	       "  -f, --filename PATH   a file, directory or '-' (repeatable, at least one)\n"
+	       "  -o, --output FORMAT   text (default: silent when valid, errors on stderr)\n"
+	       "                        or json ({\"valid\", \"policies\", \"errors\"} on stdout)\n"
+	       "  -h, --help            this text\n"
+	       "\n"
+	       "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
 }
 
 static int print_json(const struct mseg_diag *diag, size_t n_policies, bool valid)
@@ -44,10 +45,10 @@ static int print_json(const struct mseg_diag *diag, size_t n_policies, bool vali
 	}
 	for (size_t i = 0; i < diag->n; i++) {
 		const struct mseg_diag_entry *e = &diag->items[i];
-		json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", e->file ? e->file : "",
-				      "line", (json_int_t)e->line, "column", (json_int_t)e->col,
-				      "field", e->field ? e->field : "", "message",
-				      e->message ? e->message : "");
+		json_t *o =
+		    json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", e->file ? e->file : "", "line",
+			      (json_int_t)e->line, "column", (json_int_t)e->col, "field",
+			      e->field ? e->field : "", "message", e->message ? e->message : "");
 
 		if (!o || json_array_append_new(errors, o) < 0)
 			r = -ENOMEM;
@@ -66,10 +67,10 @@ static int print_json(const struct mseg_diag *diag, size_t n_policies, bool vali
 int mseg_cmd_policy_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"filename", required_argument, NULL, 'f'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"filename", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_free_ char **paths = NULL;
 	struct mseg_policy_set set = {0};
@@ -93,8 +94,10 @@ int mseg_cmd_policy_check(int argc, char **argv)
 			} else if (!strcmp(optarg, "text")) {
 				json = false;
 			} else {
-				fprintf(stderr, "mseg policy check: unknown output format '%s' "
-						"(expected text or json)\n", optarg);
+				fprintf(stderr,
+					"mseg policy check: unknown output format '%s' "
+					"(expected text or json)\n",
+					optarg);
 				return 2;
 			}
 			break;

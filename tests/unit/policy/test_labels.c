@@ -76,14 +76,28 @@ static void test_copy_and_cmp(void **state)
 static void test_key_rules(void **state)
 {
 	static const char *const good[] = {
-		"app", "a", "A9", "app.kubernetes.io/name", "kubernetes.io/metadata.name",
-		"example.com/a_b-c.d", "x/y", "a1-b.c_D",
+	    "app",
+	    "a",
+	    "A9",
+	    "app.kubernetes.io/name",
+	    "kubernetes.io/metadata.name",
+	    "example.com/a_b-c.d",
+	    "x/y",
+	    "a1-b.c_D",
 	};
 	static const char *const bad[] = {
-		"", "-app", "app-", "a b", "a/b/c", "/name", "Example.com/name", "prefix/",
-		"pre_fix.com/name", "app!",
-		/* 64 characters */
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "",
+	    "-app",
+	    "app-",
+	    "a b",
+	    "a/b/c",
+	    "/name",
+	    "Example.com/name",
+	    "prefix/",
+	    "pre_fix.com/name",
+	    "app!",
+	    /* 64 characters */
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	};
 	char prefix[300];
 	const char *why;
@@ -96,8 +110,10 @@ static void test_key_rules(void **state)
 		assert_non_null(why);
 	}
 	/* 63-character name part is the limit */
-	assert_int_equal(mseg_label_key_check("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-					      &why), 0);
+	assert_int_equal(
+	    mseg_label_key_check("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 &why),
+	    0);
 	/* prefix up to 253 */
 	memset(prefix, 'a', 253);
 	for (int i = 60; i < 253; i += 61)
@@ -123,9 +139,10 @@ static void test_value_and_name_rules(void **state)
 	assert_int_equal(mseg_label_value_check("v1.2_x-Y", &why), 0);
 	assert_int_equal(mseg_label_value_check("a/b", &why), -EINVAL);
 	assert_int_equal(mseg_label_value_check("-a", &why), -EINVAL);
-	assert_int_equal(mseg_label_value_check(
-				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &why),
-			 -EINVAL);
+	assert_int_equal(
+	    mseg_label_value_check(
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &why),
+	    -EINVAL);
 	assert_int_equal(mseg_name_check("web-1", &why), 0);
 	assert_int_equal(mseg_name_check("Web", &why), -EINVAL);
 	assert_int_equal(mseg_name_check("web.1", &why), -EINVAL);
@@ -162,7 +179,8 @@ static void test_diag_format(void **state)
 	char *s;
 
 	assert_int_equal(mseg_diag_add(&d, "web.yaml", 14, 11, "spec.ingress[0].ports[1].endPort",
-				       "%d is out of range %d-%d", 70000, 1, 65535), 0);
+				       "%d is out of range %d-%d", 70000, 1, 65535),
+			 0);
 	assert_int_equal(mseg_diag_add(&d, "x.yaml", 0, 0, NULL, "cannot read: %s", "nope"), 0);
 	assert_int_equal(d.n, 2);
 	s = mseg_diag_entry_format(&d.items[0]);
@@ -181,13 +199,13 @@ static void test_diag_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_keeps_sorted_and_replaces),
-		cmocka_unit_test(test_unset),
-		cmocka_unit_test(test_copy_and_cmp),
-		cmocka_unit_test(test_key_rules),
-		cmocka_unit_test(test_value_and_name_rules),
-		cmocka_unit_test(test_parse_arg),
-		cmocka_unit_test(test_diag_format),
+	    cmocka_unit_test(test_set_keeps_sorted_and_replaces),
+	    cmocka_unit_test(test_unset),
+	    cmocka_unit_test(test_copy_and_cmp),
+	    cmocka_unit_test(test_key_rules),
+	    cmocka_unit_test(test_value_and_name_rules),
+	    cmocka_unit_test(test_parse_arg),
+	    cmocka_unit_test(test_diag_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,40 +36,40 @@ static const char *cidr_str(const struct mseg_cidr *c, char *buf)
 static void test_full_network_policy(void **state)
 {
 	static const char doc[] =
-		"apiVersion: networking.k8s.io/v1\n"
-		"kind: NetworkPolicy\n"
-		"metadata:\n"
-		"  name: web\n"
-		"  namespace: prod\n"
-		"  labels: {anything: goes}\n"
-		"  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{}'}\n"
-		"  uid: 1234\n"
-		"  resourceVersion: \"5\"\n"
-		"  generation: 2\n"
-		"  creationTimestamp: 2024-01-01T00:00:00Z\n"
-		"spec:\n"
-		"  podSelector:\n"
-		"    matchLabels: {app: web}\n"
-		"    matchExpressions:\n"
-		"      - {key: tier, operator: In, values: [front, edge]}\n"
-		"      - {key: canary, operator: DoesNotExist}\n"
-		"  policyTypes: [Ingress, Egress]\n"
-		"  ingress:\n"
-		"    - from:\n"
-		"        - podSelector: {matchLabels: {app: api}}\n"
-		"        - namespaceSelector: {matchLabels: {team: red}}\n"
-		"        - namespaceSelector: {}\n"
-		"          podSelector: {matchExpressions: [{key: x, operator: Exists}]}\n"
-		"        - ipBlock: {cidr: 10.0.0.1/8, except: [10.1.0.0/16]}\n"
-		"      ports:\n"
-		"        - port: 80\n"
-		"        - {protocol: UDP, port: 5000, endPort: 5010}\n"
-		"        - {protocol: SCTP}\n"
-		"        - {port: http}\n"
-		"    - {}\n"
-		"  egress:\n"
-		"    - to: [{podSelector: {}}]\n"
-		"status: {whatever: 1}\n";
+	    "apiVersion: networking.k8s.io/v1\n"
+	    "kind: NetworkPolicy\n"
+	    "metadata:\n"
+	    "  name: web\n"
+	    "  namespace: prod\n"
+	    "  labels: {anything: goes}\n"
+	    "  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{}'}\n"
+	    "  uid: 1234\n"
+	    "  resourceVersion: \"5\"\n"
+	    "  generation: 2\n"
+	    "  creationTimestamp: 2024-01-01T00:00:00Z\n"
+	    "spec:\n"
+	    "  podSelector:\n"
+	    "    matchLabels: {app: web}\n"
+	    "    matchExpressions:\n"
+	    "      - {key: tier, operator: In, values: [front, edge]}\n"
+	    "      - {key: canary, operator: DoesNotExist}\n"
+	    "  policyTypes: [Ingress, Egress]\n"
+	    "  ingress:\n"
+	    "    - from:\n"
+	    "        - podSelector: {matchLabels: {app: api}}\n"
+	    "        - namespaceSelector: {matchLabels: {team: red}}\n"
+	    "        - namespaceSelector: {}\n"
+	    "          podSelector: {matchExpressions: [{key: x, operator: Exists}]}\n"
+	    "        - ipBlock: {cidr: 10.0.0.1/8, except: [10.1.0.0/16]}\n"
+	    "      ports:\n"
+	    "        - port: 80\n"
+	    "        - {protocol: UDP, port: 5000, endPort: 5010}\n"
+	    "        - {protocol: SCTP}\n"
+	    "        - {port: http}\n"
+	    "    - {}\n"
+	    "  egress:\n"
+	    "    - to: [{podSelector: {}}]\n"
+	    "status: {whatever: 1}\n";
 	struct mseg_policy_set set = {0};
 	const struct mseg_policy *p;
 	const struct mseg_rule *r;
@@ -152,34 +152,33 @@ static void test_full_network_policy(void **state)
 
 static void test_policy_types_defaulting(void **state)
 {
-	static const char doc[] =
-		"apiVersion: networking.k8s.io/v1\n"
-		"kind: NetworkPolicy\n"
-		"metadata: {name: only-ingress}\n"
-		"spec: {podSelector: {}}\n"
-		"---\n"
-		"apiVersion: networking.k8s.io/v1\n"
-		"kind: NetworkPolicy\n"
-		"metadata: {name: with-egress}\n"
-		"spec: {podSelector: {}, egress: [{}]}\n"
-		"---\n"
-		"# an empty egress list adds no Egress type, as in Kubernetes\n"
-		"apiVersion: networking.k8s.io/v1\n"
-		"kind: NetworkPolicy\n"
-		"metadata: {name: empty-egress}\n"
-		"spec: {podSelector: {}, egress: []}\n"
-		"---\n"
-		"apiVersion: networking.k8s.io/v1\n"
-		"kind: NetworkPolicy\n"
-		"metadata: {name: egress-only}\n"
-		"spec: {podSelector: {}, policyTypes: [Egress], ingress: [{}]}\n"
-		"---\n"
-		"apiVersion: networking.k8s.io/v1\n"
-		"kind: NetworkPolicy\n"
-		"metadata: {name: empty-types}\n"
-		"spec: {podSelector: {}, policyTypes: [], egress: [{}]}\n"
-		"---\n"
-		"---\n";
+	static const char doc[] = "apiVersion: networking.k8s.io/v1\n"
+				  "kind: NetworkPolicy\n"
+				  "metadata: {name: only-ingress}\n"
+				  "spec: {podSelector: {}}\n"
+				  "---\n"
+				  "apiVersion: networking.k8s.io/v1\n"
+				  "kind: NetworkPolicy\n"
+				  "metadata: {name: with-egress}\n"
+				  "spec: {podSelector: {}, egress: [{}]}\n"
+				  "---\n"
+				  "# an empty egress list adds no Egress type, as in Kubernetes\n"
+				  "apiVersion: networking.k8s.io/v1\n"
+				  "kind: NetworkPolicy\n"
+				  "metadata: {name: empty-egress}\n"
+				  "spec: {podSelector: {}, egress: []}\n"
+				  "---\n"
+				  "apiVersion: networking.k8s.io/v1\n"
+				  "kind: NetworkPolicy\n"
+				  "metadata: {name: egress-only}\n"
+				  "spec: {podSelector: {}, policyTypes: [Egress], ingress: [{}]}\n"
+				  "---\n"
+				  "apiVersion: networking.k8s.io/v1\n"
+				  "kind: NetworkPolicy\n"
+				  "metadata: {name: empty-types}\n"
+				  "spec: {podSelector: {}, policyTypes: [], egress: [{}]}\n"
+				  "---\n"
+				  "---\n";
 	struct mseg_policy_set set = {0};
 
 	parse_ok(doc, &set);
@@ -227,11 +226,11 @@ static void test_null_pod_selector_is_empty(void **state)
 static void test_json_document(void **state)
 {
 	static const char doc[] =
-		"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
-		"\"metadata\":{\"name\":\"j\",\"namespace\":\"x\"},"
-		"\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
-		"\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"192.168.0.0/16\"}}],"
-		"\"ports\":[{\"port\":\"serve-80-tcp\"},{\"port\":81,\"protocol\":\"UDP\"}]}]}}\n";
+	    "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+	    "\"metadata\":{\"name\":\"j\",\"namespace\":\"x\"},"
+	    "\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+	    "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"192.168.0.0/16\"}}],"
+	    "\"ports\":[{\"port\":\"serve-80-tcp\"},{\"port\":81,\"protocol\":\"UDP\"}]}]}}\n";
 	struct mseg_policy_set set = {0};
 	const struct mseg_rule *r;
 
@@ -287,12 +286,12 @@ static void test_appends_with_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_network_policy),
-		cmocka_unit_test(test_policy_types_defaulting),
-		cmocka_unit_test(test_null_pod_selector_is_empty),
-		cmocka_unit_test(test_json_document),
-		cmocka_unit_test(test_kubectl_list),
-		cmocka_unit_test(test_appends_with_ids),
+	    cmocka_unit_test(test_full_network_policy),
+	    cmocka_unit_test(test_policy_types_defaulting),
+	    cmocka_unit_test(test_null_pod_selector_is_empty),
+	    cmocka_unit_test(test_json_document),
+	    cmocka_unit_test(test_kubectl_list),
+	    cmocka_unit_test(test_appends_with_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

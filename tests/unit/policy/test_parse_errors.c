@@ -13,22 +13,23 @@
 
 #include "policy/parse.h"
 
-static const char valid_doc[] = "apiVersion: networking.k8s.io/v1\n"
-				"kind: NetworkPolicy\n"
-				"metadata: {name: ok, namespace: x}\n"
-				"spec:\n"
-				"  podSelector: {matchLabels: {pod: a}}\n"
-				"  ingress:\n"
-				"    - from:\n"
-				"        - namespaceSelector: {matchLabels: {ns: y}}\n"
-				"          podSelector:\n"
-				"            matchExpressions:\n"
-				"              - {key: pod, operator: In, values: [b, c]}\n"
-				"        - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}\n"
-				"      ports:\n"
-				"        - {protocol: UDP, port: 80, endPort: 90}\n"
-				"        - port: serve-80-tcp\n"
-				"  egress: [{to: [{podSelector: {}}], ports: [{protocol: SCTP}]}]\n";
+static const char valid_doc[] =
+    "apiVersion: networking.k8s.io/v1\n"
+    "kind: NetworkPolicy\n"
+    "metadata: {name: ok, namespace: x}\n"
+    "spec:\n"
+    "  podSelector: {matchLabels: {pod: a}}\n"
+    "  ingress:\n"
+    "    - from:\n"
+    "        - namespaceSelector: {matchLabels: {ns: y}}\n"
+    "          podSelector:\n"
+    "            matchExpressions:\n"
+    "              - {key: pod, operator: In, values: [b, c]}\n"
+    "        - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}\n"
+    "      ports:\n"
+    "        - {protocol: UDP, port: 80, endPort: 90}\n"
+    "        - port: serve-80-tcp\n"
+    "  egress: [{to: [{podSelector: {}}], ports: [{protocol: SCTP}]}]\n";
 
 /* Parses text and returns the formatted diagnostics joined by '\n' (malloc'd). */
 static char *parse_errors(const char *text, size_t len, struct mseg_policy_set *set, int *ret)
@@ -69,17 +70,18 @@ static void expect_error(const char *text, const char *expected_line)
 
 static void test_messages_are_located(void **state)
 {
-	expect_error("apiVersion: networking.k8s.io/v1\n"
-		     "kind: NetworkPolicy\n"
-		     "metadata: {name: web}\n"
-		     "spec:\n"
-		     "  podSelector: {}\n"
-		     "  ingress:\n"
-		     "    - ports:\n"
-		     "        - port: 80\n"
-		     "        - port: 80\n"
-		     "          endPort: 70000\n",
-		     "e.yaml:10:20: spec.ingress[0].ports[1].endPort: 70000 is out of range 1-65535\n");
+	expect_error(
+	    "apiVersion: networking.k8s.io/v1\n"
+	    "kind: NetworkPolicy\n"
+	    "metadata: {name: web}\n"
+	    "spec:\n"
+	    "  podSelector: {}\n"
+	    "  ingress:\n"
+	    "    - ports:\n"
+	    "        - port: 80\n"
+	    "        - port: 80\n"
+	    "          endPort: 70000\n",
+	    "e.yaml:10:20: spec.ingress[0].ports[1].endPort: 70000 is out of range 1-65535\n");
 	expect_error("apiVersion: networking.k8s.io/v1\n"
 		     "kind: NetworkPolicy\n"
 		     "metadata: {name: web}\n"
@@ -129,37 +131,38 @@ static void test_every_error_is_reported_in_order(void **state)
 	out = parse_errors(doc, strlen(doc), &set, &r);
 	assert_int_equal(r, -EINVAL);
 	assert_string_equal(
-		out,
-		"e.yaml:3:32: metadata.namespace: \"-bad\" is not a valid namespace name: must "
-		"start and end with a lower case alphanumeric character\n"
-		"e.yaml:5:31: spec.podSelector.matchLabels: \"a b\" is not a valid label key: must "
-		"consist of alphanumeric characters, '-', '_' or '.'\n"
-		"e.yaml:6:17: spec.policyTypes[0]: \"Ingres\" is not valid, expected Ingress or "
-		"Egress\n"
-		"e.yaml:8:14: spec.ingress[0].from[0]: a peer needs podSelector, namespaceSelector "
-		"or ipBlock\n"
-		"e.yaml:9:26: spec.ingress[0].ports[0].protocol: \"tcp\" is not valid, expected TCP, "
-		"UDP or SCTP\n"
-		"e.yaml:9:39: spec.ingress[0].ports[1].port: 0 is out of range 1-65535\n"
-		"e.yaml:9:50: spec.ingress[0].ports[2].port: \"x--y\" is not a valid port name: a "
-		"port name must not contain \"--\"\n"
-		"e.yaml:11:13: apiVersion: \"networking.k8s.io/v2\" is not valid, expected "
-		"networking.k8s.io/v1 or mseg.io/v1\n");
+	    out,
+	    "e.yaml:3:32: metadata.namespace: \"-bad\" is not a valid namespace name: must "
+	    "start and end with a lower case alphanumeric character\n"
+	    "e.yaml:5:31: spec.podSelector.matchLabels: \"a b\" is not a valid label key: must "
+	    "consist of alphanumeric characters, '-', '_' or '.'\n"
+	    "e.yaml:6:17: spec.policyTypes[0]: \"Ingres\" is not valid, expected Ingress or "
+	    "Egress\n"
+	    "e.yaml:8:14: spec.ingress[0].from[0]: a peer needs podSelector, namespaceSelector "
+	    "or ipBlock\n"
+	    "e.yaml:9:26: spec.ingress[0].ports[0].protocol: \"tcp\" is not valid, expected TCP, "
+	    "UDP or SCTP\n"
+	    "e.yaml:9:39: spec.ingress[0].ports[1].port: 0 is out of range 1-65535\n"
+	    "e.yaml:9:50: spec.ingress[0].ports[2].port: \"x--y\" is not a valid port name: a "
+	    "port name must not contain \"--\"\n"
+	    "e.yaml:11:13: apiVersion: \"networking.k8s.io/v2\" is not valid, expected "
+	    "networking.k8s.io/v1 or mseg.io/v1\n");
 	free(out);
 	mseg_policy_set_free(&set);
 }
 
 static void test_all_or_nothing(void **state)
 {
-	static const char good_then_bad[] = "apiVersion: networking.k8s.io/v1\n"
-					    "kind: NetworkPolicy\n"
-					    "metadata: {name: good}\n"
-					    "spec: {podSelector: {}}\n"
-					    "---\n"
-					    "apiVersion: networking.k8s.io/v1\n"
-					    "kind: NetworkPolicy\n"
-					    "metadata: {name: bad}\n"
-					    "spec: {podSelector: {}, egress: [{to: [{ipBlock: {}}]}]}\n";
+	static const char good_then_bad[] =
+	    "apiVersion: networking.k8s.io/v1\n"
+	    "kind: NetworkPolicy\n"
+	    "metadata: {name: good}\n"
+	    "spec: {podSelector: {}}\n"
+	    "---\n"
+	    "apiVersion: networking.k8s.io/v1\n"
+	    "kind: NetworkPolicy\n"
+	    "metadata: {name: bad}\n"
+	    "spec: {podSelector: {}, egress: [{to: [{ipBlock: {}}]}]}\n";
 	struct mseg_policy_set set = {0};
 	struct mseg_policy *before;
 	char *out;
@@ -214,8 +217,9 @@ static void test_load_paths(void **state)
 	snprintf(sub, sizeof(sub), "%s/sub.yml", dir);
 	write_file(a, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
 		      "metadata: {name: from-yaml}\nspec: {podSelector: {}}\n");
-	write_file(b, "{\"apiVersion\": \"mseg.io/v1\", \"kind\": \"Policy\",\n"
-		      " \"metadata\": {\"name\": \"from-json\"}, \"spec\": {\"podSelector\": {}}}\n");
+	write_file(b,
+		   "{\"apiVersion\": \"mseg.io/v1\", \"kind\": \"Policy\",\n"
+		   " \"metadata\": {\"name\": \"from-json\"}, \"spec\": {\"podSelector\": {}}}\n");
 	write_file(c, "not a policy");
 	assert_int_equal(mkdir(sub, 0700), 0);
 
@@ -289,16 +293,24 @@ static void check_garbage(const char *buf, size_t len)
 static void test_garbage_never_crashes(void **state)
 {
 	static const char *const cases[] = {
-		"", "---\n", "\x00\x01\x02\xff\xfe", "[1, 2, 3]\n", "just a string\n", "42\n",
-		"{\"unterminated\": \n", "a: b: c\n", "- - - -\n", "&a [*a, *a]\n",
-		"apiVersion: [networking.k8s.io/v1]\nkind: {}\n",
-		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: []\nspec: 5\n",
-		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\n"
-		"spec: {podSelector: {}, ingress: [{ports: [{port: 99999999999999999999999}]}]}\n",
-		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\n"
-		"spec: {podSelector: {}, ingress: {from: 1}}\n",
-		"? [complex, key]\n: value\n",
-		"apiVersion: !!str networking.k8s.io/v1\nkind: NetworkPolicy\n",
+	    "",
+	    "---\n",
+	    "\x00\x01\x02\xff\xfe",
+	    "[1, 2, 3]\n",
+	    "just a string\n",
+	    "42\n",
+	    "{\"unterminated\": \n",
+	    "a: b: c\n",
+	    "- - - -\n",
+	    "&a [*a, *a]\n",
+	    "apiVersion: [networking.k8s.io/v1]\nkind: {}\n",
+	    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: []\nspec: 5\n",
+	    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\n"
+	    "spec: {podSelector: {}, ingress: [{ports: [{port: 99999999999999999999999}]}]}\n",
+	    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\n"
+	    "spec: {podSelector: {}, ingress: {from: 1}}\n",
+	    "? [complex, key]\n: value\n",
+	    "apiVersion: !!str networking.k8s.io/v1\nkind: NetworkPolicy\n",
 	};
 	char deep[4096];
 	size_t n = 0;
@@ -333,23 +345,24 @@ static void test_garbage_never_crashes(void **state)
 static void test_topology_of_errors_is_json_too(void **state)
 {
 	/* JSON input gets line:column positions like YAML */
-	expect_error("{\n  \"apiVersion\": \"networking.k8s.io/v1\",\n  \"kind\": \"NetworkPolicy\",\n"
-		     "  \"metadata\": {\"name\": \"j\"},\n"
-		     "  \"spec\": {\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": \"80\"}]}]}\n"
-		     "}\n",
-		     "e.yaml:5:63: spec.ingress[0].ports[0].port: \"80\" is not a valid port name: a "
-		     "port name must contain at least one letter");
+	expect_error(
+	    "{\n  \"apiVersion\": \"networking.k8s.io/v1\",\n  \"kind\": \"NetworkPolicy\",\n"
+	    "  \"metadata\": {\"name\": \"j\"},\n"
+	    "  \"spec\": {\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": \"80\"}]}]}\n"
+	    "}\n",
+	    "e.yaml:5:63: spec.ingress[0].ports[0].port: \"80\" is not a valid port name: a "
+	    "port name must contain at least one letter");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_messages_are_located),
-		cmocka_unit_test(test_every_error_is_reported_in_order),
-		cmocka_unit_test(test_all_or_nothing),
-		cmocka_unit_test(test_load_paths),
-		cmocka_unit_test(test_garbage_never_crashes),
-		cmocka_unit_test(test_topology_of_errors_is_json_too),
+	    cmocka_unit_test(test_messages_are_located),
+	    cmocka_unit_test(test_every_error_is_reported_in_order),
+	    cmocka_unit_test(test_all_or_nothing),
+	    cmocka_unit_test(test_load_paths),
+	    cmocka_unit_test(test_garbage_never_crashes),
+	    cmocka_unit_test(test_topology_of_errors_is_json_too),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,42 +78,42 @@ static void test_policy_actions_icmp_mode(void **state)
 static void test_cluster_policy(void **state)
 {
 	static const char doc[] =
-		"apiVersion: mseg.io/v1\n"
-		"kind: ClusterPolicy\n"
-		"metadata: {name: dev-never-prod}\n"
-		"spec:\n"
-		"  tier: admin\n"
-		"  priority: 10\n"
-		"  subject:\n"
-		"    namespaceSelector: {matchLabels: {env: prod}}\n"
-		"  ingress:\n"
-		"    - action: deny\n"
-		"      from: [{namespaceSelector: {matchLabels: {env: dev}}}]\n"
-		"    - action: pass\n"
-		"      from: [{endpointSelector: {matchLabels: {app: mon}}}]\n"
-		"    - action: allow\n"
-		"      from: [{ipBlock: {cidr: 192.168.0.0/24}}]\n"
-		"      ports: [{protocol: ICMP, icmp: {type: 8}}]\n"
-		"---\n"
-		"apiVersion: mseg.io/v1\n"
-		"kind: ClusterPolicy\n"
-		"metadata: {name: baseline-deny}\n"
-		"spec:\n"
-		"  tier: baseline\n"
-		"  priority: 1000\n"
-		"  mode: audit\n"
-		"  egress:\n"
-		"    - action: deny\n"
-		"---\n"
-		"apiVersion: mseg.io/v1\n"
-		"kind: ClusterPolicy\n"
-		"metadata: {name: both}\n"
-		"spec:\n"
-		"  tier: admin\n"
-		"  priority: 0\n"
-		"  subject: {endpointSelector: {matchLabels: {app: x}}, namespaceSelector: {}}\n"
-		"  ingress: []\n"
-		"  egress: [{to: [{namespaceSelector: {}, endpointSelector: {}}]}]\n";
+	    "apiVersion: mseg.io/v1\n"
+	    "kind: ClusterPolicy\n"
+	    "metadata: {name: dev-never-prod}\n"
+	    "spec:\n"
+	    "  tier: admin\n"
+	    "  priority: 10\n"
+	    "  subject:\n"
+	    "    namespaceSelector: {matchLabels: {env: prod}}\n"
+	    "  ingress:\n"
+	    "    - action: deny\n"
+	    "      from: [{namespaceSelector: {matchLabels: {env: dev}}}]\n"
+	    "    - action: pass\n"
+	    "      from: [{endpointSelector: {matchLabels: {app: mon}}}]\n"
+	    "    - action: allow\n"
+	    "      from: [{ipBlock: {cidr: 192.168.0.0/24}}]\n"
+	    "      ports: [{protocol: ICMP, icmp: {type: 8}}]\n"
+	    "---\n"
+	    "apiVersion: mseg.io/v1\n"
+	    "kind: ClusterPolicy\n"
+	    "metadata: {name: baseline-deny}\n"
+	    "spec:\n"
+	    "  tier: baseline\n"
+	    "  priority: 1000\n"
+	    "  mode: audit\n"
+	    "  egress:\n"
+	    "    - action: deny\n"
+	    "---\n"
+	    "apiVersion: mseg.io/v1\n"
+	    "kind: ClusterPolicy\n"
+	    "metadata: {name: both}\n"
+	    "spec:\n"
+	    "  tier: admin\n"
+	    "  priority: 0\n"
+	    "  subject: {endpointSelector: {matchLabels: {app: x}}, namespaceSelector: {}}\n"
+	    "  ingress: []\n"
+	    "  egress: [{to: [{namespaceSelector: {}, endpointSelector: {}}]}]\n";
 	struct mseg_policy_set set = {0};
 	const struct mseg_policy *p;
 
@@ -182,9 +182,9 @@ static void test_same_name_other_kind_is_fine(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_actions_icmp_mode),
-		cmocka_unit_test(test_cluster_policy),
-		cmocka_unit_test(test_same_name_other_kind_is_fine),
+	    cmocka_unit_test(test_policy_actions_icmp_mode),
+	    cmocka_unit_test(test_cluster_policy),
+	    cmocka_unit_test(test_same_name_other_kind_is_fine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,18 +14,19 @@
 #include "policy/labels.h"
 #include "policy/topology.h"
 
-static const char topo_doc[] = "namespaces:\n"
-			       "  - {name: x, labels: {team: red}}\n"
-			       "  - name: empty\n"
-			       "endpoints:\n"
-			       "  - namespace: x\n"
-			       "    name: a\n"
-			       "    labels: {pod: a}\n"
-			       "    ip: 10.200.0.10\n"
-			       "    ports: [{name: serve-80-tcp, port: 80, protocol: TCP},\n"
-			       "            {name: dns, port: 53, protocol: UDP}, {name: web, port: 8080}]\n"
-			       "  - {namespace: y, name: b, ip: 10.200.0.11}\n"
-			       "  - {name: c, ip: 10.200.0.12, labels: {app.kubernetes.io/name: c}}\n";
+static const char topo_doc[] =
+    "namespaces:\n"
+    "  - {name: x, labels: {team: red}}\n"
+    "  - name: empty\n"
+    "endpoints:\n"
+    "  - namespace: x\n"
+    "    name: a\n"
+    "    labels: {pod: a}\n"
+    "    ip: 10.200.0.10\n"
+    "    ports: [{name: serve-80-tcp, port: 80, protocol: TCP},\n"
+    "            {name: dns, port: 53, protocol: UDP}, {name: web, port: 8080}]\n"
+    "  - {namespace: y, name: b, ip: 10.200.0.11}\n"
+    "  - {name: c, ip: 10.200.0.12, labels: {app.kubernetes.io/name: c}}\n";
 
 static void test_topology(void **state)
 {
@@ -34,8 +35,8 @@ static void test_topology(void **state)
 	char buf[MSEG_CIDR_STRLEN];
 	char *s;
 
-	assert_int_equal(mseg_topology_parse_buffer("t.yaml", topo_doc, strlen(topo_doc), &t, &diag),
-			 0);
+	assert_int_equal(
+	    mseg_topology_parse_buffer("t.yaml", topo_doc, strlen(topo_doc), &t, &diag), 0);
 	assert_int_equal(diag.n, 0);
 	assert_int_equal(t.n_namespaces, 4);
 	assert_string_equal(t.namespaces[0].name, "x");
@@ -82,16 +83,16 @@ static void test_topology_errors(void **state)
 				  "  - {name: b, ip: 10.0.0.0/24, nmae: x}\n"
 				  "  - {name: c}\n";
 	static const char *const expected[] = {
-		"t.yaml:3:12: namespaces[1].name: namespace \"x\" is listed twice",
-		"t.yaml:4:23: namespaces[2].labels: kubernetes.io/metadata.name is always the "
-		"namespace's name \"z\", not \"other\"",
-		"t.yaml:7:42: endpoints[0].ports[1].name: port name \"http\" is used twice",
-		"t.yaml:8:12: endpoints[1].name: endpoint \"default/a\" is listed twice",
-		"t.yaml:8:19: endpoints[1].ip: 10.0.0.1 is already the address of default/a",
-		"t.yaml:9:19: endpoints[2].ip: \"10.0.0.0/24\" is not an IPv4 address (expected "
-		"a.b.c.d)",
-		"t.yaml:9:32: endpoints[2].nmae: unknown field \"nmae\", did you mean \"name\"?",
-		"t.yaml:10:5: endpoints[3].ip: required field is missing, expected an IPv4 address",
+	    "t.yaml:3:12: namespaces[1].name: namespace \"x\" is listed twice",
+	    "t.yaml:4:23: namespaces[2].labels: kubernetes.io/metadata.name is always the "
+	    "namespace's name \"z\", not \"other\"",
+	    "t.yaml:7:42: endpoints[0].ports[1].name: port name \"http\" is used twice",
+	    "t.yaml:8:12: endpoints[1].name: endpoint \"default/a\" is listed twice",
+	    "t.yaml:8:19: endpoints[1].ip: 10.0.0.1 is already the address of default/a",
+	    "t.yaml:9:19: endpoints[2].ip: \"10.0.0.0/24\" is not an IPv4 address (expected "
+	    "a.b.c.d)",
+	    "t.yaml:9:32: endpoints[2].nmae: unknown field \"nmae\", did you mean \"name\"?",
+	    "t.yaml:10:5: endpoints[3].ip: required field is missing, expected an IPv4 address",
 	};
 	struct mseg_topology t = {0};
 	struct mseg_diag diag = {0};
@@ -140,9 +141,9 @@ static void test_topology_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_topology),
-		cmocka_unit_test(test_topology_errors),
-		cmocka_unit_test(test_topology_load),
+	    cmocka_unit_test(test_topology),
+	    cmocka_unit_test(test_topology_errors),
+	    cmocka_unit_test(test_topology_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
