@@ -13,6 +13,7 @@ static const struct mseg_cmd mseg_commands[] = {
 	{"rm", "remove containers", mseg_cmd_rm},
 	{"label", "set or remove labels of a container", mseg_cmd_label},
 	{"policy", "check, trace and tabulate policies", mseg_cmd_policy},
+	{"probe", "send real traffic between containers, print who reaches whom", mseg_cmd_probe},
 	{NULL, NULL, NULL},
 };
 
