@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2034
 # Shared helpers of the benchmark parts (tools/bench/part_*.sh); sourced, defines no benchmark.
 #
 # Everything runs inside namespaces named "$MT-*" (the netns harness, tests/netns/lib.sh), which

@@ -57,7 +57,7 @@ command -v iptables-legacy >/dev/null && CONFIGS="$CONFIGS iptleg" ||
 
 # blast PORT SECONDS: one stream c1 -> c2:PORT; prints delivered packets per second.
 blast() {
-	local port=$1 secs=$2 rx tx recv sent dur
+	local port=$1 secs=$2 rx tx recv dur
 	coproc RX { on c2 taskset -c 1 "$UDPBLAST" recv --port "$port" \
 		--seconds "$(awk -v s="$secs" 'BEGIN {print s + 1}')"; }
 	read -r -t 5 rx <&"${RX[0]}" || { echo 0; return 1; }
@@ -65,7 +65,6 @@ blast() {
 	read -r -t 10 rx <&"${RX[0]}"
 	wait "$RX_PID" 2>/dev/null
 	recv=$(kv received "$rx")
-	sent=$(kv sent "$tx")
 	dur=$(kv seconds "$tx")
 	echo "$recv $tx" >>"$BENCH_OUT/a_raw.log"
 	# delivered pps, then the sender's CPU ns per packet (0 when nothing was delivered)
@@ -112,7 +111,7 @@ for n in $SCALES; do
 	# Each configuration must enforce: a stream to a port no rule admits delivers nothing.
 	for cfg in $CONFIGS; do
 		[ "$cfg" = none ] && continue
-		cfg_on "$cfg" || { bench_note "$cfg: could not be switched on at $n rules"; continue; }
+		cfg_on "$cfg" 2>/dev/null || continue # reported by the trials below
 		got=$(blast 6001 0.2 | cut -d' ' -f1)
 		[ "$got" = 0 ] || bench_note "**$cfg did not enforce at $n rules** ($got pps to a" \
 			"port no rule admits)"
@@ -120,8 +119,9 @@ for n in $SCALES; do
 	done
 	for t in $(seq 1 "$TRIALS"); do
 		for cfg in $CONFIGS; do
-			if ! cfg_on "$cfg"; then
-				bench_note "$cfg: could not be switched on at $n rules (trial $t)"
+			if ! cfg_on "$cfg" 2>"$MT_DIR/on.err"; then
+				bench_note "$cfg: could not be switched on at $n rules:" \
+					"$(head -c 240 "$MT_DIR/on.err" | tr '\n' ' ')"
 				continue
 			fi
 			pps=$(blast 5001 "$SECONDS_PER")
@@ -250,6 +250,6 @@ pps() {
 	echo "Reproduce: \`sudo QUICK=$QUICK SCALES='$SCALES' ./tools/bench/part_a.sh\` (or" \
 		"\`make bench\`); raw pps per trial: \`a_pps.dat\` in the output directory."
 	echo
-	[ -e "$BENCH_OUT/a.notes" ] && sed 's/^/- /' "$BENCH_OUT/a.notes" && echo
+	[ -e "$BENCH_OUT/a.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/a.notes" && echo
 } >"$BENCH_OUT/a.md"
 exit 0

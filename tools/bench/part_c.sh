@@ -34,6 +34,11 @@ bench_note "\`mseg apply\` to enforced: needs mseg apply (not yet integrated); t
 SYSTEMS="$SYSTEMS nftset iptnft"
 command -v iptables-legacy >/dev/null && SYSTEMS="$SYSTEMS iptleg"
 
+# hook_set FILE: the set ruleset's base chain, so that loading FILE enforces.
+hook_set() {
+	printf '%s\n' "table inet mbset {" "  chain mbfwd {" \
+		"    type filter hook forward priority 0;" "    jump rules" "  }" "}" >>"$1"
+}
 probe_ok() { on c1 "$RR" client --dst "$DST_IP" --port "$1" --count 1 --seconds 0.4 >/dev/null 2>&1; }
 confirm() { probe_ok 5002 && ! probe_ok 6002; }
 
@@ -62,8 +67,7 @@ for n in $SCALES; do
 	bench_log "c: $n rules"
 	gen_mseg_policy "$n" "$MT_DIR/policy.yaml"
 	gen_nft_set "$n" "$MT_DIR/set-hooked.nft"
-	echo "table inet mbset { chain mbfwd { type filter hook forward priority 0; jump rules; } }" \
-		>>"$MT_DIR/set-hooked.nft"
+	hook_set "$MT_DIR/set-hooked.nft"
 	gen_ipt_linear "$n" "$MT_DIR/hooked.ipt"
 	sed -i 's/^COMMIT$/-A FORWARD -j MBLIN\nCOMMIT/' "$MT_DIR/hooked.ipt"
 	for t in $(seq 1 "$TRIALS"); do
@@ -71,7 +75,7 @@ for n in $SCALES; do
 			confirm && { bench_note "$s: enforcing before the apply at $n (trial $t)"; }
 			t0=${EPOCHREALTIME/./}
 			if ! apply_cmd "$s" >"$MT_DIR/apply.err" 2>&1; then
-				bench_note "$s: apply of $n rules failed: $(head -c 200 "$MT_DIR/apply.err")"
+				bench_note "$s: apply of $n rules failed: $(head -c 240 "$MT_DIR/apply.err" | tr '\n' ' ')"
 				remove_cmd "$s" >/dev/null 2>&1
 				continue
 			fi
@@ -95,8 +99,7 @@ gen_mseg_policy "$last" "$MT_DIR/policy.yaml"
 sed '0,/cidr: 10\.64\.0\.0\/32/s//cidr: 10.127.255.254\/32/' "$MT_DIR/policy.yaml" \
 	>"$MT_DIR/policy2.yaml"
 gen_nft_set "$last" "$MT_DIR/set-hooked.nft"
-echo "table inet mbset { chain mbfwd { type filter hook forward priority 0; jump rules; } }" \
-	>>"$MT_DIR/set-hooked.nft"
+hook_set "$MT_DIR/set-hooked.nft"
 gen_ipt_linear "$last" "$MT_DIR/hooked.ipt"
 sed -i 's/^COMMIT$/-A FORWARD -j MBLIN\nCOMMIT/' "$MT_DIR/hooked.ipt"
 for s in $SYSTEMS; do
@@ -213,6 +216,6 @@ ap() {
 	echo
 	echo "Reproduce: \`sudo QUICK=$QUICK SCALES='$SCALES' ./tools/bench/part_c.sh\`."
 	echo
-	[ -e "$BENCH_OUT/c.notes" ] && sed 's/^/- /' "$BENCH_OUT/c.notes" && echo
+	[ -e "$BENCH_OUT/c.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/c.notes" && echo
 } >"$BENCH_OUT/c.md"
 exit 0

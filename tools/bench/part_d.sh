@@ -156,6 +156,6 @@ st() {
 	echo "Reproduce: \`sudo QUICK=$QUICK ./tools/bench/part_d.sh\` (ITER, PRESENT, PAR override" \
 		"the counts)."
 	echo
-	[ -e "$BENCH_OUT/d.notes" ] && sed 's/^/- /' "$BENCH_OUT/d.notes" && echo
+	[ -e "$BENCH_OUT/d.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/d.notes" && echo
 } >"$BENCH_OUT/d.md"
 exit 0

@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Part b: throughput and latency between two containers with no policy and with mseg enforcing
+# a 10,000-rule policy: iperf3 TCP with 1 and 2 streams, and request/response latency (rr,
+# UDP and TCP) p50/p99. Trials are interleaved across the configurations.
+set -u
+BENCH_PART=b
+source "$(dirname "$0")/lib.sh"
+trap harness_cleanup EXIT
+trap 'exit 143' INT TERM
+
+RULES=${RULES:-10000}
+if [ -n "$QUICK" ]; then
+	IPERF_T=${IPERF_T:-1} RR_COUNT=${RR_COUNT:-1000}
+else
+	IPERF_T=${IPERF_T:-3} RR_COUNT=${RR_COUNT:-5000}
+fi
+TRIALS=$(bench_trials)
+command -v iperf3 >/dev/null || { bench_note "skipped: iperf3 is not installed"; exit 0; }
+
+bench_pair || { bench_note "could not build the container pair"; exit 1; }
+gen_mseg_policy "$RULES" "$MT_DIR/policy.yaml"
+on c2 iperf3 -s >/dev/null 2>&1 &
+on c2 "$RR" server --port 5002 --seconds 3600 >/dev/null 2>&1 &
+on c2 "$RR" server --port 5002 --tcp --seconds 3600 >/dev/null 2>&1 &
+wait_for 3 on c2 ss -Hltn "sport = :5201" || { bench_note "iperf3 server did not start"; exit 1; }
+
+CONFIGS=none
+if [ -x "$DPDRIVE" ]; then
+	CONFIGS="$CONFIGS msegnft"
+else
+	bench_note "mseg nft: $DPDRIVE is not built"
+fi
+if on n1 "$DPDRIVE" --datapath bpf 2>&1 | grep -q "not supported"; then
+	bench_note "mseg eBPF: needs mseg apply (not yet integrated; dpdrive programs only nft)"
+else
+	CONFIGS="$CONFIGS msegbpf"
+fi
+
+cfg_on() {
+	case $1 in
+	none) ;;
+	*)
+		# shellcheck disable=SC2046
+		on n1 "$DPDRIVE" --datapath "${1#mseg}" --endpoints "$MT_DIR/pair.yaml" \
+			-f "$MT_DIR/policy.yaml" $(cat "$MT_DIR/attach") ;;
+	esac
+}
+cfg_off() { [ "$1" = none ] || on n1 "$DPDRIVE" --datapath "${1#mseg}" --purge; }
+
+# iperf P: "Gbit/s cpu_s_per_GB" for P parallel streams (CPU: iperf3's own sender+receiver).
+iperf() {
+	on c1 timeout $((IPERF_T + 15)) iperf3 -c "$DST_IP" -t "$IPERF_T" -P "$1" -J \
+		>"$MT_DIR/iperf.json" 2>/dev/null || { echo "nan nan"; return; }
+	jq -r '(.end.sum_received.bytes) as $b | (.end.sum_received.seconds) as $s |
+		(.end.cpu_utilization_percent.host_total + .end.cpu_utilization_percent.remote_total)
+		as $c | "\($b * 8 / $s / 1e9) \($c / 100 * $s / ($b / 1e9))"' "$MT_DIR/iperf.json"
+}
+
+: >"$BENCH_OUT/b.dat"
+for t in $(seq 1 "$TRIALS"); do
+	bench_log "b: trial $t"
+	for cfg in $CONFIGS; do
+		if ! cfg_on "$cfg" >/dev/null 2>"$MT_DIR/on.err"; then
+			bench_note "$cfg: could not be switched on: $(head -c 240 "$MT_DIR/on.err" | tr '\n' ' ')"
+			continue
+		fi
+		for p in 1 2; do
+			echo "$cfg iperf$p $t $(iperf $p)" >>"$BENCH_OUT/b.dat"
+		done
+		for proto in udp tcp; do
+			flag=
+			[ $proto = tcp ] && flag=--tcp
+			out=$(on c1 "$RR" client --dst "$DST_IP" --port 5002 $flag --count "$RR_COUNT" \
+				--seconds 20 2>&1) || bench_note "$cfg rr $proto: $out"
+			echo "$cfg rr$proto $t $(kv p50_us "$out") $(kv p99_us "$out")" >>"$BENCH_OUT/b.dat"
+		done
+		cfg_off "$cfg" >/dev/null
+	done
+done
+
+# ---- the report -----------------------------------------------------------------------------
+col() {
+	# shellcheck disable=SC2046
+	stats $(awk -v c="$1" -v k="$2" -v f="$3" '$1 == c && $2 == k && $f != "" && $f != "nan" \
+		{print $f}' "$BENCH_OUT/b.dat")
+}
+label() {
+	case $1 in
+	none) echo "no policy" ;;
+	msegnft) echo "mseg nft, $RULES rules" ;;
+	msegbpf) echo "mseg eBPF, $RULES rules" ;;
+	esac
+}
+{
+	echo "## b. Throughput and latency"
+	echo
+	echo "Between containers c1 and c2 through the node (routed veth), median [min–max] of" \
+		"$TRIALS interleaved trials. iperf3 TCP for ${IPERF_T}s with 1 and 2 streams; CPU" \
+		"per GB is iperf3's own sender + receiver CPU time (user + system, which includes the" \
+		"softirq forwarding done in their context) per GB delivered. Latency: \`rr\`" \
+		"(tools/bench/rr.c) ping-pong of 32-byte messages, $RR_COUNT per trial, over UDP and" \
+		"over one TCP connection. The $RULES-rule policy is part a's (the flow is admitted by" \
+		"the last rule). Ratio = with policy ÷ no policy."
+	echo
+	echo "| metric | configuration | figure | ratio | goal | result |"
+	echo "| --- | --- | --- | ---: | --- | --- |"
+	for k in iperf1 iperf2; do
+		read -r b0 _ <<<"$(col none $k 4)"
+		for cfg in $CONFIGS; do
+			read -r m a x <<<"$(col "$cfg" $k 4)"
+			read -r cm ca cx <<<"$(col "$cfg" $k 5)"
+			r="" g="" res=""
+			[ "$cfg" != none ] && r=$(ratio "$m" "$b0") && g="≥ 0.95" && res=$(met "$r" ">=" 0.95)
+			echo "| TCP ${k#iperf} stream(s) Gbit/s | $(label "$cfg") | $(fmt_cell "$m" "$a" "$x" 2) |" \
+				"$r | $g | $res |"
+			echo "| CPU s per GB, ${k#iperf} stream(s) | $(label "$cfg") |" \
+				"$(fmt_cell "$cm" "$ca" "$cx" 2) | $( [ "$cfg" != none ] &&
+				ratio "$cm" "$(col none $k 5 | cut -d' ' -f1)") | reported | |"
+		done
+	done
+	for k in rrudp rrtcp; do
+		read -r p0 _ <<<"$(col none $k 4)"
+		for cfg in $CONFIGS; do
+			read -r m a x <<<"$(col "$cfg" $k 4)"
+			read -r qm qa qx <<<"$(col "$cfg" $k 5)"
+			r="" g="" res=""
+			[ "$cfg" != none ] && r=$(ratio "$m" "$p0") && g="≤ 1.05" && res=$(met "$r" "<=" 1.05)
+			echo "| ${k#rr} request/response p50 µs | $(label "$cfg") | $(fmt_cell "$m" "$a" "$x" 1) |" \
+				"$r | $g | $res |"
+			echo "| ${k#rr} request/response p99 µs | $(label "$cfg") | $(fmt_cell "$qm" "$qa" "$qx" 1) |" \
+				"$( [ "$cfg" != none ] && ratio "$qm" "$(col none $k 5 | cut -d' ' -f1)") | | |"
+		done
+	done
+	echo
+	echo "Reproduce: \`sudo QUICK=$QUICK ./tools/bench/part_b.sh\` (RULES, IPERF_T, RR_COUNT" \
+		"override)."
+	echo
+	[ -e "$BENCH_OUT/b.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/b.notes" && echo
+} >"$BENCH_OUT/b.md"
+exit 0
