@@ -47,7 +47,7 @@ int mseg_etcd_curl_init(void)
 }
 
 static void set_error(struct mseg_etcd *etcd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void set_error(struct mseg_etcd *etcd, const char *fmt, ...)
 {
 	va_list ap;
@@ -298,8 +298,7 @@ int mseg_etcd_put(struct mseg_etcd *etcd, const char *key, const void *value, si
 	return r;
 }
 
-static int range(struct mseg_etcd *etcd, const char *key, bool prefix,
-		 struct mseg_etcd_range *ret)
+static int range(struct mseg_etcd *etcd, const char *key, bool prefix, struct mseg_etcd_range *ret)
 {
 	json_t *doc = NULL;
 	int r;
@@ -319,8 +318,7 @@ int mseg_etcd_get(struct mseg_etcd *etcd, const char *key, struct mseg_etcd_rang
 	return range(etcd, key, false, ret);
 }
 
-int mseg_etcd_range_prefix(struct mseg_etcd *etcd, const char *prefix,
-			   struct mseg_etcd_range *ret)
+int mseg_etcd_range_prefix(struct mseg_etcd *etcd, const char *prefix, struct mseg_etcd_range *ret)
 {
 	return range(etcd, prefix, true, ret);
 }
@@ -446,8 +444,7 @@ int mseg_etcd_compact(struct mseg_etcd *etcd, int64_t revision)
 	if (revision <= 0)
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%lld", (long long)revision);
-	r = post(etcd, "/v3/kv/compaction", json_pack("{s:s, s:b}", "revision", buf, "physical",
-						       1),
+	r = post(etcd, "/v3/kv/compaction", json_pack("{s:s, s:b}", "revision", buf, "physical", 1),
 		 &doc);
 	json_decref(doc);
 	return r;

@@ -58,7 +58,8 @@ void mseg_etcd_range_clear(struct mseg_etcd_range *range);
  */
 int mseg_etcd_new(struct mseg_etcd **ret, const char *endpoints, long timeout_ms);
 void mseg_etcd_free(struct mseg_etcd *etcd);
-/* Why the last call failed ("" when it did not), e.g. "http://10.0.0.1:2379: Connection refused". */
+/* Why the last call failed ("" when it did not), e.g. "http://10.0.0.1:2379: Connection refused".
+ */
 const char *mseg_etcd_last_error(const struct mseg_etcd *etcd);
 /* The endpoint the client uses now (after failover). */
 const char *mseg_etcd_endpoint(const struct mseg_etcd *etcd);
@@ -71,8 +72,7 @@ int mseg_etcd_put(struct mseg_etcd *etcd, const char *key, const void *value, si
 /* The one key (n_kvs 0 when absent; not an error). */
 int mseg_etcd_get(struct mseg_etcd *etcd, const char *key, struct mseg_etcd_range *ret);
 /* Every key starting with prefix, in key order ("" is the whole keyspace). */
-int mseg_etcd_range_prefix(struct mseg_etcd *etcd, const char *prefix,
-			   struct mseg_etcd_range *ret);
+int mseg_etcd_range_prefix(struct mseg_etcd *etcd, const char *prefix, struct mseg_etcd_range *ret);
 /* Deletes key, or every key under it when prefix; *deleted (may be NULL) gets the count. */
 int mseg_etcd_delete(struct mseg_etcd *etcd, const char *key, bool prefix, int64_t *deleted,
 		     int64_t *revision);
@@ -258,7 +258,7 @@ struct mseg_etcd_watch_msg {
 	struct mseg_etcd_kv *kvs; /* events, in order */
 	bool *deleted;		  /* per event: DELETE (else PUT) */
 	size_t n_events;
-	char *cancel_reason;	   /* owned; NULL when not canceled */
+	char *cancel_reason; /* owned; NULL when not canceled */
 };
 
 void mseg_etcd_watch_msg_clear(struct mseg_etcd_watch_msg *m);

@@ -78,8 +78,8 @@ static int allocate_at(struct mseg_etcd *etcd, const char *prefix, const char *c
 		       const char *by_labels, const char *labels_key, uint32_t first, uint32_t *id)
 {
 	const struct mseg_etcd_op snap[] = {
-		{.kind = MSEG_ETCD_OP_GET, .key = by_labels},
-		{.kind = MSEG_ETCD_OP_GET, .key = counter},
+	    {.kind = MSEG_ETCD_OP_GET, .key = by_labels},
+	    {.kind = MSEG_ETCD_OP_GET, .key = counter},
 	};
 	uint32_t floor = first;
 	int r;
@@ -133,20 +133,26 @@ static int allocate_at(struct mseg_etcd *etcd, const char *prefix, const char *c
 		 * unclaimed (so a counter reset by hand cannot reissue an id).
 		 */
 		const struct mseg_etcd_cmp cmps[] = {
-			{.key = by_labels, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
-			{.key = counter, .target = MSEG_ETCD_CMP_MOD, .number = counter_mod},
-			{.key = by_id, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
+		    {.key = by_labels, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
+		    {.key = counter, .target = MSEG_ETCD_CMP_MOD, .number = counter_mod},
+		    {.key = by_id, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
 		};
 		const struct mseg_etcd_op ok[] = {
-			{.kind = MSEG_ETCD_OP_PUT, .key = counter, .value = next,
-			 .value_len = strlen(next)},
-			{.kind = MSEG_ETCD_OP_PUT, .key = by_labels, .value = value,
-			 .value_len = strlen(value)},
-			{.kind = MSEG_ETCD_OP_PUT, .key = by_id, .value = labels_key,
-			 .value_len = strlen(labels_key)},
+		    {.kind = MSEG_ETCD_OP_PUT,
+		     .key = counter,
+		     .value = next,
+		     .value_len = strlen(next)},
+		    {.kind = MSEG_ETCD_OP_PUT,
+		     .key = by_labels,
+		     .value = value,
+		     .value_len = strlen(value)},
+		    {.kind = MSEG_ETCD_OP_PUT,
+		     .key = by_id,
+		     .value = labels_key,
+		     .value_len = strlen(labels_key)},
 		};
 		const struct mseg_etcd_op why[] = {
-			{.kind = MSEG_ETCD_OP_GET, .key = by_id},
+		    {.kind = MSEG_ETCD_OP_GET, .key = by_id},
 		};
 		r = mseg_etcd_txn(etcd, cmps, ARRAY_SIZE(cmps), ok, ARRAY_SIZE(ok), why,
 				  ARRAY_SIZE(why), &res);
@@ -180,9 +186,10 @@ int mseg_etcd_allocate_id(struct mseg_etcd *etcd, const char *prefix, const char
 	for (unsigned int probe = 0; probe < MAX_PROBES; probe++) {
 		_cleanup_free_ char *by_labels = NULL;
 
-		if ((probe ? asprintf(&by_labels, "%s/ids/by-labels/%016" PRIx64 ".%u", prefix,
-				      hash, probe)
-			   : asprintf(&by_labels, "%s/ids/by-labels/%016" PRIx64, prefix, hash)) < 0)
+		if ((probe
+			 ? asprintf(&by_labels, "%s/ids/by-labels/%016" PRIx64 ".%u", prefix, hash,
+				    probe)
+			 : asprintf(&by_labels, "%s/ids/by-labels/%016" PRIx64, prefix, hash)) < 0)
 			return -ENOMEM;
 		r = allocate_at(etcd, prefix, counter, by_labels, labels_key, first, id);
 		if (r != 0)
@@ -212,8 +219,8 @@ int mseg_etcd_allocate_slot(struct mseg_etcd *etcd, const char *prefix, const ch
 		_cleanup_free_ uint8_t *taken = NULL;
 		struct mseg_etcd_txn_result res = {0}, out = {0};
 		const struct mseg_etcd_op snap[] = {
-			{.kind = MSEG_ETCD_OP_GET, .key = owner_key},
-			{.kind = MSEG_ETCD_OP_GET, .key = slots, .prefix = true},
+		    {.kind = MSEG_ETCD_OP_GET, .key = owner_key},
+		    {.kind = MSEG_ETCD_OP_GET, .key = slots, .prefix = true},
 		};
 		const struct mseg_etcd_kv *kv;
 		uint64_t span = (uint64_t)last - first + 1;
@@ -254,18 +261,23 @@ int mseg_etcd_allocate_slot(struct mseg_etcd *etcd, const char *prefix, const ch
 			}
 		if (!found)
 			return -ENOSPC;
-		if (asprintf(&slot_key, "%s%u", slots, cand) < 0 || asprintf(&value, "%u", cand) < 0)
+		if (asprintf(&slot_key, "%s%u", slots, cand) < 0 ||
+		    asprintf(&value, "%u", cand) < 0)
 			return -ENOMEM;
 
 		const struct mseg_etcd_cmp cmps[] = {
-			{.key = owner_key, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
-			{.key = slot_key, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
+		    {.key = owner_key, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
+		    {.key = slot_key, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
 		};
 		const struct mseg_etcd_op ok[] = {
-			{.kind = MSEG_ETCD_OP_PUT, .key = owner_key, .value = value,
-			 .value_len = strlen(value)},
-			{.kind = MSEG_ETCD_OP_PUT, .key = slot_key, .value = owner,
-			 .value_len = strlen(owner)},
+		    {.kind = MSEG_ETCD_OP_PUT,
+		     .key = owner_key,
+		     .value = value,
+		     .value_len = strlen(value)},
+		    {.kind = MSEG_ETCD_OP_PUT,
+		     .key = slot_key,
+		     .value = owner,
+		     .value_len = strlen(owner)},
 		};
 		r = mseg_etcd_txn(etcd, cmps, ARRAY_SIZE(cmps), ok, ARRAY_SIZE(ok), NULL, 0, &out);
 		if (r < 0)
@@ -310,13 +322,14 @@ int mseg_etcd_release_slot(struct mseg_etcd *etcd, const char *prefix, const cha
 		if (asprintf(&slot_key, "%s/by-slot/%u", prefix, n) < 0)
 			return -ENOMEM;
 		const struct mseg_etcd_cmp cmps[] = {
-			{.key = owner_key, .target = MSEG_ETCD_CMP_MOD, .number = mod},
+		    {.key = owner_key, .target = MSEG_ETCD_CMP_MOD, .number = mod},
 		};
 		const struct mseg_etcd_op ops[] = {
-			{.kind = MSEG_ETCD_OP_DELETE, .key = owner_key},
-			{.kind = MSEG_ETCD_OP_DELETE, .key = slot_key},
+		    {.kind = MSEG_ETCD_OP_DELETE, .key = owner_key},
+		    {.kind = MSEG_ETCD_OP_DELETE, .key = slot_key},
 		};
-		r = mseg_etcd_txn(etcd, cmps, ARRAY_SIZE(cmps), ops, ARRAY_SIZE(ops), NULL, 0, &out);
+		r = mseg_etcd_txn(etcd, cmps, ARRAY_SIZE(cmps), ops, ARRAY_SIZE(ops), NULL, 0,
+				  &out);
 		if (r < 0)
 			return r;
 		r = out.succeeded;

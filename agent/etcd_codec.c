@@ -281,8 +281,8 @@ json_t *mseg_etcd_req_watch(const char *prefix, int64_t start_revision)
 {
 	json_t *o = json_object(), *inner = mseg_etcd_req_range(prefix ? prefix : "", true);
 
-	if (!o || !inner || (start_revision > 0 && set_i64(inner, "start_revision",
-							   start_revision) < 0) ||
+	if (!o || !inner ||
+	    (start_revision > 0 && set_i64(inner, "start_revision", start_revision) < 0) ||
 	    json_object_set_new(inner, "prev_kv", json_false()) < 0 ||
 	    json_object_set_new(o, "create_request", inner) < 0) {
 		json_decref(o);
@@ -446,8 +446,8 @@ int mseg_etcd_parse_txn(const json_t *obj, struct mseg_etcd_txn_result *ret)
 		if (!res.ranges)
 			return -ENOMEM;
 		for (size_t i = 0; i < json_array_size(resps); i++) {
-			const json_t *range = json_object_get(json_array_get(resps, i),
-							      "response_range");
+			const json_t *range =
+			    json_object_get(json_array_get(resps, i), "response_range");
 
 			res.n_ranges++;
 			if (!range)
@@ -477,7 +477,7 @@ static int grpc_errno(int64_t code)
 		return -ENOENT;
 	case 6: /* AlreadyExists */
 		return -EEXIST;
-	case 7: /* PermissionDenied */
+	case 7:	 /* PermissionDenied */
 	case 16: /* Unauthenticated */
 		return -EACCES;
 	case 8: /* ResourceExhausted */
@@ -581,9 +581,9 @@ int mseg_etcd_parse_watch_line(const char *line, size_t len, struct mseg_etcd_wa
 				break;
 			m.n_events++;
 			/* PUT is the enum's zero value, so it is omitted. */
-			if (type && !(json_is_string(type) && (!strcmp(json_string_value(type), "PUT") ||
-							       !strcmp(json_string_value(type),
-								       "DELETE"))))
+			if (type &&
+			    !(json_is_string(type) && (!strcmp(json_string_value(type), "PUT") ||
+						       !strcmp(json_string_value(type), "DELETE"))))
 				r = -EPROTO;
 			else
 				m.deleted[i] = type && !strcmp(json_string_value(type), "DELETE");

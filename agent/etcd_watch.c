@@ -2,11 +2,11 @@
 /*
  * The etcd watch stream without blocking: POST /v3/watch on a curl multi handle, the answer
  * read as it arrives (one JSON object per line), events handed to the caller from
- * mseg_etcd_watch_poll (never from inside curl's callbacks, so the caller may restart or free
- * the watch from its callback's consequences). When the stream breaks the watch reconnects by
- * itself, with backoff and rotating endpoints, from the revision after the last event seen,
- * so no event is lost or repeated across an etcd restart; if that revision was compacted
- * meanwhile, etcd says so and the caller resyncs.
+ * mseg_etcd_watch_poll (never from inside curl's callbacks); the caller's callback only records
+ * what happened and restarts or frees the watch after the poll returns. When the stream breaks the
+ * watch reconnects by itself, with backoff and rotating endpoints, from the revision after the last
+ * event seen, so no event is lost or repeated across an etcd restart; if that revision was
+ * compacted meanwhile, etcd says so and the caller resyncs.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -325,8 +325,10 @@ static int drain_lines(struct mseg_etcd_watch *w, mseg_etcd_watch_cb cb, void *d
 	}
 	if (end)
 		return 1;
-	memmove(w->buf, w->buf + start, w->len - start);
-	w->len -= start;
+	if (start) {
+		memmove(w->buf, w->buf + start, w->len - start);
+		w->len -= start;
+	}
 	return 0;
 }
 

@@ -125,15 +125,15 @@ int mseg_vxlan_peer_add(struct mseg_nl *nl, int ifindex, const struct mseg_vxlan
 
 	if (!nl || !peer || ifindex <= 0)
 		return -EINVAL;
-	r = send_built(nl, buf,
-		       mseg_nlmsg_fdb_add(buf, sizeof(buf), ifindex, zero_mac, &peer->underlay,
-					  true));
+	r = send_built(
+	    nl, buf,
+	    mseg_nlmsg_fdb_add(buf, sizeof(buf), ifindex, zero_mac, &peer->underlay, true));
 	/* The BUM list already holds this peer (a retried join). */
 	if (r < 0 && r != -EEXIST)
 		return r;
-	r = send_built(nl, buf,
-		       mseg_nlmsg_fdb_add(buf, sizeof(buf), ifindex, peer->mac, &peer->underlay,
-					  false));
+	r = send_built(
+	    nl, buf,
+	    mseg_nlmsg_fdb_add(buf, sizeof(buf), ifindex, peer->mac, &peer->underlay, false));
 	if (r < 0)
 		return r;
 	r = mseg_neigh_add(nl, ifindex, &peer->gateway, peer->mac, NUD_PERMANENT);
@@ -161,16 +161,14 @@ int mseg_vxlan_peer_del(struct mseg_nl *nl, int ifindex, const struct mseg_vxlan
 	route.dst = peer->pod_cidr;
 	r = mseg_route_delete(nl, &route);
 	first = first ?: r;
-	r = ignore_gone(send_built(nl, buf,
-				   mseg_nlmsg_neigh_del(buf, sizeof(buf), ifindex, &peer->gateway)));
+	r = ignore_gone(
+	    send_built(nl, buf, mseg_nlmsg_neigh_del(buf, sizeof(buf), ifindex, &peer->gateway)));
 	first = first ?: r;
-	r = ignore_gone(send_built(nl, buf,
-				   mseg_nlmsg_fdb_del(buf, sizeof(buf), ifindex, peer->mac,
-						      &peer->underlay)));
+	r = ignore_gone(send_built(
+	    nl, buf, mseg_nlmsg_fdb_del(buf, sizeof(buf), ifindex, peer->mac, &peer->underlay)));
 	first = first ?: r;
-	r = ignore_gone(send_built(nl, buf,
-				   mseg_nlmsg_fdb_del(buf, sizeof(buf), ifindex, zero_mac,
-						      &peer->underlay)));
+	r = ignore_gone(send_built(
+	    nl, buf, mseg_nlmsg_fdb_del(buf, sizeof(buf), ifindex, zero_mac, &peer->underlay)));
 	first = first ?: r;
 	return first;
 }

@@ -41,13 +41,13 @@
 #define MSEG_VXLAN_VNI_MAX 0xffffffu
 
 struct mseg_vxlan_config {
-	const char *ifname;	  /* <= 15 chars */
-	uint32_t vni;		  /* 1 .. MSEG_VXLAN_VNI_MAX */
-	struct mseg_cidr local;	  /* this node's underlay address, prefixlen 32 */
-	uint16_t port;		  /* UDP port; 0: MSEG_VXLAN_PORT */
-	uint32_t mtu;		  /* underlay MTU - MSEG_VXLAN_OVERHEAD; 0: kernel default */
-	int underlay_ifindex;	  /* 0: any (the kernel routes the outer packets) */
-	const uint8_t *mac;	  /* 6 bytes or NULL (kernel-chosen) */
+	const char *ifname;	/* <= 15 chars */
+	uint32_t vni;		/* 1 .. MSEG_VXLAN_VNI_MAX */
+	struct mseg_cidr local; /* this node's underlay address, prefixlen 32 */
+	uint16_t port;		/* UDP port; 0: MSEG_VXLAN_PORT */
+	uint32_t mtu;		/* underlay MTU - MSEG_VXLAN_OVERHEAD; 0: kernel default */
+	int underlay_ifindex;	/* 0: any (the kernel routes the outer packets) */
+	const uint8_t *mac;	/* 6 bytes or NULL (kernel-chosen) */
 };
 
 /* One remote node as the overlay needs it. */

@@ -240,7 +240,7 @@ int mseg_overlay_filter_apply(uint16_t port, const struct mseg_cidr *nodes, size
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, CHAIN);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
-	/* Before conntrack's confirmation and any filter of others: nothing else sees it first. */
+	/* A drop in any base chain is final, so the priority only makes it early: mangle. */
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -150);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 
@@ -260,7 +260,7 @@ int mseg_overlay_filter_apply(uint16_t port, const struct mseg_cidr *nodes, size
 	if (n_nodes) {
 		put_set_elems(s, nodes, n_nodes);
 		nftnl_set_elems_nlmsg_build_payload(
-			msg_start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, seq++), s);
+		    msg_start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, seq++), s);
 		mnl_nlmsg_batch_next(b);
 	}
 	nftnl_chain_nlmsg_build_payload(msg_start(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, seq++), c);
@@ -279,7 +279,7 @@ int mseg_overlay_filter_apply(uint16_t port, const struct mseg_cidr *nodes, size
 		nftnl_rule_free(flush);
 	}
 	nftnl_rule_nlmsg_build_payload(
-		msg_start(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, seq++), rl);
+	    msg_start(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, seq++), rl);
 	mnl_nlmsg_batch_next(b);
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), seq);
 	mnl_nlmsg_batch_next(b);

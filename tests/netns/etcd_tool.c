@@ -32,7 +32,8 @@ static int failures;
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "etcd-tool: line %d: check failed: %s: ", __LINE__, #cond);  \
+			fprintf(stderr, "etcd-tool: line %d: check failed: %s: ", __LINE__,        \
+				#cond);                                                            \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fprintf(stderr, "\n");                                                     \
 			failures++;                                                                \
@@ -78,9 +79,9 @@ static int selftest(struct mseg_etcd *e, const char *prefix)
 	      rev1);
 	r = mseg_etcd_get(e, b, &rg);
 	CHECK(r == 0 && rg.n_kvs == 1 && rg.kvs[0].value_len == sizeof(bin) &&
-		      !memcmp(rg.kvs[0].value, bin, sizeof(bin)) &&
-		      rg.kvs[0].mod_revision == rev2 && rg.kvs[0].create_revision == rev2 &&
-		      rg.kvs[0].version == 1 && !strcmp(rg.kvs[0].key, b),
+		  !memcmp(rg.kvs[0].value, bin, sizeof(bin)) && rg.kvs[0].mod_revision == rev2 &&
+		  rg.kvs[0].create_revision == rev2 && rg.kvs[0].version == 1 &&
+		  !strcmp(rg.kvs[0].key, b),
 	      "get b: %d", r);
 	mseg_etcd_range_clear(&rg);
 	r = mseg_etcd_get(e, c, &rg);
@@ -92,26 +93,26 @@ static int selftest(struct mseg_etcd *e, const char *prefix)
 	CHECK(mseg_etcd_put(e, outside, "x", 1, 0, NULL) == 0, "put outside");
 	r = mseg_etcd_range_prefix(e, dir, &rg);
 	CHECK(r == 0 && rg.n_kvs == 3 && rg.count == 3 && !strcmp(rg.kvs[0].key, a) &&
-		      !strcmp(rg.kvs[1].key, b) && !strcmp(rg.kvs[2].key, c),
+		  !strcmp(rg.kvs[1].key, b) && !strcmp(rg.kvs[2].key, c),
 	      "range: %d n %zu", r, rg.n_kvs);
 	mseg_etcd_range_clear(&rg);
 
 	/* txn: create-if-absent fails on an existing key and the failure branch reads it */
 	{
 		const struct mseg_etcd_cmp absent = {.key = a, .target = MSEG_ETCD_CMP_CREATE};
-		const struct mseg_etcd_op put = {.kind = MSEG_ETCD_OP_PUT, .key = a, .value = "2",
-						 .value_len = 1};
+		const struct mseg_etcd_op put = {
+		    .kind = MSEG_ETCD_OP_PUT, .key = a, .value = "2", .value_len = 1};
 		const struct mseg_etcd_op get = {.kind = MSEG_ETCD_OP_GET, .key = a};
 
 		r = mseg_etcd_txn(e, &absent, 1, &put, 1, &get, 1, &tx);
 		CHECK(r == 0 && !tx.succeeded && tx.n_ranges == 1 && tx.ranges[0].n_kvs == 1 &&
-			      !strcmp(tx.ranges[0].kvs[0].value, "1"),
+			  !strcmp(tx.ranges[0].kvs[0].value, "1"),
 		      "txn create-if-absent on existing: %d", r);
 		mseg_etcd_txn_result_clear(&tx);
 
 		/* compare mod_revision: the right revision wins, a stale one loses */
-		const struct mseg_etcd_cmp mod = {.key = a, .target = MSEG_ETCD_CMP_MOD,
-						  .number = rev1};
+		const struct mseg_etcd_cmp mod = {
+		    .key = a, .target = MSEG_ETCD_CMP_MOD, .number = rev1};
 		r = mseg_etcd_txn(e, &mod, 1, &put, 1, NULL, 0, &tx);
 		CHECK(r == 0 && tx.succeeded && tx.n_ranges == 1, "txn CAS: %d", r);
 		mseg_etcd_txn_result_clear(&tx);
@@ -119,18 +120,18 @@ static int selftest(struct mseg_etcd *e, const char *prefix)
 		CHECK(r == 0 && !tx.succeeded, "txn stale CAS: %d", r);
 		mseg_etcd_txn_result_clear(&tx);
 
-		const struct mseg_etcd_cmp val = {.key = a, .target = MSEG_ETCD_CMP_VALUE,
-						  .value = "2", .value_len = 1};
+		const struct mseg_etcd_cmp val = {
+		    .key = a, .target = MSEG_ETCD_CMP_VALUE, .value = "2", .value_len = 1};
 		r = mseg_etcd_txn(e, &val, 1, &get, 1, NULL, 0, &tx);
 		CHECK(r == 0 && tx.succeeded && tx.ranges[0].n_kvs == 1 &&
-			      tx.ranges[0].kvs[0].version == 2,
+			  tx.ranges[0].kvs[0].version == 2,
 		      "txn value compare: %d", r);
 		mseg_etcd_txn_result_clear(&tx);
 
 		char *fresh = key(prefix, "fresh");
 		const struct mseg_etcd_cmp none = {.key = fresh, .target = MSEG_ETCD_CMP_CREATE};
-		const struct mseg_etcd_op mk = {.kind = MSEG_ETCD_OP_PUT, .key = fresh,
-						.value = "f", .value_len = 1};
+		const struct mseg_etcd_op mk = {
+		    .kind = MSEG_ETCD_OP_PUT, .key = fresh, .value = "f", .value_len = 1};
 		r = mseg_etcd_txn(e, &none, 1, &mk, 1, NULL, 0, &tx);
 		CHECK(r == 0 && tx.succeeded, "txn create-if-absent on new: %d", r);
 		mseg_etcd_txn_result_clear(&tx);

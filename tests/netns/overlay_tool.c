@@ -29,10 +29,11 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: overlay-tool [-n NODE_NETNS] up IFNAME VNI LOCAL CLUSTER INDEX MTU "
-			"[PORT] | down IFNAME | peer-add|peer-del IFNAME UNDERLAY POD_CIDR | filter "
-			"PORT [NODE_IP...] | filter-counter | filter-remove | pod-cidr CLUSTER "
-			"INDEX\n");
+	fprintf(stderr,
+		"usage: overlay-tool [-n NODE_NETNS] up IFNAME VNI LOCAL CLUSTER INDEX MTU "
+		"[PORT] | down IFNAME | peer-add|peer-del IFNAME UNDERLAY POD_CIDR | filter "
+		"PORT [NODE_IP...] | filter-counter | filter-remove | pod-cidr CLUSTER "
+		"INDEX\n");
 	return 2;
 }
 

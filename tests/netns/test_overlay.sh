@@ -121,6 +121,10 @@ test_overlay_unknown_underlay_sender_dropped_and_counted() {
 	after=$("$OVERLAY_TOOL" -n "$MT-n1" filter-counter | awk '{print $2}')
 	[ "$((after - before))" -ge 3 ] ||
 		fail "counter went from $before to $after, expected +3 drops" || return 1
+	# Re-applying the same node list (every agent reconcile does) keeps the count.
+	expect_ok "filter re-applied" cluster_filter n1 1 2 3 || return 1
+	[ "$("$OVERLAY_TOOL" -n "$MT-n1" filter-counter | awk '{print $2}')" = "$after" ] ||
+		fail "re-apply reset the counter" || return 1
 	expect_output_contains "nft sees the counter" "counter vxlan_unknown" \
 		on n1 nft list table inet mseg_overlay || return 1
 	# Known nodes still pass the filter, and the counter does not move for them.

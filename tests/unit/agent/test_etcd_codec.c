@@ -105,8 +105,7 @@ static void test_requests(void **state)
 	expect_json(mseg_etcd_req_range("/k", false), "{\"key\":\"L2s=\"}");
 	/* "/a/" .. "/a0" */
 	expect_json(mseg_etcd_req_range("/a/", true), "{\"key\":\"L2Ev\",\"range_end\":\"L2Ew\"}");
-	expect_json(mseg_etcd_req_delete("/a/", true),
-		    "{\"key\":\"L2Ev\",\"range_end\":\"L2Ew\"}");
+	expect_json(mseg_etcd_req_delete("/a/", true), "{\"key\":\"L2Ev\",\"range_end\":\"L2Ew\"}");
 	expect_json(mseg_etcd_req_watch("/a/", 42),
 		    "{\"create_request\":{\"key\":\"L2Ev\",\"prev_kv\":false,\"range_end\":"
 		    "\"L2Ew\",\"start_revision\":\"42\"}}");
@@ -118,31 +117,31 @@ static void test_requests(void **state)
 static void test_request_txn(void **state)
 {
 	const struct mseg_etcd_cmp cmps[] = {
-		{.key = "/k", .target = MSEG_ETCD_CMP_CREATE, .number = 0},
-		{.key = "/c", .target = MSEG_ETCD_CMP_MOD, .result = MSEG_ETCD_NOT_EQUAL,
-		 .number = 7},
-		{.key = "/v", .target = MSEG_ETCD_CMP_VALUE, .value = "x", .value_len = 1},
+	    {.key = "/k", .target = MSEG_ETCD_CMP_CREATE, .number = 0},
+	    {.key = "/c", .target = MSEG_ETCD_CMP_MOD, .result = MSEG_ETCD_NOT_EQUAL, .number = 7},
+	    {.key = "/v", .target = MSEG_ETCD_CMP_VALUE, .value = "x", .value_len = 1},
 	};
 	const struct mseg_etcd_op ok[] = {
-		{.kind = MSEG_ETCD_OP_PUT, .key = "/k", .value = "1", .value_len = 1, .lease = 5},
-		{.kind = MSEG_ETCD_OP_DELETE, .key = "/d/", .prefix = true},
+	    {.kind = MSEG_ETCD_OP_PUT, .key = "/k", .value = "1", .value_len = 1, .lease = 5},
+	    {.kind = MSEG_ETCD_OP_DELETE, .key = "/d/", .prefix = true},
 	};
 	const struct mseg_etcd_op bad[] = {
-		{.kind = MSEG_ETCD_OP_GET, .key = "/k"},
+	    {.kind = MSEG_ETCD_OP_GET, .key = "/k"},
 	};
 	const struct mseg_etcd_op wrong[] = {{.kind = (enum mseg_etcd_op_kind)9, .key = "/k"}};
 
-	expect_json(mseg_etcd_req_txn(cmps, 3, ok, 2, bad, 1),
-		    "{\"compare\":["
-		    "{\"create_revision\":\"0\",\"key\":\"L2s=\",\"result\":\"EQUAL\","
-		    "\"target\":\"CREATE\"},"
-		    "{\"key\":\"L2M=\",\"mod_revision\":\"7\",\"result\":\"NOT_EQUAL\","
-		    "\"target\":\"MOD\"},"
-		    "{\"key\":\"L3Y=\",\"result\":\"EQUAL\",\"target\":\"VALUE\",\"value\":\"eA==\"}],"
-		    "\"failure\":[{\"request_range\":{\"key\":\"L2s=\"}}],"
-		    "\"success\":[{\"request_put\":{\"key\":\"L2s=\",\"lease\":\"5\",\"value\":"
-		    "\"MQ==\"}},{\"request_delete_range\":{\"key\":\"L2Qv\",\"range_end\":"
-		    "\"L2Qw\"}}]}");
+	expect_json(
+	    mseg_etcd_req_txn(cmps, 3, ok, 2, bad, 1),
+	    "{\"compare\":["
+	    "{\"create_revision\":\"0\",\"key\":\"L2s=\",\"result\":\"EQUAL\","
+	    "\"target\":\"CREATE\"},"
+	    "{\"key\":\"L2M=\",\"mod_revision\":\"7\",\"result\":\"NOT_EQUAL\","
+	    "\"target\":\"MOD\"},"
+	    "{\"key\":\"L3Y=\",\"result\":\"EQUAL\",\"target\":\"VALUE\",\"value\":\"eA==\"}],"
+	    "\"failure\":[{\"request_range\":{\"key\":\"L2s=\"}}],"
+	    "\"success\":[{\"request_put\":{\"key\":\"L2s=\",\"lease\":\"5\",\"value\":"
+	    "\"MQ==\"}},{\"request_delete_range\":{\"key\":\"L2Qv\",\"range_end\":"
+	    "\"L2Qw\"}}]}");
 	/* An op it cannot encode fails the whole request instead of dropping the op. */
 	assert_null(mseg_etcd_req_txn(NULL, 0, wrong, 1, NULL, 0));
 	expect_json(mseg_etcd_req_txn(NULL, 0, NULL, 0, NULL, 0),
@@ -213,10 +212,11 @@ static void test_parse_range(void **state)
 
 static void test_parse_txn(void **state)
 {
-	json_t *o = load("{\"header\":{\"revision\":\"12\"},\"succeeded\":true,\"responses\":["
-			 "{\"response_put\":{\"header\":{\"revision\":\"12\"}}},"
-			 "{\"response_range\":{\"header\":{\"revision\":\"12\"},\"kvs\":[{\"key\":"
-			 "\"L2s=\",\"value\":\"MQ==\",\"mod_revision\":\"12\"}],\"count\":\"1\"}}]}");
+	json_t *o =
+	    load("{\"header\":{\"revision\":\"12\"},\"succeeded\":true,\"responses\":["
+		 "{\"response_put\":{\"header\":{\"revision\":\"12\"}}},"
+		 "{\"response_range\":{\"header\":{\"revision\":\"12\"},\"kvs\":[{\"key\":"
+		 "\"L2s=\",\"value\":\"MQ==\",\"mod_revision\":\"12\"}],\"count\":\"1\"}}]}");
 	struct mseg_etcd_txn_result t = {0};
 
 	assert_int_equal(mseg_etcd_parse_txn(o, &t), 0);
@@ -268,10 +268,10 @@ static void test_parse_watch_lines(void **state)
 	struct mseg_etcd_watch_msg m = {0};
 	const char *created = "{\"result\":{\"header\":{\"revision\":\"6\"},\"created\":true}}";
 	const char *events =
-		"{\"result\":{\"header\":{\"revision\":\"8\"},\"events\":[{\"kv\":{\"key\":"
-		"\"L3cvYQ==\",\"create_revision\":\"7\",\"mod_revision\":\"7\",\"version\":\"1\","
-		"\"value\":\"MQ==\"}},{\"type\":\"DELETE\",\"kv\":{\"key\":\"L3cvYQ==\","
-		"\"mod_revision\":\"8\"}}]}}";
+	    "{\"result\":{\"header\":{\"revision\":\"8\"},\"events\":[{\"kv\":{\"key\":"
+	    "\"L3cvYQ==\",\"create_revision\":\"7\",\"mod_revision\":\"7\",\"version\":\"1\","
+	    "\"value\":\"MQ==\"}},{\"type\":\"DELETE\",\"kv\":{\"key\":\"L3cvYQ==\","
+	    "\"mod_revision\":\"8\"}}]}}";
 	const char *compacted = "{\"result\":{\"header\":{\"revision\":\"10\"},\"compact_revision\""
 				":\"10\",\"canceled\":true}}";
 	const char *bad_type = "{\"result\":{\"events\":[{\"type\":\"MOVE\",\"kv\":{\"key\":"
@@ -347,17 +347,17 @@ static void test_client_endpoints(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_base64_rejects),
-		cmocka_unit_test(test_prefix_end),
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_request_txn),
-		cmocka_unit_test(test_parse_range),
-		cmocka_unit_test(test_parse_txn),
-		cmocka_unit_test(test_parse_error),
-		cmocka_unit_test(test_parse_watch_lines),
-		cmocka_unit_test(test_json_int64),
-		cmocka_unit_test(test_client_endpoints),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_base64_rejects),
+	    cmocka_unit_test(test_prefix_end),
+	    cmocka_unit_test(test_requests),
+	    cmocka_unit_test(test_request_txn),
+	    cmocka_unit_test(test_parse_range),
+	    cmocka_unit_test(test_parse_txn),
+	    cmocka_unit_test(test_parse_error),
+	    cmocka_unit_test(test_parse_watch_lines),
+	    cmocka_unit_test(test_json_int64),
+	    cmocka_unit_test(test_client_endpoints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,8 +67,11 @@ static const uint8_t mac1[6] = {0x02, 0x00, 0x0a, 0xc8, 0x02, 0x00};
 
 static void test_vxlan_add_bytes(void **state)
 {
-	struct mseg_vxlan_config cfg = {.ifname = "mseg_vxlan", .vni = 0x123456,
-					.local = cidr("10.250.0.1"), .mtu = 1450, .mac = mac1,
+	struct mseg_vxlan_config cfg = {.ifname = "mseg_vxlan",
+					.vni = 0x123456,
+					.local = cidr("10.250.0.1"),
+					.mtu = 1450,
+					.mac = mac1,
 					.underlay_ifindex = 7};
 	struct attrs a, li, d;
 	const struct ifinfomsg *ifm;
@@ -186,8 +189,8 @@ static void test_route_onlink_bytes(void **state)
 	assert_int_equal(rtm->rtm_table, RT_TABLE_MAIN);
 	a = parse(NLH, sizeof(*rtm));
 	assert_memory_equal(mnl_attr_get_payload(a.tb[RTA_DST]), ((uint8_t[]){10, 200, 2, 0}), 4);
-	assert_memory_equal(mnl_attr_get_payload(a.tb[RTA_GATEWAY]),
-			    ((uint8_t[]){10, 200, 2, 0}), 4);
+	assert_memory_equal(mnl_attr_get_payload(a.tb[RTA_GATEWAY]), ((uint8_t[]){10, 200, 2, 0}),
+			    4);
 	assert_int_equal(mnl_attr_get_u32(a.tb[RTA_OIF]), 5);
 
 	assert_int_equal(mseg_nlmsg_route_onlink_add(buf, sizeof(buf), &dst, &gw, 0), -EINVAL);
@@ -250,12 +253,9 @@ static void test_peer_init_and_mac(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vxlan_add_bytes),
-		cmocka_unit_test(test_vxlan_add_rejects),
-		cmocka_unit_test(test_fdb_bytes),
-		cmocka_unit_test(test_route_onlink_bytes),
-		cmocka_unit_test(test_pod_cidr),
-		cmocka_unit_test(test_peer_init_and_mac),
+	    cmocka_unit_test(test_vxlan_add_bytes), cmocka_unit_test(test_vxlan_add_rejects),
+	    cmocka_unit_test(test_fdb_bytes),	    cmocka_unit_test(test_route_onlink_bytes),
+	    cmocka_unit_test(test_pod_cidr),	    cmocka_unit_test(test_peer_init_and_mac),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
