@@ -39,10 +39,14 @@ int mseg_diag_add(struct mseg_diag *d, const char *file, unsigned line, unsigned
 		msg = NULL;
 		return -ENOMEM;
 	}
-	items = realloc(d->items, (d->n + 1) * sizeof(*items));
-	if (!items)
-		return -ENOMEM;
-	d->items = items;
+	/* Capacity doubles at powers of two (the struct has no capacity field). */
+	if (d->n == 0 || (d->n & (d->n - 1)) == 0) {
+		items = realloc(d->items, (d->n ? d->n * 2 : 1) * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		d->items = items;
+	}
+	items = d->items;
 	items[d->n++] = (struct mseg_diag_entry){
 	    .file = TAKE_PTR(f),
 	    .line = line,

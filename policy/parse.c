@@ -19,7 +19,14 @@ struct parse_state {
 	struct mseg_pctx ctx;
 	const struct mseg_policy_set *set; /* already accepted, for duplicate names */
 	struct mseg_policy *out;
-	size_t n_out;
+	size_t n_out, out_cap;
+	/*
+	 * (kind, namespace, name) -> position + 1 over set then out (0: empty slot), open
+	 * addressing, so duplicate checks stay linear in the number of documents.
+	 */
+	size_t *names;
+	size_t names_cap; /* a power of two, or 0 before the first use */
+	size_t names_n;
 };
 
 static const char *const kind_names[] = {
@@ -37,19 +44,109 @@ static const struct mseg_ynode *raw_get(const struct mseg_ynode *map, const char
 	return NULL;
 }
 
-static const struct mseg_policy *find_policy(const struct mseg_policy *ps, size_t n,
-					     const struct mseg_policy *p)
+static const struct mseg_policy *state_policy(const struct parse_state *st, size_t pos)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (ps[i].kind != p->kind || strcmp(ps[i].name, p->name))
-			continue;
-		if ((ps[i].namespace == NULL) != (p->namespace == NULL))
-			continue;
-		if (ps[i].namespace && strcmp(ps[i].namespace, p->namespace))
-			continue;
-		return &ps[i];
+	size_t n_set = st->set ? st->set->n_policies : 0;
+
+	return pos < n_set ? &st->set->policies[pos] : &st->out[pos - n_set];
+}
+
+static bool same_name(const struct mseg_policy *a, const struct mseg_policy *b)
+{
+	if (a->kind != b->kind || strcmp(a->name, b->name))
+		return false;
+	if (!a->namespace || !b->namespace)
+		return a->namespace == b->namespace;
+	return !strcmp(a->namespace, b->namespace);
+}
+
+static size_t name_hash(const struct mseg_policy *p)
+{
+	size_t h = 14695981039346656037ull ^ (size_t)p->kind;
+
+	for (const char *s = p->namespace ? p->namespace : ""; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull;
+	for (const char *s = p->name; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The slot holding p's name, or the empty slot where it would go. */
+static size_t *names_slot(const struct parse_state *st, const struct mseg_policy *p)
+{
+	size_t mask = st->names_cap - 1;
+
+	for (size_t i = name_hash(p) & mask;; i = (i + 1) & mask) {
+		size_t *slot = &st->names[i];
+
+		if (!*slot || same_name(state_policy(st, *slot - 1), p))
+			return slot;
 	}
-	return NULL;
+}
+
+static int names_grow(struct parse_state *st)
+{
+	size_t total = (st->set ? st->set->n_policies : 0) + st->n_out;
+	size_t cap = st->names_cap ? st->names_cap * 2 : 64;
+	size_t *old = st->names;
+	size_t old_cap = st->names_cap;
+
+	while (cap < 2 * (total + 1))
+		cap *= 2;
+	st->names = calloc(cap, sizeof(*st->names));
+	if (!st->names) {
+		st->names = old;
+		return -ENOMEM;
+	}
+	st->names_cap = cap;
+	st->names_n = 0;
+	if (old) {
+		for (size_t i = 0; i < old_cap; i++) {
+			if (old[i]) {
+				*names_slot(st, state_policy(st, old[i] - 1)) = old[i];
+				st->names_n++;
+			}
+		}
+	} else {
+		/* first use: index what the set already holds */
+		for (size_t i = 0; st->set && i < st->set->n_policies; i++) {
+			size_t *slot = names_slot(st, &st->set->policies[i]);
+
+			if (!*slot) {
+				*slot = i + 1;
+				st->names_n++;
+			}
+		}
+	}
+	free(old);
+	return 0;
+}
+
+/* The earlier policy with p's kind, namespace and name, or NULL. */
+static const struct mseg_policy *names_find(struct parse_state *st, const struct mseg_policy *p)
+{
+	size_t *slot;
+
+	if (!st->names_cap && mseg_pctx_fail(&st->ctx, names_grow(st)))
+		return NULL;
+	slot = names_slot(st, p);
+	return *slot ? state_policy(st, *slot - 1) : NULL;
+}
+
+/* Records the policy just appended to out; call after every append. */
+static void names_add(struct parse_state *st)
+{
+	size_t pos = (st->set ? st->set->n_policies : 0) + st->n_out - 1;
+	size_t *slot;
+
+	if (2 * (st->names_n + 1) > st->names_cap && mseg_pctx_fail(&st->ctx, names_grow(st)))
+		return;
+	slot = names_slot(st, &st->out[st->n_out - 1]);
+	if (!*slot) {
+		*slot = pos + 1;
+		st->names_n++;
+	}
 }
 
 static void metadata_decode(struct parse_state *st, const struct mseg_ynode *doc,
@@ -119,9 +216,7 @@ static void metadata_decode(struct parse_state *st, const struct mseg_ynode *doc
 	}
 	if (!p->name || (p->kind != MSEG_KIND_CLUSTER_POLICY && !p->namespace))
 		goto out;
-	dup = find_policy(st->out, st->n_out, p);
-	if (!dup && st->set)
-		dup = find_policy(st->set->policies, st->set->n_policies, p);
+	dup = names_find(st, p);
 	if (dup) {
 		size_t o = mseg_pctx_push(c, "name");
 
@@ -423,14 +518,29 @@ static void document_decode(struct parse_state *st, const struct mseg_ynode *doc
 		mseg_policy_free(&p);
 		return;
 	}
-	out = realloc(st->out, (st->n_out + 1) * sizeof(*out));
-	if (!out) {
-		mseg_policy_free(&p);
-		mseg_pctx_fail(c, -ENOMEM);
-		return;
+	if (st->n_out == st->out_cap) {
+		size_t cap = st->out_cap ? st->out_cap * 2 : 8;
+
+		out = realloc(st->out, cap * sizeof(*out));
+		if (!out) {
+			mseg_policy_free(&p);
+			mseg_pctx_fail(c, -ENOMEM);
+			return;
+		}
+		st->out = out;
+		st->out_cap = cap;
 	}
-	st->out = out;
-	out[st->n_out++] = p;
+	st->out[st->n_out++] = p;
+	names_add(st);
+}
+
+/* Called by the reader for each complete document, so only one tree is alive at a time. */
+static void document_each(void *userdata, const struct mseg_ynode *doc)
+{
+	struct parse_state *st = userdata;
+
+	if (!st->ctx.fatal)
+		document_decode(st, doc);
 }
 
 struct diag_ref {
@@ -478,11 +588,9 @@ int mseg_policy_parse_buffer(const char *name, const char *buf, size_t len,
 	if (!name)
 		name = "<input>";
 	mseg_pctx_init(&st.ctx, name, diag);
+	docs.each = document_each;
+	docs.userdata = &st;
 	r = mseg_ydocs_read(name, buf, len, &docs, diag);
-	if (r != -ENOMEM) {
-		for (size_t i = 0; i < docs.n && !st.ctx.fatal; i++)
-			document_decode(&st, docs.docs[i]);
-	}
 	mseg_ydocs_free(&docs);
 	if (r == 0 && st.ctx.fatal)
 		r = st.ctx.fatal;
@@ -499,6 +607,7 @@ int mseg_policy_parse_buffer(const char *name, const char *buf, size_t len,
 		for (size_t i = 0; i < st.n_out; i++)
 			mseg_policy_free(&st.out[i]);
 		free(st.out);
+		free(st.names);
 		mseg_diag_sort_from(diag, diag_start);
 		return r;
 	}
@@ -507,5 +616,6 @@ int mseg_policy_parse_buffer(const char *name, const char *buf, size_t len,
 		set->policies[set->n_policies++] = st.out[i];
 	}
 	free(st.out);
+	free(st.names);
 	return 0;
 }

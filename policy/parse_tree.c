@@ -183,12 +183,16 @@ static void builder_reset(struct builder *b)
 
 static int docs_push(struct mseg_ydocs *docs, struct mseg_ynode *root)
 {
-	struct mseg_ynode **v = realloc(docs->docs, (docs->n + 1) * sizeof(*v));
+	/* Capacity doubles at powers of two: thousands of documents must not copy quadratically. */
+	if (docs->n == 0 || (docs->n & (docs->n - 1)) == 0) {
+		struct mseg_ynode **v =
+		    realloc(docs->docs, (docs->n ? docs->n * 2 : 1) * sizeof(*v));
 
-	if (!v)
-		return -ENOMEM;
-	docs->docs = v;
-	v[docs->n++] = root;
+		if (!v)
+			return -ENOMEM;
+		docs->docs = v;
+	}
+	docs->docs[docs->n++] = root;
 	return 0;
 }
 
@@ -252,10 +256,13 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 			break;
 		case YAML_DOCUMENT_END_EVENT:
 			/* Empty documents (a lone "---", comments only) are skipped. */
-			if (b.root && !mseg_ynode_is_null(b.root))
+			if (b.root && !mseg_ynode_is_null(b.root) && !docs->each) {
 				r = docs_push(docs, b.root);
-			else
+			} else {
+				if (b.root && !mseg_ynode_is_null(b.root))
+					docs->each(docs->userdata, b.root);
 				mseg_ynode_free(b.root);
+			}
 			if (r == 0)
 				b.root = NULL;
 			break;

@@ -41,10 +41,16 @@ struct mseg_ynode {
 	size_t n;
 };
 
-/* The documents of one stream; empty documents are already dropped. */
+/*
+ * The documents of one stream; empty documents are already dropped. When each is set, every
+ * document is handed to it as soon as it is complete and freed after, instead of being kept:
+ * memory then stays proportional to the largest document, not to the file.
+ */
 struct mseg_ydocs {
 	struct mseg_ynode **docs;
 	size_t n;
+	void (*each)(void *userdata, const struct mseg_ynode *doc);
+	void *userdata;
 };
 
 #define MSEG_YNODE_MAX_DEPTH 64
