@@ -183,14 +183,14 @@ static int qualified_name_part_check(const char *s, size_t len, bool part, const
 	return 0;
 }
 
-/* One DNS-1123 label of len bytes: [a-z0-9-], alnum at both ends, 1..63. */
-static int dns_label_check(const char *s, size_t len, const char **why)
+/* One DNS-1123 label of len bytes: [a-z0-9-], alnum at both ends, 1..max. */
+static int dns_label_check(const char *s, size_t len, size_t max, const char **why)
 {
 	if (len == 0) {
 		*why = "must not be empty";
 		return -EINVAL;
 	}
-	if (len > 63) {
+	if (len > max) {
 		*why = "must be no more than 63 characters";
 		return -EINVAL;
 	}
@@ -223,7 +223,8 @@ static int dns_subdomain_check(const char *s, size_t len, const char **why)
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && s[i] != '.')
 			continue;
-		if (dns_label_check(s + start, i - start, why) < 0) {
+		/* Kubernetes bounds only the whole subdomain, not each of its labels. */
+		if (dns_label_check(s + start, i - start, len, why) < 0) {
 			*why = "prefix must be a DNS-1123 subdomain (lower case alphanumeric "
 			       "characters, '-' or '.', starting and ending alphanumeric)";
 			return -EINVAL;
@@ -284,7 +285,7 @@ int mseg_name_check(const char *name, const char **why)
 		*why = "must not be empty";
 		return -EINVAL;
 	}
-	return dns_label_check(name, strlen(name), why);
+	return dns_label_check(name, strlen(name), 63, why);
 }
 
 int mseg_labels_parse_arg(const char *arg, char **key, char **value)

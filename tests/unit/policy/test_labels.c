@@ -126,6 +126,10 @@ static void test_key_rules(void **state)
 	strcpy(prefix + 254, "/n");
 	assert_int_equal(mseg_label_key_check(prefix, &why), -EINVAL);
 	assert_non_null(strstr(why, "253"));
+	/* only the whole prefix is bounded, not each of its labels (as in Kubernetes) */
+	memset(prefix, 'b', 70);
+	strcpy(prefix + 70, ".example.com/n");
+	assert_int_equal(mseg_label_key_check(prefix, &why), 0);
 	/* the message says which part is wrong */
 	assert_int_equal(mseg_label_key_check("example.com/-x", &why), -EINVAL);
 	assert_non_null(strstr(why, "name part"));
