@@ -18,7 +18,7 @@ QUICK=${QUICK:-}
 [ "$QUICK" = 0 ] && QUICK=
 UDPBLAST=$BUILD/tools/bench/udpblast
 RR=$BUILD/tools/bench/rr
-DPDRIVE=${DPDRIVE:-$BUILD/tests/netns/dpdrive}
+DPLOAD=$BUILD/tools/bench/dp-load
 mkdir -p "$BENCH_OUT"
 
 # Addresses of the two-container path (parts a and b): c1 sends, c2 receives.
@@ -69,8 +69,10 @@ met() {
 # kv KEY LINE: the value of KEY=VALUE in LINE.
 kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n1; }
 
-# bench_trials: how many interleaved trials (>= 5; QUICK keeps 5 but shortens each one).
-bench_trials() { echo "${BENCH_TRIALS:-5}"; }
+# bench_trials: how many interleaved trials (5; QUICK=1, the short smoke run, takes 3).
+bench_trials() {
+	if [ -n "${BENCH_TRIALS:-}" ]; then echo "$BENCH_TRIALS"; elif [ -n "$QUICK" ]; then echo 3; else echo 5; fi
+}
 
 # bench_pair: node n1 with containers c1 (SRC_IP) and c2 (DST_IP) wired as DESIGN.md §5
 # (routed veth, /32 and a permanent gateway neighbour in the container, a /32 route and a
@@ -225,12 +227,16 @@ peer_off() {
 	esac
 }
 
-# dp_supports BACKEND: dpdrive can program that backend (the bpf one may not be wired yet).
-dp_supports() {
-	[ -x "$DPDRIVE" ] || return 1
-	! "$DPDRIVE" --datapath "$1" --purge 2>&1 </dev/null | grep -q "not supported" &&
-		[ "$1" = nft ] || "$DPDRIVE" --help 2>&1 | grep -q -- "--datapath.*$1"
+# mseg_load bpf|nft [ARGS...]: mseg's datapath programmed in node n1 with the pair's endpoints
+# and $MT_DIR/policy.yaml (dp-load: the real compiler and backend, no agent), enforcing on exit.
+mseg_load() {
+	local be=$1
+	shift
+	# shellcheck disable=SC2046
+	on n1 "$DPLOAD" --datapath "$be" --bpf-dir "$MT_DIR/n1/bpf" --endpoints "$MT_DIR/pair.yaml" \
+		-f "$MT_DIR/policy.yaml" $(cat "$MT_DIR/attach") "$@"
 }
+mseg_purge() { on n1 "$DPLOAD" --datapath "$1" --bpf-dir "$MT_DIR/n1/bpf" --purge; }
 
 # machine_line: one line describing the machine and the load while measuring.
 machine_line() {

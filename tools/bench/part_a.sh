@@ -13,8 +13,8 @@ trap harness_cleanup EXIT
 trap 'exit 143' INT TERM
 
 if [ -n "$QUICK" ]; then
-	SCALES=${SCALES:-10 1000 10000}
-	SECONDS_PER=${SECONDS_PER:-0.4}
+	SCALES=${SCALES:-10 10000}
+	SECONDS_PER=${SECONDS_PER:-0.25}
 	REPEAT=20000
 else
 	SCALES=${SCALES:-10 1000 10000 100000}
@@ -41,16 +41,13 @@ fi
 # ---- 2. real packets ------------------------------------------------------------------------
 bench_pair || { bench_note "could not build the container pair"; exit 1; }
 CONFIGS="none"
-if on n1 "$DPDRIVE" --datapath bpf 2>&1 | grep -q "not supported"; then
-	bench_note "mseg eBPF with real packets: needs mseg apply (not yet integrated; dpdrive" \
-		"programs only the nft backend)"
-	MSEG_BPF=
-else
-	CONFIGS="$CONFIGS msegbpf"
+MSEG_BPF=
+if [ -x "$DPLOAD" ]; then
+	CONFIGS="$CONFIGS msegbpf msegnft"
 	MSEG_BPF=1
+else
+	bench_note "mseg with real packets: $DPLOAD is not built"
 fi
-[ -x "$DPDRIVE" ] && CONFIGS="$CONFIGS msegnft" ||
-	bench_note "mseg nft with real packets: $DPDRIVE is not built"
 CONFIGS="$CONFIGS nftset nftlin iptnft"
 command -v iptables-legacy >/dev/null && CONFIGS="$CONFIGS iptleg" ||
 	bench_note "iptables-legacy is not installed"
@@ -59,7 +56,7 @@ command -v iptables-legacy >/dev/null && CONFIGS="$CONFIGS iptleg" ||
 blast() {
 	local port=$1 secs=$2 rx tx recv dur
 	coproc RX { on c2 taskset -c 1 "$UDPBLAST" recv --port "$port" \
-		--seconds "$(awk -v s="$secs" 'BEGIN {print s + 1}')"; }
+		--seconds "$(awk -v s="$secs" 'BEGIN {print s + 0.6}')"; }
 	read -r -t 5 rx <&"${RX[0]}" || { echo 0; return 1; }
 	tx=$(on c1 taskset -c 0 "$UDPBLAST" send --dst "$DST_IP" --port "$port" --seconds "$secs")
 	read -r -t 10 rx <&"${RX[0]}"
@@ -75,18 +72,14 @@ blast() {
 cfg_on() {
 	case $1 in
 	none) ;;
-	msegnft | msegbpf)
-		# shellcheck disable=SC2046
-		on n1 "$DPDRIVE" --datapath "${1#mseg}" --endpoints "$MT_DIR/pair.yaml" \
-			-f "$MT_DIR/policy.yaml" $(cat "$MT_DIR/attach") ;;
+	msegnft | msegbpf) mseg_load "${1#mseg}" >/dev/null ;;
 	*) peer_on "$1" ;;
 	esac
 }
 cfg_off() {
 	case $1 in
 	none) ;;
-	msegnft | msegbpf)
-		on n1 "$DPDRIVE" --datapath "${1#mseg}" --purge ;;
+	msegnft | msegbpf) mseg_purge "${1#mseg}" ;;
 	*) peer_off "$1" ;;
 	esac
 }
@@ -136,7 +129,7 @@ label() {
 	case $1 in
 	none) echo "no policy" ;;
 	msegbpf) echo "mseg eBPF" ;;
-	msegnft) echo "mseg nft (dpdrive)" ;;
+	msegnft) echo "mseg nft" ;;
 	nftset) echo "nft, hand-written set" ;;
 	nftlin) echo "nft, linear" ;;
 	iptnft) echo "iptables (nft) linear" ;;
@@ -233,9 +226,6 @@ pps() {
 	read -r base _ <<<"$(cost "$last" none)"
 	echo "| goal | figure | result |"
 	echo "| --- | --- | --- |"
-	if [ -z "$MSEG_BPF" ]; then
-		echo "| mseg eBPF ≥ nft set (real packets) | needs mseg apply (not yet integrated) | n/a |"
-	fi
 	r1=$(ratio "$scost" "$mcost")
 	echo "| $(label "$mref") ≥ nft set at $last rules (cost ratio set ÷ mseg) | $r1 |" \
 		"$(met "$r1" ">=" 1.0) |"

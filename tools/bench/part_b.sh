@@ -11,7 +11,7 @@ trap 'exit 143' INT TERM
 
 RULES=${RULES:-10000}
 if [ -n "$QUICK" ]; then
-	IPERF_T=${IPERF_T:-1} RR_COUNT=${RR_COUNT:-1000}
+	IPERF_T=${IPERF_T:-1} RR_COUNT=${RR_COUNT:-500}
 else
 	IPERF_T=${IPERF_T:-3} RR_COUNT=${RR_COUNT:-5000}
 fi
@@ -26,27 +26,14 @@ on c2 "$RR" server --port 5002 --tcp --seconds 3600 >/dev/null 2>&1 &
 wait_for 3 on c2 ss -Hltn "sport = :5201" || { bench_note "iperf3 server did not start"; exit 1; }
 
 CONFIGS=none
-if [ -x "$DPDRIVE" ]; then
-	CONFIGS="$CONFIGS msegnft"
+if [ -x "$DPLOAD" ]; then
+	CONFIGS="$CONFIGS msegbpf msegnft"
 else
-	bench_note "mseg nft: $DPDRIVE is not built"
-fi
-if on n1 "$DPDRIVE" --datapath bpf 2>&1 | grep -q "not supported"; then
-	bench_note "mseg eBPF: needs mseg apply (not yet integrated; dpdrive programs only nft)"
-else
-	CONFIGS="$CONFIGS msegbpf"
+	bench_note "mseg: $DPLOAD is not built"
 fi
 
-cfg_on() {
-	case $1 in
-	none) ;;
-	*)
-		# shellcheck disable=SC2046
-		on n1 "$DPDRIVE" --datapath "${1#mseg}" --endpoints "$MT_DIR/pair.yaml" \
-			-f "$MT_DIR/policy.yaml" $(cat "$MT_DIR/attach") ;;
-	esac
-}
-cfg_off() { [ "$1" = none ] || on n1 "$DPDRIVE" --datapath "${1#mseg}" --purge; }
+cfg_on() { [ "$1" = none ] || mseg_load "${1#mseg}"; }
+cfg_off() { [ "$1" = none ] || mseg_purge "${1#mseg}"; }
 
 # iperf P: "Gbit/s cpu_s_per_GB" for P parallel streams (CPU: iperf3's own sender+receiver).
 iperf() {

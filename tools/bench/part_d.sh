@@ -12,7 +12,7 @@ trap harness_cleanup EXIT
 trap 'exit 143' INT TERM
 
 if [ -n "$QUICK" ]; then
-	ITER=${ITER:-20} PRESENT=${PRESENT:-50} PAR=${PAR:-10}
+	ITER=${ITER:-10} PRESENT=${PRESENT:-30} PAR=${PAR:-5}
 else
 	ITER=${ITER:-200} PRESENT=${PRESENT:-500} PAR=${PAR:-50}
 fi

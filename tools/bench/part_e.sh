@@ -10,7 +10,7 @@ trap harness_cleanup EXIT
 trap 'exit 143' INT TERM
 
 if [ -n "$QUICK" ]; then
-	ENDPOINTS=${ENDPOINTS:-200}
+	ENDPOINTS=${ENDPOINTS:-100}
 else
 	ENDPOINTS=${ENDPOINTS:-1000}
 fi

@@ -32,7 +32,7 @@ trap 'exit 143' INT TERM
 
 # Time budgets per part, seconds (QUICK: the whole suite stays under 3 minutes).
 if [ -n "$QUICK" ]; then
-	declare -A BUDGET=([a]=70 [b]=35 [c]=35 [d]=40 [e]=30)
+	declare -A BUDGET=([a]=60 [b]=30 [c]=40 [d]=25 [e]=20)
 else
 	declare -A BUDGET=([a]=330 [b]=120 [c]=210 [d]=180 [e]=120)
 fi
@@ -125,7 +125,8 @@ fi
 		"CNI plugins $(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null);" \
 		"$(bpftool version 2>/dev/null | head -n1); libbpf $(pkg-config --modversion libbpf" \
 		"2>/dev/null); $(cc --version | head -n1)."
-	echo "- Every figure is the median of at least 5 interleaved trials with [min–max]; raw" \
+	echo "- Every figure is the median of $(bench_trials) interleaved trials (5 in a full run, 3 in" \
+		"quick mode) with [min–max], unless its table says otherwise; raw" \
 		"per-trial data is left in \`$BUILD/bench-out/\`."
 	echo
 	echo "Plots: [eBPF verdict cost](plots/verdict-cost.png) ·" \

@@ -6,7 +6,7 @@
  *   udpblast recv --port P [--seconds S]
  *   udpblast send --dst IPV4 --port P [--seconds S] [--size BYTES] [--batch N]
  *
- * The receiver counts what arrives until the stream has been silent for 300 ms (or S seconds
+ * The receiver counts what arrives until the stream has been silent for 150 ms (or S seconds
  * pass) and prints "received=N". The sender sends for S seconds as fast as one core allows and
  * prints "sent=N seconds=D pps=X cpu_ns_per_pkt=C". A veth transmit hands the packet to the
  * backlog of the sending CPU, and the softirq that forwards it through the node (and its
@@ -147,7 +147,7 @@ static int do_recv(uint16_t port, double seconds)
 		double t = now_s();
 		int n;
 
-		if (t >= deadline || (last > 0 && t - last > 0.3))
+		if (t >= deadline || (last > 0 && t - last > 0.15))
 			break;
 		n = poll(&p, 1, 50);
 		if (n < 0 && errno != EINTR) {
