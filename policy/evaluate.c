@@ -23,9 +23,9 @@ struct side_ctx {
 	const struct mseg_compile_opts *opts;
 	const struct mseg_flow *flow;
 	enum mseg_dir dir;
-	const struct mseg_endpoint *ep;	     /* E: where the side is decided */
+	const struct mseg_endpoint *ep;	    /* E: where the side is decided */
 	const struct mseg_flow_end *remote; /* R */
-	bool count_audit;		     /* V_all: audit-mode policies count as enforcing */
+	bool count_audit;		    /* V_all: audit-mode policies count as enforcing */
 };
 
 /* One side's outcome under one of the two audit views. */
@@ -51,8 +51,8 @@ const struct mseg_namespace *mseg_topology_namespace(const struct mseg_topology 
  * The labels of an endpoint's namespace. A namespace the topology does not list still exists
  * with only its automatic label (DESIGN.md §3), which the caller's scratch space provides.
  */
-static const struct mseg_labels *namespace_labels(const struct mseg_topology *t,
-						  const char *name, struct mseg_label *scratch_item,
+static const struct mseg_labels *namespace_labels(const struct mseg_topology *t, const char *name,
+						  struct mseg_label *scratch_item,
 						  struct mseg_labels *scratch)
 {
 	const struct mseg_namespace *ns = mseg_topology_namespace(t, name);
@@ -121,7 +121,7 @@ static bool peer_matches(const struct side_ctx *c, const struct mseg_policy *p,
 		struct mseg_label item;
 		struct mseg_labels scratch;
 		const struct mseg_labels *nsl =
-			namespace_labels(c->topo, r->namespace, &item, &scratch);
+		    namespace_labels(c->topo, r->namespace, &item, &scratch);
 
 		if (!mseg_selector_matches(&peer->ns_sel, nsl))
 			return false;
@@ -191,10 +191,10 @@ static struct mseg_decider rule_decider(const struct side_ctx *c, const struct m
 					size_t rule_index)
 {
 	return (struct mseg_decider){
-		.kind = MSEG_DECIDED_RULE,
-		.policy = p->id,
-		.rule = (uint16_t)rule_index,
-		.dir = (uint8_t)c->dir,
+	    .kind = MSEG_DECIDED_RULE,
+	    .policy = p->id,
+	    .rule = (uint16_t)rule_index,
+	    .dir = (uint8_t)c->dir,
 	};
 }
 
@@ -212,7 +212,7 @@ static bool cluster_subject_selects(const struct side_ctx *c, const struct mseg_
 		struct mseg_label item;
 		struct mseg_labels scratch;
 		const struct mseg_labels *nsl =
-			namespace_labels(c->topo, c->ep->namespace, &item, &scratch);
+		    namespace_labels(c->topo, c->ep->namespace, &item, &scratch);
 
 		if (!mseg_selector_matches(&p->subject_ns, nsl))
 			return false;
@@ -270,8 +270,8 @@ static int cluster_tier(const struct side_ctx *c, enum mseg_tier tier, struct si
 			} else {
 				*res = TIER_DECIDED;
 				out->verdict = rules[j].action == MSEG_ACTION_ALLOW
-						       ? MSEG_VERDICT_ALLOW
-						       : MSEG_VERDICT_DENY;
+						   ? MSEG_VERDICT_ALLOW
+						   : MSEG_VERDICT_DENY;
 				out->by = rule_decider(c, sel[i], j);
 			}
 			break;
@@ -329,8 +329,7 @@ static bool first_in_s(const struct side_ctx *c, const struct side_outcome *out,
 }
 
 /* Step 2: NetworkPolicies and Policies of E's namespace selecting E for the direction. */
-static int namespace_tier(const struct side_ctx *c, struct side_outcome *out,
-			  enum tier_result *res)
+static int namespace_tier(const struct side_ctx *c, struct side_outcome *out, enum tier_result *res)
 {
 	*res = TIER_NO_MATCH;
 	out->s_ids = calloc(c->set->n_policies ? c->set->n_policies : 1, sizeof(uint32_t));
@@ -351,9 +350,9 @@ static int namespace_tier(const struct side_ctx *c, struct side_outcome *out,
 	} else {
 		out->verdict = MSEG_VERDICT_DENY;
 		out->by = (struct mseg_decider){
-			.kind = MSEG_DECIDED_ISOLATION,
-			.policy = out->s_ids[0],
-			.dir = (uint8_t)c->dir,
+		    .kind = MSEG_DECIDED_ISOLATION,
+		    .policy = out->s_ids[0],
+		    .dir = (uint8_t)c->dir,
 		};
 	}
 	return 0;
@@ -394,8 +393,8 @@ static int evaluate_side(struct side_ctx *c, struct mseg_side *side)
 	if (!c->ep) {
 		side->applies = false;
 		side->verdict = MSEG_VERDICT_ALLOW;
-		side->decided_by = (struct mseg_decider){.kind = MSEG_DECIDED_DEFAULT,
-							 .dir = (uint8_t)c->dir};
+		side->decided_by =
+		    (struct mseg_decider){.kind = MSEG_DECIDED_DEFAULT, .dir = (uint8_t)c->dir};
 		side->audit_by = side->decided_by;
 		return 0;
 	}
@@ -466,10 +465,10 @@ int mseg_evaluate(const struct mseg_topology *topo, const struct mseg_policy_set
 		return r;
 	}
 
-	res.verdict = res.egress.verdict == MSEG_VERDICT_ALLOW &&
-				      res.ingress.verdict == MSEG_VERDICT_ALLOW
-			      ? MSEG_VERDICT_ALLOW
-			      : MSEG_VERDICT_DENY;
+	res.verdict =
+	    res.egress.verdict == MSEG_VERDICT_ALLOW && res.ingress.verdict == MSEG_VERDICT_ALLOW
+		? MSEG_VERDICT_ALLOW
+		: MSEG_VERDICT_DENY;
 	/* the flow passes but would be dropped if the audit policies were enforced */
 	res.audit = res.verdict == MSEG_VERDICT_ALLOW && (res.egress.audit || res.ingress.audit);
 	*ret = res;

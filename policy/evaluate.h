@@ -32,7 +32,7 @@ struct mseg_flow {
 
 /* The decision at one end: egress at the source endpoint, ingress at the destination. */
 struct mseg_side {
-	bool applies;	       /* false: that end is not a managed endpoint */
+	bool applies;		/* false: that end is not a managed endpoint */
 	uint8_t verdict, audit; /* enum mseg_verdict; audit as in compile.h */
 	struct mseg_decider decided_by, audit_by;
 	/* ids of every namespace-tier policy selecting the endpoint for this direction (the

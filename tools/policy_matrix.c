@@ -35,7 +35,8 @@ static void matrix_usage(FILE *f)
 		"                     TYPE:CODE/icmp (code 0 if left out), e.g. 8/icmp\n"
 		"  --default-deny     endpoints no policy decides for deny (msegd --default-deny)\n"
 		"  -o, --output FMT   text (default) or json:\n"
-		"                     {\"port\": 80, \"protocol\": \"TCP\", \"endpoints\": [\"x/a\", ...],\n"
+		"                     {\"port\": 80, \"protocol\": \"TCP\", \"endpoints\": "
+		"[\"x/a\", ...],\n"
 		"                      \"allowed\": {\"x/a\": {\"x/b\": true, ...}, ...}}\n"
 		"                     (source first, destination second; for ICMP \"port\" is\n"
 		"                     the type and \"code\" is added)\n"
@@ -67,10 +68,10 @@ static int matrix_fill(const struct mseg_offline *o, const struct mseg_compile_o
 	for (size_t s = 0; s < n; s++)
 		for (size_t d = 0; d < n; d++) {
 			struct mseg_flow f = {
-				.src = {.ep = &o->topo.endpoints[s], .ip = o->topo.endpoints[s].ip},
-				.dst = {.ep = &o->topo.endpoints[d], .ip = o->topo.endpoints[d].ip},
-				.proto = proto,
-				.port = port,
+			    .src = {.ep = &o->topo.endpoints[s], .ip = o->topo.endpoints[s].ip},
+			    .dst = {.ep = &o->topo.endpoints[d], .ip = o->topo.endpoints[d].ip},
+			    .proto = proto,
+			    .port = port,
 			};
 			struct mseg_eval_result res;
 
@@ -87,13 +88,13 @@ int mseg_cmd_policy_matrix(int argc, char **argv)
 {
 	enum { OPT_ENDPOINTS = 256, OPT_PORT, OPT_DEFAULT_DENY };
 	static const struct option options[] = {
-		{"endpoints", required_argument, NULL, OPT_ENDPOINTS},
-		{"filename", required_argument, NULL, 'f'},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"endpoints", required_argument, NULL, OPT_ENDPOINTS},
+	    {"filename", required_argument, NULL, 'f'},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	_cleanup_free_ char **paths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t n_paths = 0;
@@ -142,7 +143,8 @@ int mseg_cmd_policy_matrix(int argc, char **argv)
 	while (optind < argc)
 		paths[n_paths++] = argv[optind++];
 	if (!endpoints || !port) {
-		log_err("matrix needs --endpoints and --port (the live agent is not supported yet)");
+		log_err(
+		    "matrix needs --endpoints and --port (the live agent is not supported yet)");
 		matrix_usage(stderr);
 		return 2;
 	}

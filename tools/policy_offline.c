@@ -146,8 +146,8 @@ const char *mseg_offline_port_format(uint8_t proto, uint16_t port, char *buf, si
 	return buf;
 }
 
-int mseg_offline_flow_end(const struct mseg_topology *t, const char *arg,
-			  struct mseg_flow_end *ret, const char **why)
+int mseg_offline_flow_end(const struct mseg_topology *t, const char *arg, struct mseg_flow_end *ret,
+			  const char **why)
 {
 	const char *slash = strchr(arg, '/');
 	const char *ignored;

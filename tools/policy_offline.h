@@ -39,8 +39,8 @@ const char *mseg_offline_port_format(uint8_t proto, uint16_t port, char *buf, si
  * "NS/NAME" names an endpoint of the topology; an IPv4 address names the endpoint with that
  * address if there is one (as the datapath's ipcache would), else a bare address.
  */
-int mseg_offline_flow_end(const struct mseg_topology *t, const char *arg,
-			  struct mseg_flow_end *ret, const char **why);
+int mseg_offline_flow_end(const struct mseg_topology *t, const char *arg, struct mseg_flow_end *ret,
+			  const char **why);
 
 /* "NetworkPolicy", "Policy", "ClusterPolicy" */
 const char *mseg_offline_kind_name(enum mseg_policy_kind kind);

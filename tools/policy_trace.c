@@ -77,7 +77,8 @@ static char *policy_name(const struct mseg_policy_set *set, uint32_t id)
 	if (!p)
 		r = asprintf(&s, "policy #%u", id);
 	else if (p->namespace)
-		r = asprintf(&s, "%s %s/%s", mseg_offline_kind_name(p->kind), p->namespace, p->name);
+		r = asprintf(&s, "%s %s/%s", mseg_offline_kind_name(p->kind), p->namespace,
+			     p->name);
 	else
 		r = asprintf(&s, "%s %s", mseg_offline_kind_name(p->kind), p->name);
 	return r < 0 ? NULL : s;
@@ -172,9 +173,9 @@ static json_t *decider_json(const struct mseg_policy_set *set, const struct mseg
 			    const struct mseg_side *side)
 {
 	static const char *const kinds[] = {
-		[MSEG_DECIDED_RULE] = "rule",
-		[MSEG_DECIDED_ISOLATION] = "isolation",
-		[MSEG_DECIDED_DEFAULT] = "default",
+	    [MSEG_DECIDED_RULE] = "rule",
+	    [MSEG_DECIDED_ISOLATION] = "isolation",
+	    [MSEG_DECIDED_DEFAULT] = "default",
 	};
 	json_t *j = json_object();
 
@@ -239,15 +240,15 @@ int mseg_cmd_policy_trace(int argc, char **argv)
 {
 	enum { OPT_ENDPOINTS = 256, OPT_FROM, OPT_TO, OPT_PORT, OPT_DEFAULT_DENY };
 	static const struct option options[] = {
-		{"endpoints", required_argument, NULL, OPT_ENDPOINTS},
-		{"filename", required_argument, NULL, 'f'},
-		{"from", required_argument, NULL, OPT_FROM},
-		{"to", required_argument, NULL, OPT_TO},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"endpoints", required_argument, NULL, OPT_ENDPOINTS},
+	    {"filename", required_argument, NULL, 'f'},
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {"to", required_argument, NULL, OPT_TO},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	_cleanup_free_ char **paths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t n_paths = 0;

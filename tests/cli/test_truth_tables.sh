@@ -65,7 +65,8 @@ for b in blocks:
             marks = "".join("!" if (s, d) in bad else " " for d in names)
             print(f"  {s:<5} {cells}   {actual}   {marks}")
         for s, d in bad[:8]:
-            print(f"  {s} -> {d}: expected {'allowed' if got['allowed'][s][d] is False else 'denied'}")
+            want = "denied" if got["allowed"][s][d] else "allowed"
+            print(f"  {s} -> {d}: expected {want}")
         if len(bad) > 8:
             print(f"  ... and {len(bad) - 8} more")
 sys.exit(1 if failed else 0)
@@ -222,7 +223,8 @@ test_trace_text_says_what_decided() {
 
 test_trace_and_matrix_usage_and_load_errors() {
 	local topo=$TT_DATA/topology.yaml rc
-	"$MSEG" policy trace --help | grep -q 'TYPE:CODE/icmp' || { echo "no icmp syntax in --help"; return 1; }
+	"$MSEG" policy trace --help | grep -q 'TYPE:CODE/icmp' ||
+		{ echo "no icmp syntax in --help"; return 1; }
 	"$MSEG" policy matrix --help | grep -q -- '--default-deny' || return 1
 	for args in "--port 80/tcp" "--endpoints $topo --port 80/xyz" "--endpoints $topo --port 0/tcp" \
 		"--endpoints $topo --port 70000/tcp" "--endpoints $topo --port 256/icmp" \
@@ -235,7 +237,15 @@ test_trace_and_matrix_usage_and_load_errors() {
 	"$MSEG" policy trace --endpoints "$topo" --from x/nope --to x/a --port 80/tcp >/dev/null 2>&1
 	rc=$?
 	[ $rc -eq 2 ] || { echo "trace with an unknown endpoint: exit $rc, expected 2"; return 1; }
-	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {}\n  ingress:\n    - ports: [{port: 80, endPort: 70000}]\n' >"$MT_DIR/bad.yaml"
+	cat >"$MT_DIR/bad.yaml" <<-'YAML'
+	apiVersion: networking.k8s.io/v1
+	kind: NetworkPolicy
+	metadata: {name: p, namespace: x}
+	spec:
+	  podSelector: {}
+	  ingress:
+	    - ports: [{port: 80, endPort: 70000}]
+	YAML
 	"$MSEG" policy matrix --endpoints "$topo" -f "$MT_DIR/bad.yaml" --port 80/tcp >"$MT_DIR/out" 2>&1
 	rc=$?
 	cat "$MT_DIR/out"

@@ -38,14 +38,14 @@ static struct mseg_topology topo;
 static int setup(void **state)
 {
 	(void)state;
-	endpoints[0] = (struct mseg_endpoint){1, "x", "a", {pod_a, 1}, xa_ports, 2,
-					      mseg_cidr_from_v4(IP(10, 0, 0, 1), 32)};
-	endpoints[1] = (struct mseg_endpoint){2, "x", "b", {pod_b, 1}, xb_ports, 1,
-					      mseg_cidr_from_v4(IP(10, 0, 0, 2), 32)};
-	endpoints[2] = (struct mseg_endpoint){3, "y", "a", {pod_a, 1}, NULL, 0,
-					      mseg_cidr_from_v4(IP(10, 0, 1, 1), 32)};
-	endpoints[3] = (struct mseg_endpoint){4, "z", "c", {pod_c, 1}, NULL, 0,
-					      mseg_cidr_from_v4(IP(10, 0, 2, 1), 32)};
+	endpoints[0] = (struct mseg_endpoint){
+	    1, "x", "a", {pod_a, 1}, xa_ports, 2, mseg_cidr_from_v4(IP(10, 0, 0, 1), 32)};
+	endpoints[1] = (struct mseg_endpoint){
+	    2, "x", "b", {pod_b, 1}, xb_ports, 1, mseg_cidr_from_v4(IP(10, 0, 0, 2), 32)};
+	endpoints[2] = (struct mseg_endpoint){
+	    3, "y", "a", {pod_a, 1}, NULL, 0, mseg_cidr_from_v4(IP(10, 0, 1, 1), 32)};
+	endpoints[3] = (struct mseg_endpoint){
+	    4, "z", "c", {pod_c, 1}, NULL, 0, mseg_cidr_from_v4(IP(10, 0, 2, 1), 32)};
 	topo = (struct mseg_topology){namespaces, 2, endpoints, 4};
 	return 0;
 }
@@ -55,8 +55,8 @@ static int setup(void **state)
 static struct mseg_flow tcp(const struct mseg_endpoint *s, const struct mseg_endpoint *d,
 			    uint16_t port)
 {
-	return (struct mseg_flow){.src = {.ep = s}, .dst = {.ep = d}, .proto = MSEG_PROTO_TCP,
-				  .port = port};
+	return (struct mseg_flow){
+	    .src = {.ep = s}, .dst = {.ep = d}, .proto = MSEG_PROTO_TCP, .port = port};
 }
 
 static struct mseg_eval_result eval(const struct mseg_policy *p, size_t n,
@@ -84,15 +84,15 @@ static struct mseg_policy ns_policy(uint32_t id, enum mseg_policy_kind kind, con
 				    struct mseg_label *sel, bool ingress, bool egress)
 {
 	return (struct mseg_policy){
-		.id = id,
-		.kind = kind,
-		.namespace = (char *)ns,
-		.name = "p",
-		.tier = MSEG_TIER_NAMESPACE,
-		.has_subject_ep = true,
-		.subject_ep = {.match_labels = {sel, sel ? 1 : 0}},
-		.ingress = ingress,
-		.egress = egress,
+	    .id = id,
+	    .kind = kind,
+	    .namespace = (char *)ns,
+	    .name = "p",
+	    .tier = MSEG_TIER_NAMESPACE,
+	    .has_subject_ep = true,
+	    .subject_ep = {.match_labels = {sel, sel ? 1 : 0}},
+	    .ingress = ingress,
+	    .egress = egress,
 	};
 }
 
@@ -100,20 +100,24 @@ static struct mseg_policy cluster_policy(uint32_t id, enum mseg_tier tier, int p
 					 struct mseg_label *subject_pod)
 {
 	return (struct mseg_policy){
-		.id = id,
-		.kind = MSEG_KIND_CLUSTER_POLICY,
-		.name = "cp",
-		.tier = tier,
-		.priority = priority,
-		.has_subject_ep = subject_pod != NULL,
-		.subject_ep = {.match_labels = {subject_pod, subject_pod ? 1 : 0}},
+	    .id = id,
+	    .kind = MSEG_KIND_CLUSTER_POLICY,
+	    .name = "cp",
+	    .tier = tier,
+	    .priority = priority,
+	    .has_subject_ep = subject_pod != NULL,
+	    .subject_ep = {.match_labels = {subject_pod, subject_pod ? 1 : 0}},
 	};
 }
 
 static struct mseg_port tcp_port(uint16_t lo, uint16_t hi)
 {
-	return (struct mseg_port){.proto = MSEG_PROTO_TCP, .has_port = true, .port = lo,
-				  .end_port = hi, .icmp_type = -1, .icmp_code = -1};
+	return (struct mseg_port){.proto = MSEG_PROTO_TCP,
+				  .has_port = true,
+				  .port = lo,
+				  .end_port = hi,
+				  .icmp_type = -1,
+				  .icmp_code = -1};
 }
 
 /* ---- tests -------------------------------------------------------------------------- */
@@ -143,10 +147,10 @@ static void test_isolation_names_every_selecting_policy(void **state)
 	/* two ingress policies select x/b, nothing allows: isolation by the lowest id, both
 	 * listed; an egress-only policy of x/b and a policy of another pod are not in S */
 	struct mseg_policy p[4] = {
-		ns_policy(7, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false),
-		ns_policy(3, MSEG_KIND_NETWORK_POLICY, "x", NULL, true, false),
-		ns_policy(5, MSEG_KIND_NETWORK_POLICY, "x", pod_b, false, true),
-		ns_policy(9, MSEG_KIND_NETWORK_POLICY, "x", pod_a, true, false),
+	    ns_policy(7, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false),
+	    ns_policy(3, MSEG_KIND_NETWORK_POLICY, "x", NULL, true, false),
+	    ns_policy(5, MSEG_KIND_NETWORK_POLICY, "x", pod_b, false, true),
+	    ns_policy(9, MSEG_KIND_NETWORK_POLICY, "x", pod_a, true, false),
 	};
 	struct mseg_flow f = tcp(XA, XB, 80);
 	struct mseg_eval_result r = eval(p, 4, &f, false);
@@ -168,7 +172,8 @@ static void test_isolation_names_every_selecting_policy(void **state)
 static void test_allow_rule_pod_selector_stays_in_namespace(void **state)
 {
 	/* NetworkPolicy in x: allow from pod=a (podSelector only: namespace x only) */
-	struct mseg_peer peer = {.kind = MSEG_PEER_ENDPOINTS, .has_ep_sel = true,
+	struct mseg_peer peer = {.kind = MSEG_PEER_ENDPOINTS,
+				 .has_ep_sel = true,
 				 .ep_sel = {.match_labels = {pod_a, 1}}};
 	struct mseg_rule rule = {.action = MSEG_ACTION_ALLOW, .peers = &peer, .n_peers = 1};
 	struct mseg_policy p = ns_policy(1, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false);
@@ -195,7 +200,8 @@ static void test_namespace_selector_and_unlisted_namespace(void **state)
 	/* from namespaceSelector {kubernetes.io/metadata.name: z}: z is not listed in the
 	 * topology but still carries its automatic label */
 	struct mseg_label z_name[] = {{"kubernetes.io/metadata.name", "z"}};
-	struct mseg_peer peer = {.kind = MSEG_PEER_ENDPOINTS, .has_ns_sel = true,
+	struct mseg_peer peer = {.kind = MSEG_PEER_ENDPOINTS,
+				 .has_ns_sel = true,
 				 .ns_sel = {.match_labels = {z_name, 1}}};
 	struct mseg_rule rule = {.action = MSEG_ACTION_ALLOW, .peers = &peer, .n_peers = 1};
 	struct mseg_policy p = ns_policy(1, MSEG_KIND_NETWORK_POLICY, "x", NULL, true, false);
@@ -220,9 +226,9 @@ static void test_deny_beats_allow_first_by_id(void **state)
 				    {.action = MSEG_ACTION_DENY}};
 	struct mseg_port p80 = tcp_port(80, 80);
 	struct mseg_policy p[3] = {
-		ns_policy(2, MSEG_KIND_NETWORK_POLICY, "x", NULL, true, false),
-		ns_policy(6, MSEG_KIND_POLICY, "x", NULL, true, false),
-		ns_policy(4, MSEG_KIND_POLICY, "x", NULL, true, false),
+	    ns_policy(2, MSEG_KIND_NETWORK_POLICY, "x", NULL, true, false),
+	    ns_policy(6, MSEG_KIND_POLICY, "x", NULL, true, false),
+	    ns_policy(4, MSEG_KIND_POLICY, "x", NULL, true, false),
 	};
 	struct mseg_flow f80 = tcp(YA, XB, 80), f81 = tcp(YA, XB, 81);
 	struct mseg_eval_result r;
@@ -230,8 +236,8 @@ static void test_deny_beats_allow_first_by_id(void **state)
 	(void)state;
 	deny[0].ports = &p80;
 	p[0].ingress_rules = &allow, p[0].n_ingress_rules = 1;
-	p[1].ingress_rules = deny, p[1].n_ingress_rules = 2;	 /* deny all (rule 1) */
-	p[2].ingress_rules = deny, p[2].n_ingress_rules = 1;	 /* deny port 80 */
+	p[1].ingress_rules = deny, p[1].n_ingress_rules = 2; /* deny all (rule 1) */
+	p[2].ingress_rules = deny, p[2].n_ingress_rules = 1; /* deny port 80 */
 	r = eval(p, 3, &f80, false);
 	assert_int_equal(r.verdict, MSEG_VERDICT_DENY);
 	assert_rule(&r.ingress.decided_by, 4, 0, MSEG_DIR_INGRESS); /* id 4 before id 6 */
@@ -249,9 +255,9 @@ static void test_admin_tier_priority_and_pass(void **state)
 	struct mseg_rule deny = {.action = MSEG_ACTION_DENY};
 	struct mseg_rule pass = {.action = MSEG_ACTION_PASS};
 	struct mseg_policy p[3] = {
-		cluster_policy(1, MSEG_TIER_ADMIN, 20, pod_b),
-		cluster_policy(2, MSEG_TIER_ADMIN, 10, NULL),
-		ns_policy(3, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false), /* isolates */
+	    cluster_policy(1, MSEG_TIER_ADMIN, 20, pod_b),
+	    cluster_policy(2, MSEG_TIER_ADMIN, 10, NULL),
+	    ns_policy(3, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false), /* isolates */
 	};
 	struct mseg_flow f = tcp(XA, XB, 80);
 	struct mseg_eval_result r;
@@ -287,8 +293,8 @@ static void test_baseline_only_for_unselected(void **state)
 	struct mseg_rule deny = {.action = MSEG_ACTION_DENY};
 	struct mseg_rule allow = {.action = MSEG_ACTION_ALLOW};
 	struct mseg_policy p[2] = {
-		cluster_policy(1, MSEG_TIER_BASELINE, 0, NULL),
-		ns_policy(2, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false),
+	    cluster_policy(1, MSEG_TIER_BASELINE, 0, NULL),
+	    ns_policy(2, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false),
 	};
 	struct mseg_flow to_b = tcp(YA, XB, 80), to_a = tcp(YA, XA, 80);
 	struct mseg_eval_result r;
@@ -340,8 +346,8 @@ static void test_audit_never_denies_but_reports(void **state)
 static void test_named_port_resolves_at_destination(void **state)
 {
 	/* egress from x/a to port "web": resolves on the destination (x/b: 9090), not on x/a */
-	struct mseg_port web = {.proto = MSEG_PROTO_TCP, .named_port = "web", .icmp_type = -1,
-				.icmp_code = -1};
+	struct mseg_port web = {
+	    .proto = MSEG_PROTO_TCP, .named_port = "web", .icmp_type = -1, .icmp_code = -1};
 	struct mseg_rule rule = {.action = MSEG_ACTION_ALLOW, .ports = &web, .n_ports = 1};
 	struct mseg_policy p = ns_policy(1, MSEG_KIND_NETWORK_POLICY, "x", pod_a, false, true);
 	struct mseg_flow f;
@@ -365,7 +371,8 @@ static void test_named_port_resolves_at_destination(void **state)
 	/* to a bare address a named port never matches */
 	f = (struct mseg_flow){.src = {.ep = XA},
 			       .dst = {.ip = mseg_cidr_from_v4(IP(192, 0, 2, 1), 32)},
-			       .proto = MSEG_PROTO_TCP, .port = 9090};
+			       .proto = MSEG_PROTO_TCP,
+			       .port = 9090};
 	r = eval(&p, 1, &f, false);
 	assert_int_equal(r.verdict, MSEG_VERDICT_DENY);
 	assert_false(r.ingress.applies);
@@ -394,7 +401,9 @@ static void test_ipblock_except_matches_pod_addresses(void **state)
 	mseg_eval_result_free(&r);
 	/* a bare address inside the block: egress side does not apply, ingress allows */
 	f = (struct mseg_flow){.src = {.ip = mseg_cidr_from_v4(IP(10, 0, 9, 9), 32)},
-			       .dst = {.ep = YA}, .proto = MSEG_PROTO_UDP, .port = 53};
+			       .dst = {.ep = YA},
+			       .proto = MSEG_PROTO_UDP,
+			       .port = 53};
 	r = eval(&p, 1, &f, false);
 	assert_false(r.egress.applies);
 	assert_int_equal(r.verdict, MSEG_VERDICT_ALLOW);
@@ -419,10 +428,10 @@ static void test_ports_protocol_and_end_port(void **state)
 		uint16_t port;
 		uint8_t want;
 	} cases[] = {
-		{MSEG_PROTO_TCP, 7999, MSEG_VERDICT_DENY},  {MSEG_PROTO_TCP, 8000, MSEG_VERDICT_ALLOW},
-		{MSEG_PROTO_TCP, 8100, MSEG_VERDICT_ALLOW}, {MSEG_PROTO_TCP, 8101, MSEG_VERDICT_DENY},
-		{MSEG_PROTO_UDP, 1, MSEG_VERDICT_ALLOW},    {MSEG_PROTO_UDP, 65535, MSEG_VERDICT_ALLOW},
-		{MSEG_PROTO_SCTP, 8000, MSEG_VERDICT_DENY},
+	    {MSEG_PROTO_TCP, 7999, MSEG_VERDICT_DENY},	{MSEG_PROTO_TCP, 8000, MSEG_VERDICT_ALLOW},
+	    {MSEG_PROTO_TCP, 8100, MSEG_VERDICT_ALLOW}, {MSEG_PROTO_TCP, 8101, MSEG_VERDICT_DENY},
+	    {MSEG_PROTO_UDP, 1, MSEG_VERDICT_ALLOW},	{MSEG_PROTO_UDP, 65535, MSEG_VERDICT_ALLOW},
+	    {MSEG_PROTO_SCTP, 8000, MSEG_VERDICT_DENY},
 	};
 
 	(void)state;
@@ -472,7 +481,8 @@ static void test_icmp_type_and_code(void **state)
 static void test_cluster_peer_by_endpoint_spans_namespaces(void **state)
 {
 	/* a ClusterPolicy endpointSelector-only peer matches pod=a in every namespace */
-	struct mseg_peer peer = {.kind = MSEG_PEER_ENDPOINTS, .has_ep_sel = true,
+	struct mseg_peer peer = {.kind = MSEG_PEER_ENDPOINTS,
+				 .has_ep_sel = true,
 				 .ep_sel = {.match_labels = {pod_a, 1}}};
 	struct mseg_rule rule = {.action = MSEG_ACTION_DENY, .peers = &peer, .n_peers = 1};
 	struct mseg_policy p = cluster_policy(1, MSEG_TIER_ADMIN, 0, NULL);
@@ -509,20 +519,20 @@ static void test_bad_flow_rejected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_policy_default_allow_and_default_deny),
-		cmocka_unit_test(test_isolation_names_every_selecting_policy),
-		cmocka_unit_test(test_allow_rule_pod_selector_stays_in_namespace),
-		cmocka_unit_test(test_namespace_selector_and_unlisted_namespace),
-		cmocka_unit_test(test_deny_beats_allow_first_by_id),
-		cmocka_unit_test(test_admin_tier_priority_and_pass),
-		cmocka_unit_test(test_baseline_only_for_unselected),
-		cmocka_unit_test(test_audit_never_denies_but_reports),
-		cmocka_unit_test(test_named_port_resolves_at_destination),
-		cmocka_unit_test(test_ipblock_except_matches_pod_addresses),
-		cmocka_unit_test(test_ports_protocol_and_end_port),
-		cmocka_unit_test(test_icmp_type_and_code),
-		cmocka_unit_test(test_cluster_peer_by_endpoint_spans_namespaces),
-		cmocka_unit_test(test_bad_flow_rejected),
+	    cmocka_unit_test(test_no_policy_default_allow_and_default_deny),
+	    cmocka_unit_test(test_isolation_names_every_selecting_policy),
+	    cmocka_unit_test(test_allow_rule_pod_selector_stays_in_namespace),
+	    cmocka_unit_test(test_namespace_selector_and_unlisted_namespace),
+	    cmocka_unit_test(test_deny_beats_allow_first_by_id),
+	    cmocka_unit_test(test_admin_tier_priority_and_pass),
+	    cmocka_unit_test(test_baseline_only_for_unselected),
+	    cmocka_unit_test(test_audit_never_denies_but_reports),
+	    cmocka_unit_test(test_named_port_resolves_at_destination),
+	    cmocka_unit_test(test_ipblock_except_matches_pod_addresses),
+	    cmocka_unit_test(test_ports_protocol_and_end_port),
+	    cmocka_unit_test(test_icmp_type_and_code),
+	    cmocka_unit_test(test_cluster_peer_by_endpoint_spans_namespaces),
+	    cmocka_unit_test(test_bad_flow_rejected),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -110,8 +110,8 @@ static void test_labels_and_expressions_combine_with_and(void **state)
 	struct mseg_labels prod_db = {prod_db_items, 2};
 
 	(void)state;
-	assert_true(mseg_selector_matches(&s, &web));	 /* env=prod, app=web */
-	assert_false(mseg_selector_matches(&s, &db));	 /* env=dev */
+	assert_true(mseg_selector_matches(&s, &web));	   /* env=prod, app=web */
+	assert_false(mseg_selector_matches(&s, &db));	   /* env=dev */
 	assert_false(mseg_selector_matches(&s, &prod_db)); /* app=db excluded */
 }
 
@@ -130,14 +130,14 @@ static void test_empty_value_label(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_selects_everything),
-		cmocka_unit_test(test_match_labels_all_pairs_must_match),
-		cmocka_unit_test(test_value_must_be_equal_not_prefix),
-		cmocka_unit_test(test_in),
-		cmocka_unit_test(test_not_in_matches_absent_key),
-		cmocka_unit_test(test_exists_and_does_not_exist),
-		cmocka_unit_test(test_labels_and_expressions_combine_with_and),
-		cmocka_unit_test(test_empty_value_label),
+	    cmocka_unit_test(test_empty_selects_everything),
+	    cmocka_unit_test(test_match_labels_all_pairs_must_match),
+	    cmocka_unit_test(test_value_must_be_equal_not_prefix),
+	    cmocka_unit_test(test_in),
+	    cmocka_unit_test(test_not_in_matches_absent_key),
+	    cmocka_unit_test(test_exists_and_does_not_exist),
+	    cmocka_unit_test(test_labels_and_expressions_combine_with_and),
+	    cmocka_unit_test(test_empty_value_label),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
