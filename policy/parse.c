@@ -488,6 +488,14 @@ static void document_decode(struct parse_state *st, const struct mseg_ynode *doc
 	}
 	if (list_decode(st, doc))
 		return;
+	if (!mseg_ynode_get(doc, "apiVersion") && !mseg_ynode_get(doc, "kind") &&
+	    (mseg_ynode_get(doc, "endpoints") || mseg_ynode_get(doc, "namespaces"))) {
+		/* The usual mix-up of the offline tools' two inputs: say so once. */
+		mseg_pctx_error(c, doc,
+				"this is an endpoints file, not a policy document (give it "
+				"with --endpoints)");
+		return;
+	}
 	mseg_pctx_check_map(c, doc, fields);
 	kind = kind_decode(c, doc);
 	if (kind < 0)
@@ -582,11 +590,14 @@ int mseg_policy_parse_buffer(const char *name, const char *buf, size_t len,
 	struct mseg_ydocs docs = {0};
 	struct parse_state st = {.set = set};
 	struct mseg_policy *all;
-	size_t diag_start = diag->n;
+	size_t diag_start;
 	int r;
 
+	if (!set || !diag || (!buf && len))
+		return -EINVAL;
 	if (!name)
 		name = "<input>";
+	diag_start = diag->n;
 	mseg_pctx_init(&st.ctx, name, diag);
 	docs.each = document_each;
 	docs.userdata = &st;

@@ -43,11 +43,12 @@ int mseg_parse_read_file(const char *path, char **buf, size_t *len)
 				return -ENOMEM;
 			b = nb;
 		}
+		errno = 0;
 		got = fread(b + n, 1, cap - n, f);
 		n += got;
 		if (got == 0) {
 			if (ferror(f))
-				return -EIO;
+				return errno ? -errno : -EIO; /* EISDIR says more than EIO */
 			break;
 		}
 	}
@@ -151,6 +152,9 @@ int mseg_policy_load(char *const *paths, size_t n_paths, struct mseg_policy_set 
 	struct mseg_policy *all;
 	bool dup_found = false;
 	int r = 0;
+
+	if (!set || !diag || (n_paths && !paths))
+		return -EINVAL;
 
 	for (size_t i = 0; i < n_paths && r != -ENOMEM; i++) {
 		const char *p = paths[i];

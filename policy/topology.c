@@ -295,10 +295,13 @@ int mseg_topology_parse_buffer(const char *name, const char *buf, size_t len,
 {
 	struct mseg_topology t = {0};
 	struct mseg_ydocs docs = {0};
-	size_t diag_start = diag->n;
+	size_t diag_start;
 	struct mseg_pctx c;
 	int r;
 
+	if (!topo || !diag || (!buf && len))
+		return -EINVAL;
+	diag_start = diag->n;
 	if (!name)
 		name = "<input>";
 	mseg_pctx_init(&c, name, diag);
@@ -329,6 +332,8 @@ int mseg_topology_load(const char *path, struct mseg_topology *topo, struct mseg
 	size_t len;
 	int r, q;
 
+	if (!path || !topo || !diag)
+		return -EINVAL;
 	r = mseg_parse_read_file(path, &buf, &len);
 	if (r == -ENOMEM)
 		return r;
