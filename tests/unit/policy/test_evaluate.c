@@ -502,6 +502,40 @@ static void test_cluster_peer_by_endpoint_spans_namespaces(void **state)
 	mseg_eval_result_free(&r);
 }
 
+static void test_audit_admin_policy_is_skipped_for_the_real_verdict(void **state)
+{
+	/* an audit admin deny sits above an enforced isolating policy with an allow rule:
+	 * the real verdict is the namespace tier's allow, audit names the admin rule */
+	struct mseg_rule deny = {.action = MSEG_ACTION_DENY};
+	struct mseg_rule allow = {.action = MSEG_ACTION_ALLOW};
+	struct mseg_policy p[2] = {
+	    cluster_policy(1, MSEG_TIER_ADMIN, 0, NULL),
+	    ns_policy(2, MSEG_KIND_NETWORK_POLICY, "x", pod_b, true, false),
+	};
+	struct mseg_flow f = tcp(YA, XB, 80);
+	struct mseg_eval_result r;
+
+	(void)state;
+	p[0].mode = MSEG_MODE_AUDIT;
+	p[0].ingress = true, p[0].ingress_rules = &deny, p[0].n_ingress_rules = 1;
+	p[1].ingress_rules = &allow, p[1].n_ingress_rules = 1;
+	r = eval(p, 2, &f, false);
+	assert_int_equal(r.verdict, MSEG_VERDICT_ALLOW);
+	assert_true(r.audit);
+	assert_rule(&r.ingress.decided_by, 2, 0, MSEG_DIR_INGRESS);
+	assert_rule(&r.ingress.audit_by, 1, 0, MSEG_DIR_INGRESS);
+	assert_int_equal(r.ingress.n_isolated_by, 1);
+	mseg_eval_result_free(&r);
+
+	/* a real deny is never flagged as audit */
+	p[1].n_ingress_rules = 0;
+	r = eval(p, 2, &f, false);
+	assert_int_equal(r.verdict, MSEG_VERDICT_DENY);
+	assert_false(r.audit);
+	assert_false(r.ingress.audit);
+	mseg_eval_result_free(&r);
+}
+
 static void test_bad_flow_rejected(void **state)
 {
 	struct mseg_flow f = tcp(XA, XB, 80);
@@ -532,6 +566,7 @@ int main(void)
 	    cmocka_unit_test(test_ports_protocol_and_end_port),
 	    cmocka_unit_test(test_icmp_type_and_code),
 	    cmocka_unit_test(test_cluster_peer_by_endpoint_spans_namespaces),
+	    cmocka_unit_test(test_audit_admin_policy_is_skipped_for_the_real_verdict),
 	    cmocka_unit_test(test_bad_flow_rejected),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
