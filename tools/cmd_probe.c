@@ -26,37 +26,38 @@
 
 static void probe_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mseg probe --port PORT/PROTO [--from SEL] [--to SEL] [--timeout MS]\n"
-		"                  [-o text|json] [--socket PATH]\n"
-		"\n"
-		"Sends real traffic between the containers of this node and prints which source\n"
-		"reached which destination, in the format of `mseg policy matrix` (rows from,\n"
-		"columns to, '.' allowed, 'X' denied). Inside each destination the probe listens\n"
-		"briefly on PORT (TCP/SCTP: accepts, UDP: echoes); from each source it connects\n"
-		"(TCP/SCTP) or sends a nonce and waits for its echo (UDP, sent twice) or sends an\n"
-		"ICMP echo request (8/icmp only). All pairs run at once: a matrix takes about one\n"
-		"timeout. A container reaching its own address never leaves its namespace, so the\n"
-		"diagonal is always allowed whatever the policy says.\n"
-		"\n"
-		"  --port PORT/PROTO  80/tcp, 53/udp, 3868/sctp or 8/icmp\n"
-		"  --from SEL         sources (default: every container of this node)\n"
-		"  --to SEL           destinations (default: every container of this node)\n"
-		"  --timeout MS       how long a pair may take (default %d)\n"
-		"  -o, --output FMT   text (default) or json, as `mseg policy matrix -o json`;\n"
-		"                     when --from and --to differ, \"sources\" and \"destinations\"\n"
-		"                     are added and \"endpoints\" lists both\n"
-		"  --socket PATH      msegd's control socket\n"
-		"  -h, --help         this help\n"
-		"\n"
-		"SEL is NS/NAME (one container), NS/* (a namespace), or comma-separated label\n"
-		"requirements as in kubectl: k=v, k==v, k!=v, 'k in (a,b)', 'k notin (a,b)', k,\n"
-		"!k. The key ns stands for the container's namespace (ns=prod); every other key\n"
-		"is a container label.\n"
-		"\n"
-		"The port must be free inside every destination. Exit status: 0 done, 1 failure\n"
-		"(agent unreachable, port taken, protocol unsupported), 2 usage error.\n",
-		MSEG_PROBE_TIMEOUT_MS_DEFAULT);
+	fprintf(
+	    f,
+	    "Usage: mseg probe --port PORT/PROTO [--from SEL] [--to SEL] [--timeout MS]\n"
+	    "                  [-o text|json] [--socket PATH]\n"
+	    "\n"
+	    "Sends real traffic between the containers of this node and prints which source\n"
+	    "reached which destination, in the format of `mseg policy matrix` (rows from,\n"
+	    "columns to, '.' allowed, 'X' denied). Inside each destination the probe listens\n"
+	    "briefly on PORT (TCP/SCTP: accepts, UDP: echoes); from each source it connects\n"
+	    "(TCP/SCTP) or sends a nonce and waits for its echo (UDP, sent twice) or sends an\n"
+	    "ICMP echo request (8/icmp only). All pairs run at once: a matrix takes about one\n"
+	    "timeout. A container reaching its own address never leaves its namespace, so the\n"
+	    "diagonal is always allowed whatever the policy says.\n"
+	    "\n"
+	    "  --port PORT/PROTO  80/tcp, 53/udp, 3868/sctp or 8/icmp\n"
+	    "  --from SEL         sources (default: every container of this node)\n"
+	    "  --to SEL           destinations (default: every container of this node)\n"
+	    "  --timeout MS       how long a pair may take (default %d)\n"
+	    "  -o, --output FMT   text (default) or json, as `mseg policy matrix -o json`;\n"
+	    "                     when --from and --to differ, \"sources\" and \"destinations\"\n"
+	    "                     are added and \"endpoints\" lists both\n"
+	    "  --socket PATH      msegd's control socket\n"
+	    "  -h, --help         this help\n"
+	    "\n"
+	    "SEL is NS/NAME (one container), NS/* (a namespace), or comma-separated label\n"
+	    "requirements as in kubectl: k=v, k==v, k!=v, 'k in (a,b)', 'k notin (a,b)', k,\n"
+	    "!k. The key ns stands for the container's namespace (ns=prod); every other key\n"
+	    "is a container label.\n"
+	    "\n"
+	    "The port must be free inside every destination. Exit status: 0 done, 1 failure\n"
+	    "(agent unreachable, port taken, protocol unsupported), 2 usage error.\n",
+	    MSEG_PROBE_TIMEOUT_MS_DEFAULT);
 }
 
 /* ---- selectors --------------------------------------------------------------------------- */
@@ -249,8 +250,8 @@ static int probe_sel_parse(const char *opt, const char *arg, struct probe_sel *r
 
 static bool req_matches(const struct probe_req *q, const char *ns, const json_t *labels)
 {
-	const char *v = !strcmp(q->key, "ns") ? ns
-					      : json_string_value(json_object_get(labels, q->key));
+	const char *v =
+	    !strcmp(q->key, "ns") ? ns : json_string_value(json_object_get(labels, q->key));
 	bool in = false;
 
 	for (size_t i = 0; v && i < q->n_values; i++)
@@ -378,14 +379,14 @@ int mseg_cmd_probe(int argc, char **argv)
 {
 	enum { OPT_PORT = 256, OPT_FROM, OPT_TO, OPT_TIMEOUT, OPT_SOCKET };
 	static const struct option options[] = {
-		{"port", required_argument, NULL, OPT_PORT},
-		{"from", required_argument, NULL, OPT_FROM},
-		{"to", required_argument, NULL, OPT_TO},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"output", required_argument, NULL, 'o'},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {"to", required_argument, NULL, OPT_TO},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"output", required_argument, NULL, 'o'},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *port = NULL, *from = NULL, *to = NULL, *sock = NULL, *why;
 	struct probe_sel from_sel = {0}, to_sel = {0};

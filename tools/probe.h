@@ -34,8 +34,7 @@ struct mseg_probe_end {
  * (-EPROTONOSUPPORT) or a namespace cannot be entered. The caller's namespace is restored on
  * every path.
  */
-int mseg_probe_run(const struct mseg_probe_end *src, size_t n_src,
-		   const struct mseg_probe_end *dst, size_t n_dst, uint8_t proto, uint16_t port,
-		   unsigned timeout_ms, bool *allowed);
+int mseg_probe_run(const struct mseg_probe_end *src, size_t n_src, const struct mseg_probe_end *dst,
+		   size_t n_dst, uint8_t proto, uint16_t port, unsigned timeout_ms, bool *allowed);
 
 #endif

@@ -47,8 +47,9 @@ struct probe_run {
 
 static int sock_type(uint8_t proto)
 {
-	return proto == MSEG_PROTO_UDP ? SOCK_DGRAM : proto == MSEG_PROTO_ICMP ? SOCK_RAW
-									   : SOCK_STREAM;
+	return proto == MSEG_PROTO_UDP	  ? SOCK_DGRAM
+	       : proto == MSEG_PROTO_ICMP ? SOCK_RAW
+					  : SOCK_STREAM;
 }
 
 static bool stream(uint8_t proto)
@@ -95,8 +96,9 @@ static int probe_socket(const struct probe_run *p, const struct mseg_probe_end *
 		return r;
 	}
 	if (r == -EPROTONOSUPPORT || r == -ESOCKTNOSUPPORT || r == -EAFNOSUPPORT)
-		return log_errno(r, "%s is not supported by this kernel (cannot make a socket in "
-				    "'%s'; for SCTP, is the sctp module available?)",
+		return log_errno(r,
+				 "%s is not supported by this kernel (cannot make a socket in "
+				 "'%s'; for SCTP, is the sctp module available?)",
 				 mseg_offline_port_format(p->proto, p->port, pbuf, sizeof(pbuf)),
 				 end->name);
 	if (r < 0)
@@ -106,8 +108,8 @@ static int probe_socket(const struct probe_run *p, const struct mseg_probe_end *
 
 static int listener_open(const struct probe_run *p, const struct mseg_probe_end *end)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = end->ip,
-				 .sin_port = htons(p->port)};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_addr = end->ip, .sin_port = htons(p->port)};
 	_cleanup_close_ int fd = -1;
 	char pbuf[32], abuf[INET_ADDRSTRLEN];
 	int one = 1, r;
@@ -121,12 +123,11 @@ static int listener_open(const struct probe_run *p, const struct mseg_probe_end 
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    (stream(p->proto) && listen(fd, SOMAXCONN) < 0)) {
 		r = -errno;
-		return log_errno(r, "cannot listen on %s:%s in '%s'%s",
-				 inet_ntop(AF_INET, &end->ip, abuf, sizeof(abuf)),
-				 mseg_offline_port_format(p->proto, p->port, pbuf, sizeof(pbuf)),
-				 end->name,
-				 r == -EADDRINUSE ? " (something in the container uses that port)"
-						  : "");
+		return log_errno(
+		    r, "cannot listen on %s:%s in '%s'%s",
+		    inet_ntop(AF_INET, &end->ip, abuf, sizeof(abuf)),
+		    mseg_offline_port_format(p->proto, p->port, pbuf, sizeof(pbuf)), end->name,
+		    r == -EADDRINUSE ? " (something in the container uses that port)" : "");
 	}
 	return TAKE_FD(fd);
 }
@@ -153,9 +154,10 @@ static void client_send(const struct probe_run *p, const struct probe_client *c)
 		struct icmphdr h;
 		struct probe_payload pl;
 	} echo = {
-		.h = {.type = ICMP_ECHO,
-		      .un.echo = {.id = htons((uint16_t)p->nonce), .sequence = htons((uint16_t)c->pair)}},
-		.pl = pl,
+	    .h = {.type = ICMP_ECHO,
+		  .un.echo = {.id = htons((uint16_t)p->nonce),
+			      .sequence = htons((uint16_t)c->pair)}},
+	    .pl = pl,
 	};
 
 	if (p->proto == MSEG_PROTO_UDP) {
@@ -170,8 +172,8 @@ static void client_send(const struct probe_run *p, const struct probe_client *c)
 static int client_open(struct probe_run *p, const struct mseg_probe_end *src,
 		       const struct mseg_probe_end *dst, struct probe_client *c)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = dst->ip,
-				 .sin_port = htons(p->port)};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_addr = dst->ip, .sin_port = htons(p->port)};
 
 	c->fd = probe_socket(p, src);
 	if (c->fd < 0)
@@ -237,7 +239,8 @@ static void client_event(struct probe_run *p, struct probe_client *c, short reve
 			size_t ihl = (size_t)(buf[0] & 0xf) * 4;
 			const struct icmphdr *h = (const void *)(buf + ihl);
 
-			if ((size_t)n != ihl + sizeof(*h) + sizeof(*pl) || h->type != ICMP_ECHOREPLY)
+			if ((size_t)n != ihl + sizeof(*h) + sizeof(*pl) ||
+			    h->type != ICMP_ECHOREPLY)
 				continue;
 			pl = (const void *)(h + 1);
 		}
@@ -329,7 +332,8 @@ static void probe_loop(struct probe_run *p, unsigned timeout_ms)
 			pending += !c->done;
 		}
 		for (size_t i = 0; i < n_listen; i++)
-			pfd[p->n_clients + i] = (struct pollfd){.fd = p->listeners[i], .events = POLLIN};
+			pfd[p->n_clients + i] =
+			    (struct pollfd){.fd = p->listeners[i], .events = POLLIN};
 		if (!pending || now >= deadline)
 			return;
 		if (!retried && now >= retry) {
@@ -375,9 +379,8 @@ static size_t fd_budget(void)
 	return rl.rlim_cur > 1 << 20 ? 1 << 20 : (size_t)rl.rlim_cur;
 }
 
-int mseg_probe_run(const struct mseg_probe_end *src, size_t n_src,
-		   const struct mseg_probe_end *dst, size_t n_dst, uint8_t proto, uint16_t port,
-		   unsigned timeout_ms, bool *allowed)
+int mseg_probe_run(const struct mseg_probe_end *src, size_t n_src, const struct mseg_probe_end *dst,
+		   size_t n_dst, uint8_t proto, uint16_t port, unsigned timeout_ms, bool *allowed)
 {
 	_cleanup_close_ int self = -1;
 	_cleanup_free_ int *listeners = NULL;
@@ -402,8 +405,10 @@ int mseg_probe_run(const struct mseg_probe_end *src, size_t n_src,
 	/* the descriptors we may hold at once: listeners, a margin, then pairs by source */
 	budget = fd_budget();
 	if (budget < n_dst + 64 + n_dst)
-		return log_errno(-EMFILE, "%zu destinations need more descriptors than the "
-					  "limit (%zu) allows", n_dst, budget);
+		return log_errno(-EMFILE,
+				 "%zu destinations need more descriptors than the "
+				 "limit (%zu) allows",
+				 n_dst, budget);
 	per_round = (budget - n_dst - 64) / n_dst;
 	if (per_round > n_src)
 		per_round = n_src;
