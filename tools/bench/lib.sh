@@ -69,6 +69,10 @@ met() {
 # kv KEY LINE: the value of KEY=VALUE in LINE.
 kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n1; }
 
+# bench_time_ok: true while the part is within its time budget (run.sh sets BENCH_DEADLINE,
+# in epoch seconds, with room left for the report and cleanup). Loops stop at a trial boundary.
+bench_time_ok() { [ -z "${BENCH_DEADLINE:-}" ] || [ "${EPOCHSECONDS}" -lt "$BENCH_DEADLINE" ]; }
+
 # bench_trials: how many interleaved trials (5; QUICK=1, the short smoke run, takes 3).
 bench_trials() {
 	if [ -n "${BENCH_TRIALS:-}" ]; then echo "$BENCH_TRIALS"; elif [ -n "$QUICK" ]; then echo 3; else echo 5; fi

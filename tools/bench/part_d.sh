@@ -8,154 +8,166 @@
 set -u
 BENCH_PART=d
 source "$(dirname "$0")/lib.sh"
-trap harness_cleanup EXIT
 trap 'exit 143' INT TERM
 
-if [ -n "$QUICK" ]; then
-	ITER=${ITER:-10} PRESENT=${PRESENT:-30} PAR=${PAR:-5}
-else
-	ITER=${ITER:-200} PRESENT=${PRESENT:-500} PAR=${PAR:-50}
-fi
-CNI_BIN=/usr/lib/cni
-[ -x "$CNI_BIN/bridge" ] && [ -x "$CNI_BIN/host-local" ] || {
-	bench_note "skipped: $CNI_BIN/bridge or host-local is missing (containernetworking-plugins)"
-	exit 0
-}
+# The measurements; globals they set (counts, configurations) feed the report.
+measure() {
+	if [ -n "$QUICK" ]; then
+		ITER=${ITER:-10} PRESENT=${PRESENT:-30} PAR=${PAR:-5}
+	else
+		ITER=${ITER:-200} PRESENT=${PRESENT:-500} PAR=${PAR:-50}
+	fi
+	CNI_BIN=/usr/lib/cni
+	[ -x "$CNI_BIN/bridge" ] && [ -x "$CNI_BIN/host-local" ] || {
+		bench_note "skipped: $CNI_BIN/bridge or host-local is missing (containernetworking-plugins)"
+		exit 0
+	}
 
-node_create n1 || exit 1
-agent_start n1 --pod-cidr 10.200.0.0/16 || { bench_note "msegd did not start"; exit 1; }
-mkdir -p "$MT_DIR/cni"
-cat >"$MT_DIR/cni/bridge.conf" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "${MT}net",
-  "type": "bridge",
-  "bridge": "${MT}br",
-  "isGateway": true,
-  "ipMasq": false,
-  "ipam": {
-    "type": "host-local",
-    "ranges": [[{"subnet": "10.220.0.0/16"}]],
-    "dataDir": "$MT_DIR/cni/ipam"
-  }
-}
-EOF
+	node_create n1 || exit 1
+	agent_start n1 --pod-cidr 10.200.0.0/16 || { bench_note "msegd did not start"; exit 1; }
+	mkdir -p "$MT_DIR/cni"
+	cat >"$MT_DIR/cni/bridge.conf" <<-EOF
+	{
+	  "cniVersion": "1.0.0",
+	  "name": "${MT}net",
+	  "type": "bridge",
+	  "bridge": "${MT}br",
+	  "isGateway": true,
+	  "ipMasq": false,
+	  "ipam": {
+	    "type": "host-local",
+	    "ranges": [[{"subnet": "10.220.0.0/16"}]],
+	    "dataDir": "$MT_DIR/cni/ipam"
+	  }
+	}
+	EOF
 
-# cni CMD NAME: one CNI call for container NAME (netns $MT-k-NAME) inside the node.
-cni() {
-	CNI_COMMAND=$1 CNI_CONTAINERID="$MT-$2" CNI_NETNS="/run/netns/$MT-k-$2" CNI_IFNAME=eth0 \
-		CNI_PATH=$CNI_BIN ip netns exec "$MT-n1" "$CNI_BIN/bridge" \
-		<"$MT_DIR/cni/bridge.conf" >/dev/null
-}
-cni_up() { ip netns add "$MT-k-$1" && cni ADD "$1"; }
-cni_down() { cni DEL "$1" && ip netns del "$MT-k-$1"; }
-mseg_up() { mseg_on n1 run -d --name "$1" --namespace default >/dev/null; }
-mseg_down() { mseg_on n1 rm "default/$1" >/dev/null; }
+	# cni CMD NAME: one CNI call for container NAME (netns $MT-k-NAME) inside the node.
+	cni() {
+		CNI_COMMAND=$1 CNI_CONTAINERID="$MT-$2" CNI_NETNS="/run/netns/$MT-k-$2" CNI_IFNAME=eth0 \
+			CNI_PATH=$CNI_BIN ip netns exec "$MT-n1" "$CNI_BIN/bridge" \
+			<"$MT_DIR/cni/bridge.conf" >/dev/null
+	}
+	cni_up() { ip netns add "$MT-k-$1" && cni ADD "$1"; }
+	cni_down() { cni DEL "$1" && ip netns del "$MT-k-$1"; }
+	mseg_up() { mseg_on n1 run -d --name "$1" --namespace default >/dev/null; }
+	mseg_down() { mseg_on n1 rm "default/$1" >/dev/null; }
 
-# timed CMD ARGS...: runs CMD, prints its wall time in ms (or "fail").
-timed() {
-	local t0=${EPOCHREALTIME/./} t1
-	"$@" || { echo fail; return 1; }
-	t1=${EPOCHREALTIME/./}
-	echo "$(((t1 - t0) / 1000)).$(printf '%03d' $(((t1 - t0) % 1000)))"
-}
+	# timed CMD ARGS...: runs CMD, prints its wall time in ms (or "fail").
+	timed() {
+		local t0=${EPOCHREALTIME/./} t1
+		"$@" || { echo fail; return 1; }
+		t1=${EPOCHREALTIME/./}
+		echo "$(((t1 - t0) / 1000)).$(printf '%03d' $(((t1 - t0) % 1000)))"
+	}
 
-# round LABEL: ITER alternating setup+teardown pairs of each system.
-round() {
-	local label=$1 i s
-	for i in $(seq 1 "$ITER"); do
+	# round LABEL: ITER alternating setup+teardown pairs of each system.
+	round() {
+		local label=$1 i s
+		for i in $(seq 1 "$ITER"); do
+			bench_time_ok || { bench_note "$label: stopped after $((i - 1)) iterations: time budget"; break; }
+			for s in mseg cni; do
+				echo "$label $s setup $(timed "${s}_up" "r$i")" >>"$BENCH_OUT/d_times.dat"
+				echo "$label $s teardown $(timed "${s}_down" "r$i")" >>"$BENCH_OUT/d_times.dat"
+			done
+		done
+	}
+
+	: >"$BENCH_OUT/d_times.dat"
+	bench_log "d: $ITER sequential setups+teardowns each, no other endpoints"
+	round empty
+	bench_log "d: $PRESENT endpoints present on each side"
+	for i in $(seq 1 "$PRESENT"); do
+		bench_time_ok || { bench_note "only $((i - 1)) endpoints present: time budget"; break; }
+		mseg_up "p$i" || { bench_note "mseg run p$i failed"; break; }
+		cni_up "p$i" || { bench_note "CNI ADD p$i failed"; break; }
+	done
+	round present
+	for i in $(seq 1 "$PRESENT"); do
+		mseg_down "p$i"
+		cni_down "p$i"
+	done >/dev/null 2>&1
+
+	# 2 parallel workers, PAR setups each, then the same teardowns (setups/s from the wall time).
+	par() {
+		local s=$1 w t0 t1
+		t0=${EPOCHREALTIME/./}
+		for w in 1 2; do
+			(for i in $(seq 1 "$PAR"); do "${s}_up" "w$w-$i" || echo "fail" >>"$MT_DIR/par.fail"; done) &
+		done
+		wait
+		t1=${EPOCHREALTIME/./}
+		awk -v n=$((2 * PAR)) -v us=$((t1 - t0)) 'BEGIN {printf "%.2f\n", n / (us / 1e6)}'
+		for w in 1 2; do
+			for i in $(seq 1 "$PAR"); do "${s}_down" "w$w-$i"; done
+		done >/dev/null 2>&1
+	}
+	: >"$BENCH_OUT/d_par.dat"
+	rm -f "$MT_DIR/par.fail"
+	for t in $(seq 1 "$(bench_trials)"); do
+		bench_time_ok || { bench_note "parallel: stopped after $((t - 1)) trials: time budget"; break; }
 		for s in mseg cni; do
-			echo "$label $s setup $(timed "${s}_up" "r$i")" >>"$BENCH_OUT/d_times.dat"
-			echo "$label $s teardown $(timed "${s}_down" "r$i")" >>"$BENCH_OUT/d_times.dat"
+			echo "$s $(par "$s")" >>"$BENCH_OUT/d_par.dat"
 		done
 	done
+	[ -e "$MT_DIR/par.fail" ] && bench_note "$(wc -l <"$MT_DIR/par.fail") parallel setups failed"
+	fails=$(grep -c ' fail$' "$BENCH_OUT/d_times.dat")
+	[ "$fails" -gt 0 ] && bench_note "$fails timed operations failed (left out of the figures)"
 }
-
-: >"$BENCH_OUT/d_times.dat"
-bench_log "d: $ITER sequential setups+teardowns each, no other endpoints"
-round empty
-bench_log "d: $PRESENT endpoints present on each side"
-for i in $(seq 1 "$PRESENT"); do
-	mseg_up "p$i" || { bench_note "mseg run p$i failed"; break; }
-	cni_up "p$i" || { bench_note "CNI ADD p$i failed"; break; }
-done
-round present
-for i in $(seq 1 "$PRESENT"); do
-	mseg_down "p$i"
-	cni_down "p$i"
-done >/dev/null 2>&1
-
-# 2 parallel workers, PAR setups each, then the same teardowns (setups/s from the wall time).
-par() {
-	local s=$1 w t0 t1
-	t0=${EPOCHREALTIME/./}
-	for w in 1 2; do
-		(for i in $(seq 1 "$PAR"); do "${s}_up" "w$w-$i" || echo "fail" >>"$MT_DIR/par.fail"; done) &
-	done
-	wait
-	t1=${EPOCHREALTIME/./}
-	awk -v n=$((2 * PAR)) -v us=$((t1 - t0)) 'BEGIN {printf "%.2f\n", n / (us / 1e6)}'
-	for w in 1 2; do
-		for i in $(seq 1 "$PAR"); do "${s}_down" "w$w-$i"; done
-	done >/dev/null 2>&1
-}
-: >"$BENCH_OUT/d_par.dat"
-rm -f "$MT_DIR/par.fail"
-for t in $(seq 1 "$(bench_trials)"); do
-	for s in mseg cni; do
-		echo "$s $(par "$s")" >>"$BENCH_OUT/d_par.dat"
-	done
-done
-[ -e "$MT_DIR/par.fail" ] && bench_note "$(wc -l <"$MT_DIR/par.fail") parallel setups failed"
-fails=$(grep -c ' fail$' "$BENCH_OUT/d_times.dat")
-[ "$fails" -gt 0 ] && bench_note "$fails timed operations failed (left out of the figures)"
 
 # ---- the report -----------------------------------------------------------------------------
-st() {
-	# shellcheck disable=SC2046
-	stats $(awk -v l="$1" -v s="$2" -v o="$3" '$1 == l && $2 == s && $3 == o && $4 != "fail" \
-		{print $4}' "$BENCH_OUT/d_times.dat")
-}
-{
-	echo "## d. Container network setup"
-	echo
-	echo "$ITER sequential setups and teardowns per system, alternating mseg and CNI, then" \
-		"again with $PRESENT endpoints of each already present; then setups per second with" \
-		"2 parallel workers ($PAR setups each, $(bench_trials) trials). mseg: \`mseg run -d" \
-		"--name N\` / \`mseg rm default/N\` to msegd in node n1 (routed veth, DESIGN.md §5)." \
-		"CNI: \`ip netns add\` + \`bridge\` ADD (host-local IPAM, isGateway, no masquerade) /" \
-		"DEL + \`ip netns del\`, each invoked through \`ip netns exec\` into n1 as the mseg" \
-		"CLI is. Milliseconds of wall time, median [min–max]."
-	echo
-	echo "| case | mseg | CNI bridge | ratio mseg ÷ CNI | goal | result |"
-	echo "| --- | --- | --- | ---: | --- | --- |"
-	for l in empty present; do
-		for o in setup teardown; do
-			read -r mm mn mx <<<"$(st $l mseg $o)"
-			read -r cm cn cx <<<"$(st $l cni $o)"
-			r=$(ratio "$mm" "$cm")
-			g="" res=""
-			[ $o = setup ] && g="≤ 0.25" && res=$(met "$r" "<=" 0.25)
-			lab="$o, no other endpoints"
-			[ $l = present ] && lab="$o, $PRESENT present"
-			echo "| $lab | $(fmt_cell "$mm" "$mn" "$mx" 2) | $(fmt_cell "$cm" "$cn" "$cx" 2) |" \
-				"$r | $g | $res |"
+# Written on every exit path, from whatever was measured (a part stopped by its time budget
+# still reports its complete trials).
+report() {
+	st() {
+		# shellcheck disable=SC2046
+		stats $(awk -v l="$1" -v s="$2" -v o="$3" '$1 == l && $2 == s && $3 == o && $4 != "fail" \
+			{print $4}' "$BENCH_OUT/d_times.dat")
+	}
+	{
+		echo "## d. Container network setup"
+		echo
+		echo "$ITER sequential setups and teardowns per system, alternating mseg and CNI, then" \
+			"again with $PRESENT endpoints of each already present; then setups per second with" \
+			"2 parallel workers ($PAR setups each, $(bench_trials) trials). mseg: \`mseg run -d" \
+			"--name N\` / \`mseg rm default/N\` to msegd in node n1 (routed veth, DESIGN.md §5)." \
+			"CNI: \`ip netns add\` + \`bridge\` ADD (host-local IPAM, isGateway, no masquerade) /" \
+			"DEL + \`ip netns del\`, each invoked through \`ip netns exec\` into n1 as the mseg" \
+			"CLI is. Milliseconds of wall time, median [min–max]."
+		echo
+		echo "| case | mseg | CNI bridge | ratio mseg ÷ CNI | goal | result |"
+		echo "| --- | --- | --- | ---: | --- | --- |"
+		for l in empty present; do
+			for o in setup teardown; do
+				read -r mm mn mx <<<"$(st $l mseg $o)"
+				read -r cm cn cx <<<"$(st $l cni $o)"
+				r=$(ratio "$mm" "$cm")
+				g="" res=""
+				[ $o = setup ] && g="≤ 0.25" && res=$(met "$r" "<=" 0.25)
+				lab="$o, no other endpoints"
+				[ $l = present ] && lab="$o, $PRESENT present"
+				echo "| $lab | $(fmt_cell "$mm" "$mn" "$mx" 2) | $(fmt_cell "$cm" "$cn" "$cx" 2) |" \
+					"$r | $g | $res |"
+			done
 		done
-	done
-	read -r m0 _ <<<"$(st empty mseg setup)"
-	read -r m1 _ <<<"$(st present mseg setup)"
-	r=$(ratio "$m1" "$m0")
-	echo "| mseg setup: $PRESENT present ÷ none | | | $r | ≤ 1.10 (no slowdown) | $(met "$r" "<=" 1.10) |"
-	# shellcheck disable=SC2046
-	read -r pm pn px <<<"$(stats $(awk '$1 == "mseg" {print $2}' "$BENCH_OUT/d_par.dat"))"
-	# shellcheck disable=SC2046
-	read -r qm qn qx <<<"$(stats $(awk '$1 == "cni" {print $2}' "$BENCH_OUT/d_par.dat"))"
-	echo "| setups/s, 2 workers | $(fmt_cell "$pm" "$pn" "$px") | $(fmt_cell "$qm" "$qn" "$qx") |" \
-		"$(ratio "$pm" "$qm") (higher is better) | | |"
-	echo
-	echo "Reproduce: \`sudo QUICK=$QUICK ./tools/bench/part_d.sh\` (ITER, PRESENT, PAR override" \
-		"the counts)."
-	echo
-	[ -e "$BENCH_OUT/d.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/d.notes" && echo
-} >"$BENCH_OUT/d.md"
+		read -r m0 _ <<<"$(st empty mseg setup)"
+		read -r m1 _ <<<"$(st present mseg setup)"
+		r=$(ratio "$m1" "$m0")
+		echo "| mseg setup: $PRESENT present ÷ none | | | $r | ≤ 1.10 (no slowdown) | $(met "$r" "<=" 1.10) |"
+		# shellcheck disable=SC2046
+		read -r pm pn px <<<"$(stats $(awk '$1 == "mseg" {print $2}' "$BENCH_OUT/d_par.dat"))"
+		# shellcheck disable=SC2046
+		read -r qm qn qx <<<"$(stats $(awk '$1 == "cni" {print $2}' "$BENCH_OUT/d_par.dat"))"
+		echo "| setups/s, 2 workers | $(fmt_cell "$pm" "$pn" "$px") | $(fmt_cell "$qm" "$qn" "$qx") |" \
+			"$(ratio "$pm" "$qm") (higher is better) | | |"
+		echo
+		echo "Reproduce: \`sudo QUICK=$QUICK ./tools/bench/part_d.sh\` (ITER, PRESENT, PAR override" \
+			"the counts)."
+		echo
+		[ -e "$BENCH_OUT/d.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/d.notes" && echo
+	} >"$BENCH_OUT/d.md"
+}
+
+trap 'report; harness_cleanup' EXIT
+measure
 exit 0
