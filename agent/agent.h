@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include "agent/identities.h"
+#include "agent/policies.h"
 #include "agent/request.h"
 #include "agent/state.h"
 #include "policy/model.h"
@@ -23,19 +25,40 @@ struct mseg_agent_config {
 	const char *state_dir;
 	const char *socket_path;
 	const char *node;
-	const char *bpf_dir;	  /* stored for the datapath (enforcement issue) */
+	const char *bpf_dir;	  /* bpffs directory for the bpf backend's pins */
 	const char *netns_prefix; /* container namespaces: <prefix><ns>_<name> */
-	const char *datapath;	  /* "bpf" or "nft" (stored for now) */
+	const char *datapath;	  /* "bpf" or "nft" */
 	struct mseg_cidr pod_cidr;
-	bool default_deny; /* stored for now */
+	bool default_deny; /* mseg_compile_opts.default_deny */
 };
 
 struct mseg_ipam;
+struct mseg_events;
+struct mseg_audit_scope;
+struct mseg_datapath;
+struct mseg_datapath_ops;
+struct mseg_compiler;
 
 struct mseg_agent {
 	struct mseg_agent_config cfg;
 	struct mseg_state *state;
 	struct mseg_ipam *ipam;
+	/* enforcement (agent/reconcile.c) */
+	const struct mseg_datapath_ops *dp_ops;
+	struct mseg_datapath *dp; /* NULL: no datapath (unit tests of the ops) */
+	struct mseg_identities *ids;
+	struct mseg_agent_identities id_records;
+	struct mseg_compiler *compiler;
+	struct mseg_agent_policies policies;
+	bool dp_stale; /* an apply failed: the next reconcile starts from a full table */
+	/* what the last reconcile compiled: endpoint id -> identity, sorted by endpoint */
+	struct mseg_agent_ep_identity {
+		uint32_t endpoint, identity;
+	} *ep_identities;
+	size_t n_ep_identities;
+	/* inspection (issue 6): agent/events.h, agent/audit_scope.h */
+	struct mseg_events *events;
+	struct mseg_audit_scope *audit;
 };
 
 /* The control-socket ops, terminated by a NULL name (agent/ops.c). */
@@ -51,6 +74,11 @@ int mseg_op_endpoint_get(void *ctx, json_t *args, json_t **result, struct mseg_o
 int mseg_op_endpoint_remove(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 int mseg_op_endpoint_label(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 int mseg_op_agent_info(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+int mseg_op_policy_delete(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+int mseg_op_policy_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+int mseg_op_identity_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+int mseg_op_state_export(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 
 /*
  * The namespace named name, creating "default" on first use (persisted); any other unknown

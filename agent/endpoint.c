@@ -10,6 +10,7 @@
 
 #include "agent/fault.h"
 #include "agent/launch.h"
+#include "agent/reconcile.h"
 #include "agent/store.h"
 #include "lib/log.h"
 #include "lib/macro.h"
@@ -184,10 +185,22 @@ int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *
 	mseg_fault_point("after-network");
 
 	/*
-	 * DATAPATH ATTACH GOES HERE (enforcement issue): attach the endpoint's policy to
-	 * ep->ifname before it becomes ready and before its command starts, so no packet ever
-	 * passes unchecked (fail closed). On failure: goto fail.
+	 * Policy before the first packet and before the command starts (fail closed): the
+	 * reconcile puts the endpoint's entries and defaults in place, then the attach points
+	 * its interface at them.
 	 */
+	r = mseg_agent_reconcile(a, e);
+	if (r < 0)
+		goto fail;
+	r = mseg_agent_endpoint_attach(a, ep);
+	if (r < 0) {
+		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
+				  "cannot attach the %s datapath to '%s' of '%s/%s': %s",
+				  a->cfg.datapath, ep->ifname, spec->namespace, spec->name,
+				  strerror(-r));
+		goto fail;
+	}
+	mseg_fault_point("after-attach");
 
 	if (spec->argv) {
 		char log[4096], logdir[4096];
@@ -224,12 +237,18 @@ fail:
 	ep->ep.labels = (struct mseg_labels){0};
 	ep->ep.ports = NULL;
 	ep->ep.n_ports = 0;
+	if (mseg_agent_endpoint_detach(a, ep) < 0)
+		log_warn("endpoint '%s/%s': cannot detach the datapath while undoing a failed "
+			 "create",
+			 ep->ep.namespace, ep->ep.name);
 	if (endpoint_teardown(ep, &step) < 0)
 		log_warn("endpoint '%s/%s': cannot %s while undoing a failed create",
 			 ep->ep.namespace, ep->ep.name, step);
 	if (ep->pid > 0)
 		waitpid(ep->pid, NULL, 0);
 	endpoint_forget(a, ep);
+	/* its entries leave the datapath too */
+	mseg_agent_reconcile(a, NULL);
 	return r;
 
 fail_forget:
@@ -262,7 +281,13 @@ int mseg_agent_endpoint_delete(struct mseg_agent *a, struct mseg_agent_endpoint 
 					 ep->ep.namespace, ep->ep.name, strerror(-r));
 	mseg_fault_point("after-delete-intent");
 
-	/* DATAPATH DETACH GOES HERE (enforcement issue), before the interface disappears. */
+	/* Before the interface disappears; its entries go with the reconcile below. */
+	r = mseg_agent_endpoint_detach(a, ep);
+	if (r < 0)
+		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
+					 "cannot detach the %s datapath from '%s/%s': %s",
+					 a->cfg.datapath, ep->ep.namespace, ep->ep.name,
+					 strerror(-r));
 
 	r = endpoint_teardown(ep, &step);
 	if (r < 0)
@@ -275,7 +300,7 @@ int mseg_agent_endpoint_delete(struct mseg_agent *a, struct mseg_agent_endpoint 
 					 "endpoint removed, but the state file could not be "
 					 "written: %s",
 					 strerror(-r));
-	return 0;
+	return mseg_agent_reconcile(a, e);
 }
 
 int mseg_agent_endpoints_recover(struct mseg_agent *a)
@@ -306,6 +331,10 @@ int mseg_agent_endpoints_recover(struct mseg_agent *a)
 		}
 		log_info("reaping endpoint '%s/%s' left %s by an interrupted agent",
 			 ep->ep.namespace, ep->ep.name, mseg_ep_state_name(ep->state));
+		r = mseg_agent_endpoint_detach(a, ep);
+		if (r < 0)
+			log_warn("endpoint '%s/%s': cannot detach the datapath: %s",
+				 ep->ep.namespace, ep->ep.name, strerror(-r));
 		r = endpoint_teardown(ep, &step);
 		if (r < 0)
 			return log_errno(r, "endpoint '%s/%s': cannot %s", ep->ep.namespace,

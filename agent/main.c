@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/control.h"
 #include "agent/endpoint.h"
+#include "agent/reconcile.h"
 #include "agent/store.h"
 #include "lib/log.h"
 #include "lib/macro.h"
@@ -25,8 +26,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: msegd [OPTIONS]\n"
-		   "The mseg node agent: runs containers' network namespaces and (later) enforces "
-		   "policy.\n\n"
+		   "The mseg node agent: runs containers' network namespaces and enforces "
+		   "policy on them.\n\n"
 		   "  --state-dir DIR        state directory (default " MSEG_DEFAULT_STATE_DIR ")\n"
 		   "  --socket PATH          control socket (default " MSEG_DEFAULT_SOCKET ")\n"
 		   "  --node NAME            node name (default: the hostname)\n"
@@ -310,11 +311,18 @@ int main(int argc, char **argv)
 			  mseg_cidr_format(&agent.cfg.pod_cidr, false, cidr));
 		goto out;
 	}
+	/* The datapath first: the reaper detaches what it removes. */
+	r = mseg_agent_enforce_open(&agent);
+	if (r < 0)
+		goto out;
 	reaped = mseg_agent_endpoints_recover(&agent);
 	if (reaped < 0) {
 		r = reaped;
 		goto out;
 	}
+	r = mseg_agent_enforce_start(&agent);
+	if (r < 0)
+		goto out;
 	enable_forwarding();
 
 	sigemptyset(&mask);
@@ -352,6 +360,8 @@ int main(int argc, char **argv)
 	}
 out:
 	mseg_control_free(ctl);
+	/* handles only: enforcement stays as programmed for the next agent */
+	mseg_agent_enforce_close(&agent);
 	mseg_ipam_free(agent.ipam);
 	mseg_state_free(agent.state);
 	return r < 0 ? 1 : 0;

@@ -12,5 +12,8 @@ const struct mseg_op mseg_agent_ops[] = {
     {"namespace.label", mseg_op_namespace_label}, {"namespace.list", mseg_op_namespace_list},
     {"endpoint.run", mseg_op_endpoint_run},	  {"endpoint.list", mseg_op_endpoint_list},
     {"endpoint.get", mseg_op_endpoint_get},	  {"endpoint.remove", mseg_op_endpoint_remove},
-    {"endpoint.label", mseg_op_endpoint_label},	  {NULL, NULL},
+    {"endpoint.label", mseg_op_endpoint_label},	  {"policy.apply", mseg_op_policy_apply},
+    {"policy.delete", mseg_op_policy_delete},	  {"policy.list", mseg_op_policy_list},
+    {"identity.list", mseg_op_identity_list},	  {"state.export", mseg_op_state_export},
+    {NULL, NULL},
 };

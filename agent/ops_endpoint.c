@@ -8,6 +8,7 @@
 
 #include "agent/endpoint.h"
 #include "agent/ports.h"
+#include "agent/reconcile.h"
 #include "lib/macro.h"
 #include "policy/labels.h"
 
@@ -21,6 +22,8 @@ static json_t *endpoint_view(struct mseg_agent *a, const struct mseg_agent_endpo
 		return NULL;
 	mseg_agent_endpoint_status(ep, status, sizeof(status));
 	json_object_set_new(o, "state", json_string(status));
+	json_object_set_new(o, "identity",
+			    json_integer(mseg_agent_endpoint_identity(a, ep->ep.id)));
 	json_object_set_new(o, "node", json_string(a->cfg.node));
 	return o;
 }
@@ -165,7 +168,7 @@ int mseg_op_endpoint_run(void *ctx, json_t *args, json_t **result, struct mseg_o
 	r = mseg_agent_endpoint_create(a, &spec, &ep, e);
 	if (r < 0)
 		goto out;
-	/* RECONCILE GOES HERE (policy issue): a new endpoint changes identities and ipcache. */
+	/* creation reconciled and attached before the endpoint became ready */
 	*result = endpoint_view(a, ep);
 	return 0;
 out:
@@ -216,7 +219,7 @@ int mseg_op_endpoint_remove(void *ctx, json_t *args, json_t **result, struct mse
 		json_decref(view);
 		return r;
 	}
-	/* RECONCILE GOES HERE (policy issue). */
+	/* the delete detached it and reconciled */
 	*result = view;
 	return 0;
 }
@@ -244,8 +247,10 @@ int mseg_op_endpoint_label(void *ctx, json_t *args, json_t **result, struct mseg
 						 "cannot record endpoint '%s/%s': %s",
 						 ep->ep.namespace, ep->ep.name, strerror(-r));
 		}
-		/* RECONCILE GOES HERE (policy issue): endpoint labels change its identity. */
-		*result = endpoint_view(a, ep);
+		/* labels change the endpoint's identity, and what selects it */
+		r = mseg_agent_reconcile(a, e);
+		if (r == 0)
+			*result = endpoint_view(a, ep);
 	}
 	mseg_labels_free(&saved);
 	return r;

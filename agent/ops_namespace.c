@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/reconcile.h"
 #include "lib/macro.h"
 #include "policy/cidr.h"
 #include "policy/labels.h"
@@ -168,8 +169,10 @@ int mseg_op_namespace_label(void *ctx, json_t *args, json_t **result, struct mse
 						 "cannot record namespace '%s': %s", name,
 						 strerror(-r));
 		}
-		/* RECONCILE GOES HERE (policy issue): namespace labels change identities. */
-		*result = mseg_namespace_to_json(ns);
+		/* namespace labels change identities and what namespaceSelectors select */
+		r = mseg_agent_reconcile(a, e);
+		if (r == 0)
+			*result = mseg_namespace_to_json(ns);
 	}
 	mseg_labels_free(&saved);
 	return r;

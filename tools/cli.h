@@ -26,6 +26,9 @@ int mseg_cmd_exec(int argc, char **argv);      /* tools/cmd_exec.c */
 int mseg_cmd_rm(int argc, char **argv);        /* tools/cmd_rm.c */
 int mseg_cmd_label(int argc, char **argv);     /* tools/cmd_label.c */
 int mseg_cmd_probe(int argc, char **argv);     /* tools/cmd_probe.c */
+int mseg_cmd_apply(int argc, char **argv);     /* tools/cmd_apply.c */
+int mseg_cmd_delete(int argc, char **argv);    /* tools/cmd_delete.c */
+int mseg_cmd_get(int argc, char **argv);       /* tools/cmd_get.c */
 int mseg_cmd_policy_check(int argc, char **argv);  /* tools/policy_check.c */
 int mseg_cmd_policy_trace(int argc, char **argv);  /* tools/policy_trace.c */
 int mseg_cmd_policy_matrix(int argc, char **argv); /* tools/policy_matrix.c */
