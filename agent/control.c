@@ -26,7 +26,14 @@ struct client {
 	bool want_out;
 	bool discarding; /* dropping the rest of an oversized line */
 	struct client *next;
+	/* a stream (mseg_control_stream_*): told when the client goes */
+	struct mseg_control *ctl;
+	void (*on_close)(void *ud);
+	void *on_close_ud;
 };
+
+/* The client whose request a handler is serving (single-threaded agent). */
+static struct client *serving;
 
 struct mseg_control {
 	char *path;
@@ -47,6 +54,8 @@ static void client_free(struct mseg_control *c, struct client *cl)
 			*pp = cl->next;
 			break;
 		}
+	if (cl->on_close)
+		cl->on_close(cl->on_close_ud);
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
 	close(cl->fd);
 	free(cl->in);
@@ -152,8 +161,12 @@ static int client_handle_lines(struct mseg_control *c, struct client *cl)
 		if (len > 0 && cl->in[start + len - 1] == '\r')
 			len--;
 		if (len > 0) {
-			r = client_reply(cl,
-					 mseg_request_handle(c->ops, c->ctx, cl->in + start, len));
+			json_t *reply;
+
+			serving = cl;
+			reply = mseg_request_handle(c->ops, c->ctx, cl->in + start, len);
+			serving = NULL;
+			r = client_reply(cl, reply);
 			if (r < 0)
 				return r;
 		}
@@ -233,6 +246,7 @@ static void control_accept(struct mseg_control *c)
 			continue;
 		}
 		cl->fd = fd;
+		cl->ctl = c;
 		cl->next = c->clients;
 		c->clients = cl;
 		c->n_clients++;
@@ -389,4 +403,47 @@ void mseg_control_free(struct mseg_control *c)
 int mseg_control_fd(const struct mseg_control *c)
 {
 	return c->epfd;
+}
+
+struct mseg_control_stream *mseg_control_stream_current(void)
+{
+	return (struct mseg_control_stream *)serving;
+}
+
+void mseg_control_stream_on_close(struct mseg_control_stream *s, void (*fn)(void *ud), void *ud)
+{
+	struct client *cl = (struct client *)s;
+
+	cl->on_close = fn;
+	cl->on_close_ud = ud;
+}
+
+int mseg_control_stream_write(struct mseg_control_stream *s, const char *line, size_t len,
+			      size_t max_pending)
+{
+	struct client *cl = (struct client *)s;
+	int r;
+
+	if (cl->out_len - cl->out_off > max_pending)
+		return -ENOBUFS;
+	if (cl->out_off > 0 && cl->out_off >= cl->out_len / 2) {
+		/* a stream never drains fully while busy: reclaim what was sent */
+		memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
+		cl->out_len -= cl->out_off;
+		cl->out_off = 0;
+	}
+	r = buf_append(&cl->out, &cl->out_len, &cl->out_cap, line, len);
+	if (r == 0)
+		r = buf_append(&cl->out, &cl->out_len, &cl->out_cap, "\n", 1);
+	if (r < 0)
+		return r;
+	/* Inside a handler the reply goes out first: the caller flushes after it. */
+	if (cl == serving)
+		return 0;
+	if (client_flush(cl->ctl, cl) < 0) {
+		/* gone: drop it now (its on_close tells the owner) */
+		client_free(cl->ctl, cl);
+		return -EPIPE;
+	}
+	return 0;
 }

@@ -30,4 +30,17 @@ int mseg_control_fd(const struct mseg_control *c);
 /* Serves whatever is ready without blocking. */
 int mseg_control_process(struct mseg_control *c);
 
+/*
+ * Streams (events.follow): while an op handler runs, mseg_control_stream_current() is the
+ * connection that sent the request (NULL otherwise). The handler may keep it and write lines
+ * to it after its reply, until on_close(ud) says the peer is gone; on_close(NULL) detaches.
+ */
+struct mseg_control_stream;
+struct mseg_control_stream *mseg_control_stream_current(void);
+void mseg_control_stream_on_close(struct mseg_control_stream *s, void (*fn)(void *ud), void *ud);
+/* Queues line and a newline, sends what the socket takes; -ENOBUFS (nothing queued) when more
+ * than max_pending bytes already wait. */
+int mseg_control_stream_write(struct mseg_control_stream *s, const char *line, size_t len,
+			      size_t max_pending);
+
 #endif
