@@ -55,7 +55,7 @@ test_stdin_and_several_paths() {
 	rc=$?
 	[ $rc -eq 1 ] || fail "stdin: exit $rc" || return 1
 	case $out in
-	"<stdin>:10:17: spec.egress[0].ports[0].port: 0 is out of range 1-65535") ;;
+	"<stdin>:11:17: spec.egress[0].ports[0].port: 0 is out of range 1-65535") ;;
 	*) fail "stdin: got $out"; return 1 ;;
 	esac
 	"$MSEG" policy check -f - <"$PC_TOP/examples/policies/01-networkpolicy-basic.yaml" ||
@@ -95,7 +95,7 @@ d = json.loads(sys.argv[1])
 assert d["valid"] is False, d
 assert d["policies"] == 0, d
 e = d["errors"][0]
-assert e == {"file": "many-errors.yaml", "line": 7, "column": 36,
+assert e == {"file": "many-errors.yaml", "line": 8, "column": 36,
              "field": "spec.podSelector.matchLabels.app",
              "message": "\"-web\" is not a valid label value: must start and end with an alphanumeric character"}, e
 assert len(d["errors"]) == 5, d
