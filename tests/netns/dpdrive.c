@@ -3,9 +3,9 @@
  * dpdrive: programs a datapath backend from an endpoints file and policy files, without the
  * agent, so that namespace tests can send real packets through real enforcement.
  *
- *   dpdrive --datapath nft [--default-deny] [--group N] --endpoints FILE [-f POLICY]...
- *           [--attach NS/NAME=HOSTIF,MAC]... [--serve]
- *   dpdrive --datapath nft --purge
+ *   dpdrive --datapath nft|bpf [--default-deny] [--group N] [--bpf-dir DIR]
+ *           --endpoints FILE [-f POLICY]... [--attach NS/NAME=HOSTIF,MAC]... [--serve]
+ *   dpdrive --datapath nft|bpf [--bpf-dir DIR] --purge
  *
  * Without --serve it applies the compiled table, attaches the endpoints and exits (the
  * enforcement stays). With --serve it then reads commands from stdin, one per line, and
@@ -270,9 +270,10 @@ static int serve(struct drive *dr)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: dpdrive --datapath nft [--default-deny] [--group N] --endpoints FILE\n"
-		"               [-f POLICY]... [--attach NS/NAME=HOSTIF,MAC]... [--serve]\n"
-		"       dpdrive --datapath nft --purge\n");
+		"usage: dpdrive --datapath nft|bpf [--default-deny] [--group N] [--bpf-dir DIR]\n"
+		"               --endpoints FILE [-f POLICY]... [--attach NS/NAME=HOSTIF,MAC]...\n"
+		"               [--serve]\n"
+		"       dpdrive --datapath nft|bpf [--bpf-dir DIR] --purge\n");
 }
 
 int main(int argc, char **argv)
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
 		{"attach", required_argument, NULL, 'a'},
 		{"purge", no_argument, NULL, 'P'},
 		{"serve", no_argument, NULL, 's'},
+		{"bpf-dir", required_argument, NULL, 'b'},
 		{},
 	};
 	struct mseg_datapath_config cfg = {.nflog_group = 7};
@@ -331,17 +333,23 @@ int main(int argc, char **argv)
 		case 's':
 			do_serve = true;
 			break;
+		case 'b':
+			cfg.bpf_dir = optarg;
+			break;
 		default:
 			usage();
 			return 2;
 		}
 	}
-	if (!datapath || strcmp(datapath, "nft") != 0) {
-		fprintf(stderr, "dpdrive: --datapath '%s' is not supported (nft)\n",
+	if (datapath && !strcmp(datapath, "nft"))
+		dr.ops = &mseg_datapath_nft;
+	else if (datapath && !strcmp(datapath, "bpf"))
+		dr.ops = &mseg_datapath_bpf;
+	else {
+		fprintf(stderr, "dpdrive: --datapath '%s': want nft or bpf\n",
 			datapath ? datapath : "");
 		return 2;
 	}
-	dr.ops = &mseg_datapath_nft;
 	if (purge) {
 		r = dr.ops->purge(&cfg);
 		if (r < 0)
