@@ -140,6 +140,23 @@ static void unknown_field(struct mseg_pctx *c, const struct mseg_ynode *key,
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 						off ? ", " : "", *f);
 	}
+	/*
+	 * Mix-ups no edit distance catches: the peer list of the other direction, and the
+	 * endpoint selector of the other kind.
+	 */
+	static const char *const swaps[][2] = {
+	    {"from", "to"},
+	    {"to", "from"},
+	    {"podSelector", "endpointSelector"},
+	    {"endpointSelector", "podSelector"},
+	};
+	for (size_t i = 0; !best && i < ARRAY_SIZE(swaps); i++) {
+		if (strcmp(key->value, swaps[i][0]))
+			continue;
+		for (const char *const *f = fields; *f && !best; f++)
+			if (!strcmp(*f, swaps[i][1]))
+				best = *f;
+	}
 	old = mseg_pctx_push(c, key->value);
 	if (best)
 		mseg_pctx_error(c, key, "unknown field \"%s\", did you mean \"%s\"?", key->value,
