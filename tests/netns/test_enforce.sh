@@ -144,3 +144,196 @@ P
 
 test_enforce_apply_delete_bpf() { enf_apply_delete bpf; }
 test_enforce_apply_delete_nft() { enf_apply_delete nft; }
+
+# ---- --default-deny ------------------------------------------------------------------------
+
+enf_default_deny() {
+	local f
+	enf_node "$1" --default-deny || return 1
+	enf_expect "default deny" deny enf_tcp prod/client 80 || return 1
+	enf_expect "default deny" deny enf_ping prod/client || return 1
+	f=$(enf_write client.yaml <<'P'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: client-to-web, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{podSelector: {matchLabels: {app: web}}}]
+P
+)
+	expect_ok "apply client egress" mseg_on n1 apply -f "$f" || return 1
+	# the egress side alone is not enough: web's ingress is still the default
+	enf_expect "egress only" deny enf_tcp prod/client 80 || return 1
+	expect_ok "apply web ingress" mseg_on n1 apply -f "$(enf_policy_web)" || return 1
+	enf_expect "both sides" allow enf_tcp prod/client 80 || return 1
+	enf_expect "other, default deny" deny enf_tcp prod/other 80 || return 1
+	enf_expect "ping not allowed" deny enf_ping prod/client || return 1
+}
+
+test_enforce_default_deny_bpf() { enf_default_deny bpf; }
+test_enforce_default_deny_nft() { enf_default_deny nft; }
+
+# ---- restart under traffic -----------------------------------------------------------------
+
+# enf_stream_start NAME FROM PORT COUNT: FROM sends the numbers 1..COUNT, one every 10 ms, on
+# one TCP connection to web:PORT, where they are written to $MT_DIR/NAME.recv.
+enf_stream_start() {
+	local name=$1 from=$2 port=$3 count=$4
+	rm -f "$MT_DIR/$name.recv"
+	mseg_on n1 exec prod/web -- socat -u TCP-LISTEN:"$port",reuseaddr \
+		OPEN:"$MT_DIR/$name.recv",creat,append >/dev/null 2>&1 &
+	wait_for 3 mseg_on n1 exec prod/web -- sh -c "ss -ltn | grep -q ':$port '" ||
+		fail "no stream receiver on web:$port" || return 1
+	mseg_on n1 exec "$from" -- bash -c "for i in \$(seq 1 $count); do echo \$i; sleep 0.01; done |
+		socat -u - TCP:$WEB_IP:$port,connect-timeout=2" >/dev/null 2>&1 &
+	echo $! >"$MT_DIR/$name.pid"
+	wait_for 3 test -s "$MT_DIR/$name.recv" || fail "stream $name does not flow"
+}
+
+enf_received() { wc -l <"$MT_DIR/$1.recv" 2>/dev/null || echo 0; }
+
+# What must not change across a restart: the programs on the endpoints' interfaces (bpf) or
+# the table and chain handles (nft).
+enf_attached() {
+	local ifc
+	if [ "$1" = bpf ]; then
+		for ifc in $(enf_field prod/web interface) $(enf_field prod/client interface); do
+			on n1 tc filter show dev "$ifc" ingress | grep -o 'id [0-9]*'
+			on n1 tc filter show dev "$ifc" egress | grep -o 'id [0-9]*'
+		done
+	else
+		on n1 nft -a list table inet mseg | grep -E '^table|^\s+chain ep_' | sed 's/{//'
+	fi
+}
+
+enf_restart() {
+	local backend=$1 f before after sent got i denied=0 probes=0 pingout
+	enf_node "$backend" || return 1
+	f=$(enf_write web-all.yaml <<'P'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-client, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: client}}}]
+P
+)
+	expect_ok "apply" mseg_on n1 apply -f "$f" || return 1
+	enf_expect "before restart" deny enf_tcp prod/other 80 || return 1
+	sent=400
+	enf_stream_start s1 prod/client 5001 $sent || return 1
+	mseg_on n1 exec prod/client -- ping -i 0.05 -c 100 -W 1 "$WEB_IP" >"$MT_DIR/ping.out" 2>&1 &
+	local ping_pid=$!
+	sleep 0.5
+	before=$(enf_attached "$backend")
+	[ -n "$before" ] || fail "nothing attached before the restart" || return 1
+
+	agent_kill n1 KILL
+	# the denied flow stays denied while no agent runs
+	for i in 1 2 3; do
+		probes=$((probes + 1))
+		enf_tcp prod/other 80 || denied=$((denied + 1))
+	done
+	agent_start n1 --datapath "$backend" || return 1
+	probes=$((probes + 1))
+	enf_tcp prod/other 80 || denied=$((denied + 1))
+	[ $denied = $probes ] || fail "other reached web $((probes - denied)) of $probes times" ||
+		return 1
+
+	wait "$ping_pid"
+	wait "$(cat "$MT_DIR/s1.pid")"
+	for i in $(seq 1 40); do [ "$(enf_received s1)" -ge $sent ] && break; sleep 0.05; done
+	got=$(enf_received s1)
+	[ "$got" = $sent ] || fail "the stream delivered $got of $sent lines" || return 1
+	[ "$(seq 1 $sent | md5sum)" = "$(md5sum <"$MT_DIR/s1.recv")" ] ||
+		fail "the stream's lines are not 1..$sent in order" || return 1
+	pingout=$(cat "$MT_DIR/ping.out")
+	case $pingout in
+	*" 0% packet loss"*) ;;
+	*) fail "ping lost packets across the restart: $pingout" || return 1 ;;
+	esac
+	after=$(enf_attached "$backend")
+	[ "$before" = "$after" ] || fail "the restart re-attached:
+--- before
+$before
+--- after
+$after" || return 1
+	# and the restarted agent still enforces changes
+	expect_ok "delete" mseg_on n1 delete policy prod/web-from-client || return 1
+	enf_expect "after delete" allow enf_tcp prod/other 80
+}
+
+test_enforce_restart_bpf() { enf_restart bpf; }
+test_enforce_restart_nft() { enf_restart nft; }
+
+# ---- a policy change cuts an established connection ---------------------------------------
+
+enf_policy_change() {
+	local backend=$1 f c0 c1 c2
+	enf_node "$backend" || return 1
+	enf_stream_start s2 prod/client 5002 3000 || return 1
+	sleep 0.3
+	c0=$(enf_received s2)
+	f=$(enf_write web-other.yaml <<'P'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-other, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: other}}}]
+P
+)
+	expect_ok "apply" mseg_on n1 apply -f "$f" || return 1
+	sleep 1
+	c1=$(enf_received s2)
+	sleep 1
+	c2=$(enf_received s2)
+	[ "$c1" -gt "$c0" ] || fail "the stream did not flow before the change ($c0 -> $c1)" ||
+		return 1
+	[ "$c1" = "$c2" ] || fail "the connection still passes 1 s after the policy ($c1 -> $c2)" ||
+		return 1
+	kill "$(cat "$MT_DIR/s2.pid")" 2>/dev/null
+	enf_expect "new connection, denied" deny enf_tcp prod/client 80 || return 1
+	enf_expect "other allowed" allow enf_tcp prod/other 80 || return 1
+	expect_ok "delete" mseg_on n1 delete policy prod/web-from-other --kind NetworkPolicy ||
+		return 1
+	enf_expect "after delete" allow enf_tcp prod/client 80
+}
+
+test_enforce_policy_change_bpf() { enf_policy_change bpf; }
+test_enforce_policy_change_nft() { enf_policy_change nft; }
+
+# ---- switching backends --------------------------------------------------------------------
+
+enf_tc_mseg() {
+	local ifc
+	for ifc in $(enf_field prod/web interface) $(enf_field prod/client interface); do
+		on n1 tc filter show dev "$ifc" ingress
+		on n1 tc filter show dev "$ifc" egress
+	done | grep -c mseg_tc
+}
+
+test_enforce_switch_backend() {
+	enf_node bpf || return 1
+	expect_ok "apply" mseg_on n1 apply -f "$(enf_policy_web)" || return 1
+	[ "$(enf_tc_mseg)" = 4 ] || fail "bpf: $(enf_tc_mseg) mseg tc programs, want 4" || return 1
+	agent_kill n1
+	agent_start n1 --datapath nft || return 1
+	[ "$(enf_tc_mseg)" = 0 ] || fail "nft: $(enf_tc_mseg) mseg tc programs remain" || return 1
+	ls "$MT_DIR/n1/bpf" | grep -q mseg_ && fail "bpf pins remain: $(ls "$MT_DIR/n1/bpf")" ||
+		true
+	expect_ok "nft table" on n1 nft list table inet mseg || return 1
+	enf_expect "nft" allow enf_tcp prod/client 80 || return 1
+	enf_expect "nft" deny enf_tcp prod/other 80 || return 1
+	# and back
+	agent_kill n1
+	agent_start n1 --datapath bpf || return 1
+	expect_fail "nft table gone" on n1 nft list table inet mseg || return 1
+	[ "$(enf_tc_mseg)" = 4 ] || fail "bpf again: $(enf_tc_mseg) mseg tc programs" || return 1
+	enf_expect "bpf again" allow enf_tcp prod/client 80 || return 1
+	enf_expect "bpf again" deny enf_tcp prod/other 80
+}
