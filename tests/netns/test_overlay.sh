@@ -103,6 +103,10 @@ test_overlay_unknown_underlay_sender_dropped_and_counted() {
 	# device that knows n1 as a peer (pod CIDR index 9, gateway 10.200.9.0).
 	ip netns add "$x" || return 1
 	ip -n "$x" link set lo up
+	# No IPv6 there: its link-local chatter (router solicitations, MLD) would reach n1 as
+	# VXLAN at random moments and move the counter between the exact reads below.
+	ip netns exec "$x" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 || return 1
 	cluster_attach "$x" 99 || return 1
 	expect_ok "intruder device" "$OVERLAY_TOOL" -n "$x" up mseg_vxlan "$CLUSTER_VNI" \
 		10.250.0.99 "$CLUSTER_CIDR" 9 1450 "$CLUSTER_VXLAN_PORT" || return 1
