@@ -158,10 +158,10 @@ gen_mseg_policy() {
 	} >"$2"
 }
 
-# gen_nft_set N FILE: the best nftables can do by hand: one concatenated set lookup.
+# gen_nft_set N FILE [TABLE]: the best nftables can do by hand: one concatenated set lookup.
 gen_nft_set() {
 	{
-		echo "table inet mbset {"
+		echo "table inet ${3:-mbset} {"
 		echo "  set allow { type ipv4_addr . inet_proto . inet_service; flags interval;"
 		echo "    elements = {"
 		filler_ips "$1" | awk '{printf "      %s . udp . 5001,\n", $1}'
@@ -176,10 +176,10 @@ gen_nft_set() {
 	} >"$2"
 }
 
-# gen_nft_linear N FILE: one rule per allowed peer, in a regular chain.
+# gen_nft_linear N FILE [TABLE]: one rule per allowed peer, in a regular chain.
 gen_nft_linear() {
 	{
-		echo "table inet mblin {"
+		echo "table inet ${3:-mblin} {"
 		echo "  chain rules {"
 		echo "    ct state established,related accept"
 		filler_ips "$1" | awk -v d="$DST_IP" \
@@ -192,53 +192,58 @@ gen_nft_linear() {
 	} >"$2"
 }
 
-# gen_ipt_linear N FILE: the same list for iptables-restore, in chain MBLIN.
+# gen_ipt_linear N FILE [CHAIN]: the same list for iptables-restore, in chain MBLIN.
 gen_ipt_linear() {
+	local c=${3:-MBLIN}
 	{
 		echo "*filter"
-		echo ":MBLIN - [0:0]"
-		echo "-A MBLIN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"
-		filler_ips "$1" | awk -v d="$DST_IP" \
-			'{printf "-A MBLIN -s %s/32 -d %s/32 -p udp --dport 5001 -j ACCEPT\n", $1, d}'
-		echo "-A MBLIN -s $SRC_IP/32 -d $DST_IP/32 -p udp --dport 5001:5003 -j ACCEPT"
-		echo "-A MBLIN -s $SRC_IP/32 -d $DST_IP/32 -p tcp -m multiport --dports 5002,5201" \
+		echo ":$c - [0:0]"
+		echo "-A $c -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"
+		filler_ips "$1" | awk -v d="$DST_IP" -v c="$c" \
+			'{printf "-A %s -s %s/32 -d %s/32 -p udp --dport 5001 -j ACCEPT\n", c, $1, d}'
+		echo "-A $c -s $SRC_IP/32 -d $DST_IP/32 -p udp --dport 5001:5003 -j ACCEPT"
+		echo "-A $c -s $SRC_IP/32 -d $DST_IP/32 -p tcp -m multiport --dports 5002,5201" \
 			"-j ACCEPT"
-		echo "-A MBLIN -d $DST_IP/32 -j DROP"
+		echo "-A $c -d $DST_IP/32 -j DROP"
 		echo "COMMIT"
 	} >"$2"
 }
 
 # ---- switching a peer ruleset on and off in the node without reloading it: each lives in
-# its own chain; only the hook (nft base chain or iptables FORWARD jump) comes and goes.
+# its own table or chain (names suffixed with SUFFIX, e.g. the rule count); only the hook (an
+# nft base chain or an iptables FORWARD jump) comes and goes.
+# peer_on CFG [SUFFIX] / peer_off CFG [SUFFIX]
 peer_on() {
+	local x=${2:-}
 	case $1 in
-	nftset) on n1 nft add chain inet mbset mbfwd \
-		'{ type filter hook forward priority 0; }' &&
-		on n1 nft add rule inet mbset mbfwd jump rules ;;
-	nftlin) on n1 nft add chain inet mblin mbfwd \
-		'{ type filter hook forward priority 0; }' &&
-		on n1 nft add rule inet mblin mbfwd jump rules ;;
-	iptnft) on n1 iptables-nft -w -A FORWARD -j MBLIN ;;
-	iptleg) on n1 iptables-legacy -w -A FORWARD -j MBLIN ;;
+	nftset | nftlin)
+		local t=mbset$x
+		[ "$1" = nftlin ] && t=mblin$x
+		on n1 nft add chain inet "$t" mbfwd '{ type filter hook forward priority 0; }' &&
+			on n1 nft add rule inet "$t" mbfwd jump rules ;;
+	iptnft) on n1 iptables-nft -w -A FORWARD -j "MBLIN$x" ;;
+	iptleg) on n1 iptables-legacy -w -A FORWARD -j "MBLIN$x" ;;
 	esac
 }
 peer_off() {
+	local x=${2:-}
 	case $1 in
-	nftset) on n1 nft delete chain inet mbset mbfwd ;;
-	nftlin) on n1 nft delete chain inet mblin mbfwd ;;
-	iptnft) on n1 iptables-nft -w -D FORWARD -j MBLIN ;;
-	iptleg) on n1 iptables-legacy -w -D FORWARD -j MBLIN ;;
+	nftset) on n1 nft delete chain inet "mbset$x" mbfwd ;;
+	nftlin) on n1 nft delete chain inet "mblin$x" mbfwd ;;
+	iptnft) on n1 iptables-nft -w -D FORWARD -j "MBLIN$x" ;;
+	iptleg) on n1 iptables-legacy -w -D FORWARD -j "MBLIN$x" ;;
 	esac
 }
 
 # mseg_load bpf|nft [ARGS...]: mseg's datapath programmed in node n1 with the pair's endpoints
-# and $MT_DIR/policy.yaml (dp-load: the real compiler and backend, no agent), enforcing on exit.
+# and $MSEG_POLICY (default $MT_DIR/policy.yaml) through dp-load (the real compiler and
+# backend, no agent); it stays enforcing after dp-load exits.
 mseg_load() {
 	local be=$1
 	shift
 	# shellcheck disable=SC2046
 	on n1 "$DPLOAD" --datapath "$be" --bpf-dir "$MT_DIR/n1/bpf" --endpoints "$MT_DIR/pair.yaml" \
-		-f "$MT_DIR/policy.yaml" $(cat "$MT_DIR/attach") "$@"
+		-f "${MSEG_POLICY:-$MT_DIR/policy.yaml}" $(cat "$MT_DIR/attach") "$@"
 }
 mseg_purge() { on n1 "$DPLOAD" --datapath "$1" --bpf-dir "$MT_DIR/n1/bpf" --purge; }
 

@@ -34,7 +34,7 @@ trap 'exit 143' INT TERM
 if [ -n "$QUICK" ]; then
 	declare -A BUDGET=([a]=55 [b]=30 [c]=35 [d]=25 [e]=15)
 else
-	declare -A BUDGET=([a]=330 [b]=120 [c]=210 [d]=180 [e]=120)
+	declare -A BUDGET=([a]=330 [b]=110 [c]=190 [d]=150 [e]=80)
 fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
