@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "agent/events_options.h"
 #include "agent/identities.h"
 #include "agent/policies.h"
 #include "agent/request.h"
@@ -30,11 +31,13 @@ struct mseg_agent_config {
 	const char *datapath;	  /* "bpf" or "nft" */
 	struct mseg_cidr pod_cidr;
 	bool default_deny; /* mseg_compile_opts.default_deny */
+	struct mseg_events_options events; /* --flows, --metrics, ... (issue 6) */
 };
 
 struct mseg_ipam;
 struct mseg_events;
 struct mseg_audit_scope;
+struct mseg_inspect;
 struct mseg_datapath;
 struct mseg_datapath_ops;
 struct mseg_compiler;
@@ -59,6 +62,7 @@ struct mseg_agent {
 	/* inspection (issue 6): agent/events.h, agent/audit_scope.h */
 	struct mseg_events *events;
 	struct mseg_audit_scope *audit;
+	struct mseg_inspect *inspect; /* agent/events_agent.c: event fd, metrics */
 };
 
 /* The control-socket ops, terminated by a NULL name (agent/ops.c). */

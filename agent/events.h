@@ -176,14 +176,26 @@ int mseg_events_list(struct mseg_events *ev, const struct mseg_events_filter *f,
 int mseg_events_follow(struct mseg_events *ev, struct mseg_events_filter *f);
 size_t mseg_events_followers(const struct mseg_events *ev);
 
-/* msegd's call when the datapath's event fd is readable (events_agent.c): builds the context
- * from the agent's state and policies, then mseg_events_ingest(). */
+/* ---- inside msegd (events_agent.c) ------------------------------------------------------ */
+
 struct mseg_agent;
+/*
+ * After the datapath is open and before the first reconcile: loads the audit scope, creates
+ * the pipeline, sets the datapath's allowed-flow reporting (--flows), starts metrics. Logs.
+ */
+int mseg_agent_inspect_start(struct mseg_agent *a);
+/* After the control socket is gone (it ends followers). NULL-safe parts. */
+void mseg_agent_inspect_stop(struct mseg_agent *a);
+/* One fd for msegd's epoll set (datapath events and metrics), -1 if none; and its handler. */
+int mseg_agent_inspect_fd(const struct mseg_agent *a);
+void mseg_agent_inspect_process(struct mseg_agent *a);
+/* Builds the enrichment context from the agent's state and policies, then ingests. */
 int mseg_agent_events_ingest(struct mseg_agent *a);
 
 /* Control ops (ops_events.c), ctx: struct mseg_agent with its events pipeline. */
 int mseg_op_events_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 int mseg_op_events_follow(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 int mseg_op_events_stats(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+int mseg_op_policy_hits(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 
 #endif

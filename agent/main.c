@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/control.h"
 #include "agent/endpoint.h"
+#include "agent/events.h"
 #include "agent/reconcile.h"
 #include "agent/store.h"
 #include "lib/log.h"
@@ -39,7 +40,7 @@ static void usage(FILE *f)
 		   "  --netns-prefix PREFIX  container namespace names start with this (default "
 		   "\"" MSEG_DEFAULT_NETNS_PREFIX "\")\n"
 		   "  --datapath bpf|nft     enforcement backend (default bpf)\n"
-		   "  --default-deny         deny traffic no policy allows\n"
+		   "  --default-deny         deny traffic no policy allows\n" MSEG_EVENTS_OPTIONS_USAGE
 		   "  -v, --verbose          debug logging\n"
 		   "  -h, --help             this text\n");
 }
@@ -54,6 +55,8 @@ enum {
 	OPT_NETNS_PREFIX,
 	OPT_DATAPATH,
 	OPT_DEFAULT_DENY,
+	OPT_EVENTS_FIRST,
+	OPT_EVENTS_LAST = OPT_EVENTS_FIRST + MSEG_EVENTS_OPTIONS_N - 1,
 };
 
 static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool *foreground,
@@ -69,6 +72,7 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 	    {"netns-prefix", required_argument, NULL, OPT_NETNS_PREFIX},
 	    {"datapath", required_argument, NULL, OPT_DATAPATH},
 	    {"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
+	    MSEG_EVENTS_LONG_OPTIONS(OPT_EVENTS_FIRST),
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -110,6 +114,10 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 			break;
 		case OPT_DEFAULT_DENY:
 			cfg->default_deny = true;
+			break;
+		case OPT_EVENTS_FIRST ... OPT_EVENTS_LAST:
+			if (mseg_events_option(&cfg->events, c - OPT_EVENTS_FIRST, optarg) < 0)
+				return -EINVAL;
 			break;
 		case 'v':
 			*verbose = true;
@@ -234,6 +242,9 @@ static int run_loop(struct mseg_agent *a, struct mseg_control *ctl, int sigfd)
 	ev.data.fd = mseg_control_fd(ctl);
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
 		return -errno;
+	ev.data.fd = mseg_agent_inspect_fd(a);
+	if (ev.data.fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+		return -errno;
 	/* Later sources (store watch, datapath events, timers) join this set. */
 	for (;;) {
 		struct epoll_event evs[8];
@@ -254,6 +265,8 @@ static int run_loop(struct mseg_agent *a, struct mseg_control *ctl, int sigfd)
 					else
 						return (int)si.ssi_signo;
 				}
+			} else if (evs[i].data.fd == mseg_agent_inspect_fd(a)) {
+				mseg_agent_inspect_process(a);
 			} else {
 				mseg_control_process(ctl);
 			}
@@ -315,6 +328,9 @@ int main(int argc, char **argv)
 	r = mseg_agent_enforce_open(&agent);
 	if (r < 0)
 		goto out;
+	r = mseg_agent_inspect_start(&agent);
+	if (r < 0)
+		goto out;
 	reaped = mseg_agent_endpoints_recover(&agent);
 	if (reaped < 0) {
 		r = reaped;
@@ -360,6 +376,7 @@ int main(int argc, char **argv)
 	}
 out:
 	mseg_control_free(ctl);
+	mseg_agent_inspect_stop(&agent);
 	/* handles only: enforcement stays as programmed for the next agent */
 	mseg_agent_enforce_close(&agent);
 	mseg_ipam_free(agent.ipam);

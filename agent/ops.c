@@ -4,6 +4,8 @@
  * policy.get, policy.delete, events.watch, ...), each with its handler in its own file.
  */
 #include "agent/agent.h"
+#include "agent/audit_scope.h"
+#include "agent/events.h"
 
 #include <stddef.h>
 
@@ -15,5 +17,11 @@ const struct mseg_op mseg_agent_ops[] = {
     {"endpoint.label", mseg_op_endpoint_label},	  {"policy.apply", mseg_op_policy_apply},
     {"policy.delete", mseg_op_policy_delete},	  {"policy.list", mseg_op_policy_list},
     {"identity.list", mseg_op_identity_list},	  {"state.export", mseg_op_state_export},
+    {"events.list", mseg_op_events_list},
+    {"events.follow", mseg_op_events_follow},
+    {"events.stats", mseg_op_events_stats},
+    {"audit.set", mseg_op_audit_set},
+    {"audit.list", mseg_op_audit_list},
+    {"policy.hits", mseg_op_policy_hits},
     {NULL, NULL},
 };

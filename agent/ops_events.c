@@ -6,7 +6,9 @@
  * client closes.
  */
 #include "agent/agent.h"
+#include "agent/datapath_bpf.h"
 #include "agent/events.h"
+#include "agent/policies.h"
 
 #include <errno.h>
 
@@ -75,5 +77,60 @@ int mseg_op_events_stats(void *ctx, json_t *args, json_t **result, struct mseg_o
 	mseg_events_stats_get(ev, &st);
 	*result = mseg_events_stats_to_json(&st);
 	json_object_set_new(*result, "followers", json_integer((json_int_t)mseg_events_followers(ev)));
+	return *result ? 0 : -ENOMEM;
+}
+
+/*
+ * policy.hits: packets and bytes each rule of each policy decided (and each policy's
+ * isolation), from the bpf datapath's per-rule counters. The nft backend keeps these in named
+ * nft counters (`nft list counters table inet mseg`): "counted": false.
+ */
+int mseg_op_policy_hits(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
+{
+	static const char *const dirs[2] = {"ingress", "egress"};
+	struct mseg_agent *a = ctx;
+	bool bpf = a->dp && a->dp_ops == &mseg_datapath_bpf;
+	json_t *list = json_array();
+
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->policies.n; i++) {
+		const struct mseg_policy *p = &a->policies.v[i]->pol;
+		size_t nrules[2] = {p->n_ingress_rules, p->n_egress_rules};
+		json_t *rules = json_array();
+		json_int_t total = 0;
+
+		for (int d = 0; d < 2 && bpf; d++)
+			for (size_t k = 0; k <= nrules[d]; k++) {
+				struct mseg_decider dec = {
+				    .kind = k < nrules[d] ? MSEG_DECIDED_RULE
+							  : MSEG_DECIDED_ISOLATION,
+				    .policy = p->id,
+				    .rule = (uint16_t)(k < nrules[d] ? k : 0),
+				    .dir = (uint8_t)d};
+				struct mseg_rule_ref ref;
+				struct mseg_counter c = {0};
+
+				mseg_bpf_rule_ref(&dec, &ref);
+				if (mseg_datapath_bpf_rule_hits(a->dp, &ref, &c) < 0)
+					c = (struct mseg_counter){0}; /* never hit */
+				if (k == nrules[d] && !c.packets)
+					continue; /* isolation shown only when it dropped something */
+				json_array_append_new(
+				    rules, json_pack("{s:s,s:o,s:I,s:I}", "direction", dirs[d], "rule",
+						     k < nrules[d] ? json_integer((json_int_t)k)
+								   : json_string("isolation"),
+						     "packets", (json_int_t)c.packets, "bytes",
+						     (json_int_t)c.bytes));
+				total += (json_int_t)c.packets;
+			}
+		json_array_append_new(
+		    list, json_pack("{s:I,s:s,s:s?,s:s,s:o,s:I}", "id", (json_int_t)p->id, "kind",
+				    mseg_policy_kind_name(p->kind), "namespace", p->namespace, "name",
+				    p->name ? p->name : "", "rules", rules, "packets", total));
+	}
+	*result = json_pack("{s:b,s:o}", "counted", bpf, "policies", list);
+	(void)args;
+	(void)e;
 	return *result ? 0 : -ENOMEM;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/audit_scope.h"
+#include "agent/metrics.h"
 #include "agent/store.h"
 #include "lib/log.h"
 #include "lib/macro.h"
@@ -275,6 +277,7 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 		return log_errno(r, "cannot record identities in '%s'", a->cfg.state_dir);
 	}
 	if (a->dp) {
+		mseg_audit_scope_transform(a->audit, a->state, &diff); /* namespace/endpoint audit */
 		r = a->dp_ops->apply(a->dp, &diff);
 		if (r < 0) {
 			a->dp_stale = true;
@@ -286,6 +289,7 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 		a->dp_stale = false;
 	}
 	t2 = now_ms();
+	mseg_metrics_observe_reconcile((t2 - t0) / 1000.0);
 	log_debug("reconcile: %zu endpoint(s), %zu policies; %zu entries added, %zu removed, "
 		  "%zu+%zu defaults, %zu+%zu ipcache; compile %.3f ms, %s apply %.3f ms",
 		  topo.n_endpoints, a->policies.n, diff.n_added, diff.n_removed,
