@@ -23,6 +23,10 @@ static void matrix_usage(FILE *f)
 	fprintf(f,
 		"Usage: mseg policy matrix --endpoints FILE [-f POLICY]... --port PORT/PROTO\n"
 		"                          [--default-deny] [-o text|json]\n"
+		"       mseg policy matrix --port PORT/PROTO [--socket PATH] [-o text|json]\n"
+		"\n"
+		"Without --endpoints and -f, the endpoints, policies and --default-deny are\n"
+		"msegd's (live state).\n"
 		"\n"
 		"Prints which endpoint may reach which on one port: rows are sources, columns\n"
 		"destinations, '.' allowed and 'X' denied (both the source's egress and the\n"
@@ -40,6 +44,7 @@ static void matrix_usage(FILE *f)
 		"                      \"allowed\": {\"x/a\": {\"x/b\": true, ...}, ...}}\n"
 		"                     (source first, destination second; for ICMP \"port\" is\n"
 		"                     the type and \"code\" is added)\n"
+		"  --socket PATH      msegd's control socket (live state)\n"
 		"  -h, --help         this help\n"
 		"\n"
 		"Exit status: 0 done, 1 load error, 2 usage error.\n");
@@ -86,19 +91,20 @@ static int matrix_fill(const struct mseg_offline *o, const struct mseg_compile_o
 
 int mseg_cmd_policy_matrix(int argc, char **argv)
 {
-	enum { OPT_ENDPOINTS = 256, OPT_PORT, OPT_DEFAULT_DENY };
+	enum { OPT_ENDPOINTS = 256, OPT_PORT, OPT_DEFAULT_DENY, OPT_SOCKET };
 	static const struct option options[] = {
 	    {"endpoints", required_argument, NULL, OPT_ENDPOINTS},
 	    {"filename", required_argument, NULL, 'f'},
 	    {"port", required_argument, NULL, OPT_PORT},
 	    {"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
 	    {"output", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	_cleanup_free_ char **paths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t n_paths = 0;
-	const char *endpoints = NULL, *port = NULL, *why = NULL;
+	const char *endpoints = NULL, *port = NULL, *why = NULL, *sock = NULL;
 	struct mseg_compile_opts opts = {0};
 	struct mseg_offline o;
 	struct mseg_matrix m = {0};
@@ -124,6 +130,9 @@ int mseg_cmd_policy_matrix(int argc, char **argv)
 		case OPT_DEFAULT_DENY:
 			opts.default_deny = true;
 			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
 		case 'o':
 			if (!strcmp(optarg, "json")) {
 				json = true;
@@ -142,9 +151,9 @@ int mseg_cmd_policy_matrix(int argc, char **argv)
 	}
 	while (optind < argc)
 		paths[n_paths++] = argv[optind++];
-	if (!endpoints || !port) {
-		log_err(
-		    "matrix needs --endpoints and --port (the live agent is not supported yet)");
+	if ((!endpoints && n_paths) || !port) {
+		log_err("matrix needs --port, and --endpoints with -f (or neither: msegd's live "
+			"state)");
 		matrix_usage(stderr);
 		return 2;
 	}
@@ -152,7 +161,8 @@ int mseg_cmd_policy_matrix(int argc, char **argv)
 		log_err("--port '%s': %s", port, why);
 		return 2;
 	}
-	if (mseg_offline_load(&o, endpoints, paths, n_paths) < 0)
+	if (endpoints ? mseg_offline_load(&o, endpoints, paths, n_paths) < 0
+		      : mseg_offline_load_live(&o, sock, &opts.default_deny) < 0)
 		return 1;
 
 	r = matrix_fill(&o, &opts, proto, pnum, &m);

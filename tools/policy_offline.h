@@ -23,6 +23,12 @@ struct mseg_offline {
 int mseg_offline_load(struct mseg_offline *o, const char *endpoints_path, char *const *policies,
 		      size_t n_policies);
 void mseg_offline_free(struct mseg_offline *o);
+/*
+ * The same from msegd's state.export (tools/policy_live.c): its namespaces, endpoints (with
+ * the agent's ids) and policies (with the agent's ids); *default_deny (may be NULL) is the
+ * agent's --default-deny. Prints why on failure.
+ */
+int mseg_offline_load_live(struct mseg_offline *o, const char *socket, bool *default_deny);
 
 /*
  * "PORT/PROTO": PROTO tcp|udp|sctp|icmp (any case); for icmp PORT is TYPE or TYPE:CODE (code 0

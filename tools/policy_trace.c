@@ -22,6 +22,10 @@ static void trace_usage(FILE *f)
 	fprintf(f,
 		"Usage: mseg policy trace --endpoints FILE [-f POLICY]... --from SRC --to DST\n"
 		"                         --port PORT/PROTO [--default-deny] [-o text|json]\n"
+		"       mseg policy trace --from SRC --to DST --port PORT/PROTO [--socket PATH]\n"
+		"\n"
+		"Without --endpoints and -f, the namespaces, endpoints, policies and --default-deny\n"
+		"are msegd's (live state; policy ids are the agent's).\n"
 		"\n"
 		"Decides one flow offline: the egress side at the source, the ingress side at the\n"
 		"destination, and the overall verdict (allowed only if both sides allow), naming\n"
@@ -39,6 +43,7 @@ static void trace_usage(FILE *f)
 		"                     request), 3:4/icmp; protocol names in any case\n"
 		"  --default-deny     endpoints no policy decides for deny (msegd --default-deny)\n"
 		"  -o, --output FMT   text (default) or json\n"
+		"  --socket PATH      msegd's control socket (live state)\n"
 		"  -h, --help         this help\n"
 		"\n"
 		"Exit status: 0 done (whatever the verdict), 1 load error, 2 usage error.\n");
@@ -238,7 +243,7 @@ static int print_json(const struct mseg_offline *o, const struct mseg_eval_resul
 
 int mseg_cmd_policy_trace(int argc, char **argv)
 {
-	enum { OPT_ENDPOINTS = 256, OPT_FROM, OPT_TO, OPT_PORT, OPT_DEFAULT_DENY };
+	enum { OPT_ENDPOINTS = 256, OPT_FROM, OPT_TO, OPT_PORT, OPT_DEFAULT_DENY, OPT_SOCKET };
 	static const struct option options[] = {
 	    {"endpoints", required_argument, NULL, OPT_ENDPOINTS},
 	    {"filename", required_argument, NULL, 'f'},
@@ -246,6 +251,7 @@ int mseg_cmd_policy_trace(int argc, char **argv)
 	    {"to", required_argument, NULL, OPT_TO},
 	    {"port", required_argument, NULL, OPT_PORT},
 	    {"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
 	    {"output", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -253,6 +259,7 @@ int mseg_cmd_policy_trace(int argc, char **argv)
 	_cleanup_free_ char **paths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t n_paths = 0;
 	const char *endpoints = NULL, *from = NULL, *to = NULL, *port = NULL, *why = NULL;
+	const char *sock = NULL;
 	struct mseg_compile_opts opts = {0};
 	struct mseg_offline o;
 	struct mseg_flow flow = {0};
@@ -283,6 +290,9 @@ int mseg_cmd_policy_trace(int argc, char **argv)
 		case OPT_DEFAULT_DENY:
 			opts.default_deny = true;
 			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
 		case 'o':
 			if (!strcmp(optarg, "json")) {
 				json = true;
@@ -301,9 +311,9 @@ int mseg_cmd_policy_trace(int argc, char **argv)
 	}
 	while (optind < argc)
 		paths[n_paths++] = argv[optind++];
-	if (!endpoints || !from || !to || !port) {
-		log_err("trace needs --endpoints, --from, --to and --port (the live agent is not "
-			"supported yet)");
+	if ((!endpoints && n_paths) || !from || !to || !port) {
+		log_err("trace needs --from, --to and --port, and --endpoints with -f (or neither: "
+			"msegd's live state)");
 		trace_usage(stderr);
 		return 2;
 	}
@@ -312,7 +322,8 @@ int mseg_cmd_policy_trace(int argc, char **argv)
 		return 2;
 	}
 
-	if (mseg_offline_load(&o, endpoints, paths, n_paths) < 0)
+	if (endpoints ? mseg_offline_load(&o, endpoints, paths, n_paths) < 0
+		      : mseg_offline_load_live(&o, sock, &opts.default_deny) < 0)
 		return 1;
 	r = mseg_offline_flow_end(&o.topo, from, &flow.src, &why);
 	if (r == 0)
