@@ -98,6 +98,16 @@ enf_apply_delete() {
 	enf_expect "client -> web:80" allow enf_tcp prod/client 80 || return 1
 	enf_expect "other -> web:80" deny enf_tcp prod/other 80 || return 1
 	enf_expect "client ping web" deny enf_ping prod/client || return 1
+	# trace and matrix on the agent's live state agree with what the packets did
+	out=$(mseg_on n1 policy trace --from prod/other --to prod/web --port 80/tcp -o json) ||
+		fail "live trace failed: $out" || return 1
+	[ "$(jq -r '.verdict + " " + .ingress.decided_by.kind + " " +
+		.ingress.decided_by.policy.name' <<<"$out")" = "deny isolation web-from-client" ] ||
+		fail "live trace: $out" || return 1
+	out=$(mseg_on n1 policy matrix --port 80/tcp -o json) || fail "live matrix: $out" || return 1
+	[ "$(jq -c '[.allowed["prod/client"]["prod/web"], .allowed["prod/other"]["prod/web"],
+		.allowed["prod/web"]["prod/client"]]' <<<"$out")" = "[true,false,true]" ] ||
+		fail "live matrix: $out" || return 1
 
 	# a file with one good and one bad document changes nothing
 	bad=$(enf_write bad.yaml <<'P'
