@@ -33,4 +33,24 @@ int mseg_cmd_policy_check(int argc, char **argv);  /* tools/policy_check.c */
 int mseg_cmd_policy_trace(int argc, char **argv);  /* tools/policy_trace.c */
 int mseg_cmd_policy_matrix(int argc, char **argv); /* tools/policy_matrix.c */
 
+/* Inspecting traffic (issue 6). */
+int mseg_cmd_observe(int argc, char **argv);	      /* tools/cmd_observe.c */
+int mseg_cmd_map(int argc, char **argv);	      /* tools/cmd_map.c */
+int mseg_cmd_audit(int argc, char **argv);	      /* tools/cmd_audit.c */
+int mseg_cmd_namespace_audit(int argc, char **argv); /* tools/cmd_audit.c */
+int mseg_cmd_policy_suggest(int argc, char **argv);  /* tools/policy_suggest.c */
+/* Shared by observe, map and suggest (tools/cmd_observe.c). */
+#include <jansson.h>
+int mseg_observe_duration_parse(const char *s, double *seconds); /* 30s, 5m, 2h, 1d */
+/* events.list with args (stolen): the records and the stats (new references). Prints. */
+int mseg_observe_fetch(const char *sock, json_t *args, json_t **events, json_t **stats);
+char *mseg_observe_end_string(const json_t *end);	 /* "prod/web", "world(1.2.3.4)" */
+char *mseg_observe_decider_string(const json_t *rec); /* "isolated by NetworkPolicy ..." */
+char *mseg_map_service(const json_t *end); /* "prod/web" (app label, else name), "world" */
+/* "saddr:sport>daddr:dport/PROTO" of a record; and the set (object) of those dropped. */
+char *mseg_observe_tuple(const json_t *rec);
+json_t *mseg_observe_dropped_tuples(const json_t *events);
+/* `mseg get policies -o wide`: hits per policy and rule (tools/policy_hits.c). */
+int mseg_get_policies_wide(const char *sock);
+
 #endif

@@ -119,13 +119,17 @@ int mseg_cmd_get(int argc, char **argv)
 	};
 	const char *sock = NULL;
 	json_t *result = NULL;
-	bool json = false;
+	bool json = false, wide = false;
 	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
+			if (!strcmp(optarg, "wide")) { /* hits per rule: tools/policy_hits.c */
+				wide = true;
+				break;
+			}
 			if (mseg_client_output_format(optarg, &json) < 0)
 				return 2;
 			break;
@@ -148,6 +152,8 @@ int mseg_cmd_get(int argc, char **argv)
 		for (size_t j = 0; j < 3; j++) {
 			if (strcmp(argv[optind], what[i].names[j]))
 				continue;
+			if (wide && i == 0)
+				return mseg_get_policies_wide(sock);
 			if (mseg_client_call(mseg_client_socket(sock), what[i].op, NULL, &result) <
 			    0)
 				return 1;

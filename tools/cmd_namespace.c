@@ -159,6 +159,7 @@ static const struct mseg_cmd namespace_commands[] = {
     {"create", "create a namespace with labels", ns_create},
     {"label", "set or remove labels of a namespace", ns_label},
     {"ls", "list namespaces", ns_ls},
+    {"audit", "audit mode for a namespace (report instead of drop)", mseg_cmd_namespace_audit},
     {NULL, NULL, NULL},
 };
 

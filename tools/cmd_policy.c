@@ -8,6 +8,7 @@ static const struct mseg_cmd policy_commands[] = {
 	{"check", "validate policy files offline, list every error", mseg_cmd_policy_check},
 	{"trace", "decide one flow offline and say what decided it", mseg_cmd_policy_trace},
 	{"matrix", "reachability matrix of all endpoints for one port", mseg_cmd_policy_matrix},
+	{"suggest", "write policies allowing exactly the observed flows", mseg_cmd_policy_suggest},
 	{NULL, NULL, NULL},
 };
 

@@ -17,6 +17,9 @@ static const struct mseg_cmd mseg_commands[] = {
 	{"delete", "delete a policy", mseg_cmd_delete},
 	{"policy", "check, trace and tabulate policies", mseg_cmd_policy},
 	{"probe", "send real traffic between containers, print who reaches whom", mseg_cmd_probe},
+	{"observe", "show flow events: drops, audits, allowed flows, and what decided", mseg_cmd_observe},
+	{"audit", "audit mode for one container (report instead of drop)", mseg_cmd_audit},
+	{"map", "draw the service map of observed flows (dot, svg, html)", mseg_cmd_map},
 	{NULL, NULL, NULL},
 };
 
