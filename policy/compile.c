@@ -203,6 +203,100 @@ static int eprec_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ---- hints ------------------------------------------------------------------------------ */
+
+static int str_cmp_q(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void hintset_done(struct hintset *h)
+{
+	free(h->endpoints);
+	free(h->policies);
+	free(h->namespaces);
+}
+
+/* Sorted copies of the hint's names, so each lookup is a binary search. */
+static int hintset_init(struct hintset *h, const struct mseg_compile_hint *hint)
+{
+	if ((hint->n_endpoints && !hint->endpoints) || (hint->n_policies && !hint->policies) ||
+	    (hint->n_namespaces && !hint->namespaces))
+		return -EINVAL;
+	h->verify = hint->verify;
+	h->endpoints = malloc((hint->n_endpoints + 1) * sizeof(*h->endpoints));
+	h->policies = malloc((hint->n_policies + 1) * sizeof(*h->policies));
+	h->namespaces = malloc((hint->n_namespaces + 1) * sizeof(*h->namespaces));
+	if (!h->endpoints || !h->policies || !h->namespaces)
+		return -ENOMEM;
+	for (size_t i = 0; i < hint->n_namespaces; i++)
+		if (!hint->namespaces[i])
+			return -EINVAL;
+	if (hint->n_endpoints)
+		memcpy(h->endpoints, hint->endpoints, hint->n_endpoints * sizeof(*h->endpoints));
+	if (hint->n_policies)
+		memcpy(h->policies, hint->policies, hint->n_policies * sizeof(*h->policies));
+	if (hint->n_namespaces)
+		memcpy(h->namespaces, hint->namespaces, hint->n_namespaces * sizeof(char *));
+	h->n_endpoints = hint->n_endpoints;
+	h->n_policies = hint->n_policies;
+	h->n_namespaces = hint->n_namespaces;
+	compile_sort(h->endpoints, h->n_endpoints, sizeof(*h->endpoints), u32_cmp);
+	compile_sort(h->policies, h->n_policies, sizeof(*h->policies), u32_cmp);
+	compile_sort(h->namespaces, h->n_namespaces, sizeof(*h->namespaces), str_cmp_q);
+	return 0;
+}
+
+static bool hint_names_endpoint(const struct hintset *h, uint32_t id, const char *ns)
+{
+	return u32_in(h->endpoints, h->n_endpoints, id) ||
+	       (h->n_namespaces &&
+		bsearch(&ns, h->namespaces, h->n_namespaces, sizeof(*h->namespaces), str_cmp_q));
+}
+
+/*
+ * The digest of an endpoint's identity inputs. With a hint, an endpoint it does not name is
+ * the one the previous update saw, so the previous digest stands; in verify mode that claim is
+ * checked, and an endpoint the hint should have named (new, or changed) fails the update.
+ */
+static int endpoint_digest(const struct upd *u, const struct eprec *prev,
+			   const struct mseg_endpoint *e, const struct mseg_labels *nsl,
+			   uint64_t *ret)
+{
+	bool named = u->hint && hint_names_endpoint(u->hint, e->id, e->namespace);
+
+	if (!u->hint || !prev || named) {
+		if (u->hint && u->hint->verify && !named)
+			return -EBADMSG; /* added but not named */
+		*ret = mseg_compile_endpoint_digest(e, nsl);
+		return 0;
+	}
+	if (u->hint->verify && mseg_compile_endpoint_digest(e, nsl) != prev->digest)
+		return -EBADMSG;
+	*ret = prev->digest;
+	return 0;
+}
+
+/* Verify mode: every endpoint or policy that is gone must have been named. */
+static int hint_check_removed(const struct mseg_compiler *c, const struct upd *u)
+{
+	for (size_t i = 0, j = 0; i < c->n_eps; i++) {
+		while (j < u->n_eps && u->eps[j].endpoint < c->eps[i].endpoint)
+			j++;
+		if ((j == u->n_eps || u->eps[j].endpoint != c->eps[i].endpoint) &&
+		    !u32_in(u->hint->endpoints, u->hint->n_endpoints, c->eps[i].endpoint))
+			return -EBADMSG;
+	}
+	for (size_t i = 0, j = 0; i < c->n_ph; i++) {
+		while (j < u->n_ph && u->ph[j].id < c->ph[i].id)
+			j++;
+		if ((j == u->n_ph || u->ph[j].id != c->ph[i].id) &&
+		    !u32_in(u->hint->policies, u->hint->n_policies, c->ph[i].id))
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 static int cident_cmp(const void *a, const void *b)
 {
 	uint32_t x = ((const struct cident *)a)->id, y = ((const struct cident *)b)->id;
@@ -259,9 +353,11 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 		r = ns_labels_of(u, e->namespace, &nsl);
 		if (r < 0)
 			return r;
-		digest = mseg_compile_endpoint_digest(e, nsl);
 		key.endpoint = e->id;
 		prev = c->n_eps ? bsearch(&key, c->eps, c->n_eps, sizeof(key), eprec_cmp) : NULL;
+		r = endpoint_digest(u, prev, e, nsl, &digest);
+		if (r < 0)
+			return r;
 		if (prev && prev->digest == digest) {
 			/* identities are never released, so the previous one still names it */
 			u->ep_identity[i] = prev->identity;
@@ -472,8 +568,28 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 	return 0;
 }
 
+/* A policy's digest; with a hint, the previous one for a policy the hint does not name (see
+ * endpoint_digest()). */
+static int policy_digest(const struct mseg_compiler *c, const struct upd *u,
+			 const struct mseg_policy *p, uint64_t *ret)
+{
+	bool named = u->hint && u32_in(u->hint->policies, u->hint->n_policies, p->id);
+	const struct polhash *old = u->hint && !named ? polhash_find(c->ph, c->n_ph, p->id) : NULL;
+
+	if (!old) {
+		if (u->hint && u->hint->verify && !named)
+			return -EBADMSG; /* added but not named */
+		*ret = mseg_compile_policy_digest(p);
+		return 0;
+	}
+	if (u->hint->verify && mseg_compile_policy_digest(p) != old->hash)
+		return -EBADMSG;
+	*ret = old->hash;
+	return 0;
+}
+
 /* Protocol list, peer memo layout, policies indexed by namespace, policy digests. */
-static int build_policy_index(struct upd *u)
+static int build_policy_index(const struct mseg_compiler *c, struct upd *u)
 {
 	struct cctx *x = &u->x;
 	const struct mseg_policy_set *set = x->set;
@@ -482,6 +598,7 @@ static int build_policy_index(struct upd *u)
 	_cleanup_free_ const char **ns = NULL;
 	_cleanup_free_ size_t *ns_off = NULL;
 	_cleanup_free_ int32_t *pol_ns = NULL;
+	int r;
 
 	seen[MSEG_PROTO_ICMP] = seen[MSEG_PROTO_TCP] = seen[MSEG_PROTO_UDP] =
 	    seen[MSEG_PROTO_SCTP] = true;
@@ -537,7 +654,10 @@ static int build_policy_index(struct upd *u)
 					seen[rules[k].ports[j].proto] = true;
 			}
 		}
-		u->ph[i] = (struct polhash){.id = p->id, .hash = mseg_compile_policy_digest(p)};
+		u->ph[i] = (struct polhash){.id = p->id};
+		r = policy_digest(c, u, p, &u->ph[i].hash);
+		if (r < 0)
+			return r;
 	}
 	u->n_ph = set->n_policies;
 	compile_sort(u->ph, u->n_ph, sizeof(*u->ph), polhash_cmp);
@@ -792,8 +912,16 @@ void mseg_compiler_free(struct mseg_compiler *c)
 int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *topo,
 			 const struct mseg_policy_set *policies, struct mseg_table_diff *diff)
 {
+	return mseg_compiler_update_hinted(c, topo, policies, NULL, diff);
+}
+
+int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topology *topo,
+				const struct mseg_policy_set *policies,
+				const struct mseg_compile_hint *hint, struct mseg_table_diff *diff)
+{
 	static const struct mseg_policy_set empty_set;
 	static const struct mseg_topology empty_topo;
+	_cleanup_(hintset_done) struct hintset hs = {0};
 	struct mseg_table_diff d = {0};
 	struct upd u = {0};
 	int r;
@@ -803,10 +931,19 @@ int mseg_compiler_update(struct mseg_compiler *c, const struct mseg_topology *to
 	u.x.topo = topo ? topo : &empty_topo;
 	u.x.set = policies ? policies : &empty_set;
 	u.x.default_deny = c->default_deny;
+	/* a hint says what changed since the previous update: the first one has none */
+	if (hint && c->ph) {
+		r = hintset_init(&hs, hint);
+		if (r < 0)
+			return r;
+		u.hint = &hs;
+	}
 
 	r = build_identities(c, &u);
 	if (r >= 0)
-		r = build_policy_index(&u);
+		r = build_policy_index(c, &u);
+	if (r >= 0 && u.hint && u.hint->verify)
+		r = hint_check_removed(c, &u);
 	if (r >= 0 && c->ph && u.n_ph == c->n_ph) {
 		u.policies_same = true;
 		for (size_t i = 0; i < u.n_ph && u.policies_same; i++)

@@ -968,23 +968,27 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 	}
 	if (r < 0)
 		goto out;
-	/* old entries minus the gone classes, plus the new ones */
+	/* old entries minus the gone classes, merged with the new ones (sorting only the few new
+	 * entries: this runs for every identity a new class reaches) */
 	res->e = malloc((old->n + rc.n_out + 1) * sizeof(*res->e));
 	if (!res->e) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < old->n; i++) {
-		uint32_t rem = old->e[i].remote;
-
-		if (n_gone && bsearch(&rem, gone, n_gone, sizeof(*gone), u32_cmp))
+	compile_sort(rc.out, rc.n_out, sizeof(*rc.out), entry_cmp_q);
+	for (size_t i = 0, j = 0; i < old->n || j < rc.n_out;) {
+		if (i < old->n && n_gone &&
+		    bsearch(&old->e[i].remote, gone, n_gone, sizeof(*gone), u32_cmp)) {
+			i++;
 			continue;
-		res->e[n_keep++] = old->e[i];
+		}
+		if (j == rc.n_out ||
+		    (i < old->n && mseg_compile_entry_cmp(&old->e[i], &rc.out[j]) <= 0))
+			res->e[n_keep++] = old->e[i++];
+		else
+			res->e[n_keep++] = rc.out[j++];
 	}
-	if (rc.n_out)
-		memcpy(res->e + n_keep, rc.out, rc.n_out * sizeof(*rc.out));
-	res->n = n_keep + rc.n_out;
-	compile_sort(res->e, res->n, sizeof(*res->e), entry_cmp_q);
+	res->n = n_keep;
 	res->identity = old->identity;
 	res->def[0] = old->def[0];
 	res->def[1] = old->def[1];
