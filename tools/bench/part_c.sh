@@ -58,6 +58,7 @@ measure() {
 	}
 
 	: >"$BENCH_OUT/c_apply.dat"
+	: >"$BENCH_OUT/c_change.dat"
 	for n in $SCALES; do
 		bench_time_ok || { bench_note "stopped before $n rules: time budget"; break; }
 		bench_log "c: $n rules"

@@ -35,7 +35,8 @@ measure() {
 	sleep 0.5
 	read -r r0 h0 <<<"$(rss)"
 	read -r mn0 mm0 <<<"$(maps)"
-	for k in $(seq 0 19); do
+	NSS=$((ENDPOINTS / 5 < 20 ? ENDPOINTS / 5 : 20))
+	for k in $(seq 0 $((NSS - 1))); do
 		mseg_on n1 namespace create "ns$k" -l team=t$((k % 4)) >/dev/null 2>&1 ||
 			bench_note "mseg namespace create ns$k failed"
 	done
@@ -44,7 +45,7 @@ measure() {
 	made=0
 	for i in $(seq 1 "$ENDPOINTS"); do
 		bench_time_ok || { bench_note "stopped at $made containers (time budget)"; break; }
-		mseg_on n1 run -d --name "e$i" --namespace "ns$((i % 20))" -l app=a$((i % 50)) \
+		mseg_on n1 run -d --name "e$i" --namespace "ns$((i % NSS))" -l app=a$((i % 50)) \
 			-l tier=t$((i % 3)) >/dev/null 2>&1 || { bench_note "mseg run e$i failed"; break; }
 		made=$i
 	done
@@ -62,7 +63,7 @@ report() {
 		echo "## e. Footprint"
 		echo
 		echo "msegd (bpf backend, the default) in node n1; containers created with \`mseg run -d\`" \
-			"in 20 namespaces with 50 label sets ($listed listed by \`mseg ps\` afterwards," \
+			"in $NSS namespaces with 50 label sets ($listed listed by \`mseg ps\` afterwards," \
 			"$(awk -v us=$((t1 - t0)) -v n="$made" 'BEGIN {printf "%.1f", n / (us / 1e6)}')" \
 			"created per second). BPF map memory: \`bpftool map show pinned\` (bytes_memlock) of" \
 			"every map pinned in the agent's bpffs directory."
