@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The cluster's state, shared by agent/cluster*.c and agent/overlay.c only. */
+#ifndef MSEG_AGENT_CLUSTER_INTERNAL_H
+#define MSEG_AGENT_CLUSTER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "agent/cluster.h"
+#include "agent/etcd.h"
+#include "agent/overlay.h"
+
+/* A sorted string -> string map (keys and values owned): the last-known content of etcd. */
+struct mseg_kvmap {
+	struct mseg_kvmap_item {
+		char *key;
+		char *value;
+	} *v;
+	size_t n, cap;
+};
+
+const char *mseg_kvmap_get(const struct mseg_kvmap *m, const char *key);
+int mseg_kvmap_set(struct mseg_kvmap *m, const char *key, const char *value);
+void mseg_kvmap_del(struct mseg_kvmap *m, const char *key);
+void mseg_kvmap_clear(struct mseg_kvmap *m);
+
+struct mseg_cluster_node {
+	char *name;
+	struct mseg_cidr ip;	   /* underlay */
+	struct mseg_cidr pod_cidr; /* 10.200.N.0/24 */
+	uint32_t index;
+	bool alive; /* its key is in etcd (its lease is renewed) */
+};
+
+struct mseg_cluster_remote {
+	char *key; /* endpoints/<node>/<ns>/<name> under the prefix */
+	char *node;
+	struct mseg_endpoint ep; /* ep.id from MSEG_CLUSTER_REMOTE_ID_BASE */
+	uint32_t identity;	 /* as the owning node published it */
+	char *id_labels;	 /* the label set key it published */
+};
+
+struct mseg_cluster {
+	struct mseg_cluster_options opt;
+	char *prefix; /* "/mseg" */
+	struct mseg_etcd *etcd;
+	struct mseg_etcd_watch *watch;
+	int epfd;    /* watch fds + timer, one descriptor for the agent's loop */
+	int timerfd; /* periodic tick */
+	int watch_fds[8];
+	size_t n_watch_fds;
+
+	/* this node */
+	struct mseg_cidr node_ip, pod_cidr, gateway;
+	uint32_t index;
+	uint32_t underlay_mtu;
+	int64_t lease;
+	unsigned ttl;
+	struct timespec next_renew;
+
+	/* etcd reachability and retry */
+	bool store_up;	  /* the last unary call succeeded */
+	bool need_resync; /* read everything again (start, compaction, reconnect) */
+	bool need_publish;
+	bool need_reconcile;
+	bool synced_once;
+	bool watch_down; /* the watch reported DISCONNECTED: resync when it is back */
+	unsigned backoff_ms;
+	struct timespec next_try;
+	char last_error[256];
+	struct timespec last_sync; /* realtime of the last full resync */
+	uint64_t resyncs, watch_events;
+
+	/* the cluster view */
+	struct mseg_cluster_node *nodes;
+	size_t n_nodes;
+	struct mseg_cluster_remote *remotes;
+	size_t n_remotes;
+	uint32_t next_remote_id;
+	struct mseg_kvmap ids;	      /* label set key -> id (mirror of ids/by-labels) */
+	struct mseg_kvmap policies;   /* policies/... -> value as last seen in etcd */
+	struct mseg_kvmap namespaces; /* namespaces/<name> -> value as last seen in etcd */
+	struct mseg_kvmap published;  /* our endpoints/<node>/... and nodes/<node> as put */
+
+	struct mseg_overlay *overlay;
+	struct timespec last_reconcile; /* realtime */
+	double last_reconcile_ms;
+};
+
+/* cluster.c */
+double mseg_cluster_now_ms(void);
+/* Records a failed etcd call (store down, backoff grows); returns r. */
+int mseg_cluster_store_failed(struct mseg_cluster *c, int r, const char *what);
+void mseg_cluster_store_ok(struct mseg_cluster *c);
+bool mseg_cluster_store_usable(const struct mseg_cluster *c);
+/* "<prefix>/<fmt...>" malloc'd */
+char *mseg_cluster_key(const struct mseg_cluster *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* After a full read at revision: the watch goes on from revision + 1. */
+void mseg_cluster_resync_done(struct mseg_agent *a, int64_t revision);
+
+/* cluster_sync.c */
+int mseg_cluster_resync(struct mseg_agent *a);
+int mseg_cluster_watch_event(const struct mseg_etcd_event *ev, void *data);
+int mseg_cluster_publish(struct mseg_agent *a);
+void mseg_cluster_view_free(struct mseg_cluster *c);
+
+/* cluster_topology.c */
+/* The label set key of a local or remote endpoint (mseg_labels_format of its identity set). */
+int mseg_cluster_id_labels(const struct mseg_agent *a, const struct mseg_endpoint *ep,
+			   struct mseg_labels *labels, char **key);
+void mseg_cluster_remote_clear(struct mseg_cluster_remote *r);
+
+#endif

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Control ops for the cluster view: node.list (mseg node ls) and agent.status (mseg status). */
+#include "agent/cluster_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/cidr.h"
+
+static json_t *time_json(const struct timespec *t)
+{
+	char buf[64];
+	struct tm tm;
+
+	if (!t->tv_sec)
+		return json_null();
+	gmtime_r(&t->tv_sec, &tm);
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 t->tv_nsec / 1000000);
+	return json_string(buf);
+}
+
+/* [{"name","ip","pod_cidr","index","alive","self","endpoints"}] sorted as etcd sent them. */
+int mseg_op_node_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
+{
+	struct mseg_agent *a = ctx;
+	struct mseg_cluster *c = a->cluster;
+	char ip[MSEG_CIDR_STRLEN], pod[MSEG_CIDR_STRLEN];
+	json_t *arr = json_array();
+	bool self_listed = false;
+
+	(void)args;
+	if (!arr)
+		return -ENOMEM;
+	if (!c) {
+		/* a single node: itself */
+		json_array_append_new(arr, json_pack("{s:s,s:n,s:s,s:i,s:b,s:b,s:I}", "name",
+						     a->cfg.node, "ip", "pod_cidr",
+						     mseg_cidr_format(&a->cfg.pod_cidr, false, pod),
+						     "index", 0, "alive", 1, "self", 1, "endpoints",
+						     (json_int_t)a->state->n_endpoints));
+		*result = arr;
+		return 0;
+	}
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		const struct mseg_cluster_node *n = &c->nodes[i];
+		bool self = !strcmp(n->name, a->cfg.node);
+		size_t eps = 0;
+
+		if (self) {
+			self_listed = true;
+			eps = a->state->n_endpoints;
+		} else {
+			for (size_t k = 0; k < c->n_remotes; k++)
+				eps += !strcmp(c->remotes[k].node, n->name);
+		}
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:I}", "name", n->name, "ip",
+				   mseg_cidr_format(&n->ip, true, ip), "pod_cidr",
+				   mseg_cidr_format(&n->pod_cidr, false, pod), "index",
+				   (json_int_t)n->index, "alive", n->alive, "self", self, "endpoints",
+				   (json_int_t)eps));
+	}
+	if (!self_listed)
+		/* not in etcd (yet, or while etcd is away): this node still is */
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:I}", "name", a->cfg.node, "ip",
+				   mseg_cidr_format(&c->node_ip, true, ip), "pod_cidr",
+				   mseg_cidr_format(&c->pod_cidr, false, pod), "index",
+				   (json_int_t)c->index, "alive", 1, "self", 1, "endpoints",
+				   (json_int_t)a->state->n_endpoints));
+	(void)e;
+	*result = arr;
+	return 0;
+}
+
+int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
+{
+	struct mseg_agent *a = ctx;
+	struct mseg_cluster *c = a->cluster;
+	char pod[MSEG_CIDR_STRLEN], ip[MSEG_CIDR_STRLEN];
+	size_t ready = 0;
+	json_t *store, *o;
+
+	(void)args;
+	(void)e;
+	for (size_t i = 0; i < a->state->n_endpoints; i++)
+		ready += a->state->endpoints[i]->state == MSEG_EP_READY;
+	if (!c) {
+		store = json_pack("{s:s,s:s}", "type", "local", "dir", a->cfg.state_dir);
+	} else {
+		store = json_pack(
+		    "{s:s,s:s,s:s,s:b,s:b,s:s,s:I,s:I,s:I,s:o,s:b}", "type", "etcd", "endpoint",
+		    mseg_etcd_endpoint(c->etcd), "prefix", c->prefix, "connected",
+		    c->store_up && !c->watch_down && c->synced_once, "watch",
+		    c->watch && mseg_etcd_watch_connected(c->watch), "last_error", c->last_error,
+		    "lease", (json_int_t)c->lease, "resyncs", (json_int_t)c->resyncs, "events",
+		    (json_int_t)c->watch_events, "last_sync", time_json(&c->last_sync), "synced",
+		    c->synced_once);
+	}
+	o = json_pack("{s:s,s:s,s:o,s:{s:s,s:b},s:{s:I,s:I,s:I},s:I,s:s}", "node", a->cfg.node,
+		      "pod_cidr", mseg_cidr_format(&a->cfg.pod_cidr, false, pod), "store", store,
+		      "datapath", "backend", a->cfg.datapath, "default_deny", a->cfg.default_deny,
+		      "endpoints", "local", (json_int_t)a->state->n_endpoints, "ready",
+		      (json_int_t)ready, "remote", (json_int_t)(c ? c->n_remotes : 0), "policies",
+		      (json_int_t)a->policies.n, "state_dir", a->cfg.state_dir);
+	if (!o)
+		return -ENOMEM;
+	if (c) {
+		size_t alive = 0;
+
+		for (size_t i = 0; i < c->n_nodes; i++)
+			alive += c->nodes[i].alive;
+		json_object_set_new(
+		    o, "cluster",
+		    json_pack("{s:s,s:I,s:I,s:I,s:i,s:I}", "node_ip",
+			      mseg_cidr_format(&c->node_ip, true, ip), "nodes", (json_int_t)alive,
+			      "peers", (json_int_t)mseg_overlay_n_peers(c->overlay), "mtu",
+			      (json_int_t)mseg_cluster_container_mtu(a), "vxlan_port",
+			      (int)c->opt.vxlan_port, "vni", (json_int_t)c->opt.vni));
+		json_object_set_new(o, "last_reconcile",
+				    json_pack("{s:o}", "time", time_json(&c->last_reconcile)));
+	}
+	*result = o;
+	return 0;
+}
