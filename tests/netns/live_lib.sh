@@ -5,6 +5,8 @@
 # Sourced after lib.sh; everything is named with $MT and removed by harness_cleanup.
 
 LIVE_DATA=$MSEG_TOP/tests/data
+# The system's interpreter when there is one: a version manager's shim can cost seconds a call.
+if [ -x /usr/bin/python3 ]; then LIVE_PYTHON=${LIVE_PYTHON:-/usr/bin/python3}; else LIVE_PYTHON=${LIVE_PYTHON:-python3}; fi
 # The node's pod CIDR. The topology's addresses (10.200.<1|2|3>.<10|11|12>) cannot be had
 # from one node's pool, so live_topology lays the pods out so that each namespace fills one
 # aligned /30 and live_rewrite_cidrs maps every CIDR of a case onto the live addresses.
@@ -19,7 +21,7 @@ live_node() {
 # live_ready: skip (77) unless what the live suites need is there.
 live_ready() {
 	command -v jq >/dev/null || { skip "jq is not installed"; return; }
-	command -v python3 >/dev/null || { skip "python3 is not installed"; return; }
+	command -v "$LIVE_PYTHON" >/dev/null || { skip "python3 is not installed"; return; }
 	[ -x "$MSEG" ] && [ -x "$MSEGD" ] || { skip "build/mseg and build/msegd are not built"; return; }
 	return 0
 }
@@ -67,7 +69,7 @@ want: $want"
 # pod's /32; 10.200.0.0/16 covers the live pool as it covers the topology). Any other
 # 10.200.* CIDR is an error: the mapping would not be known to be faithful.
 live_rewrite_cidrs() {
-	python3 - "$1" <<'EOF'
+	"$LIVE_PYTHON" - "$1" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
 ns_base = {1: 4, 2: 8, 3: 12}           # x, y, z
@@ -96,7 +98,7 @@ live_expect_blocks() {
 # compared (a pod reaching itself never leaves its namespace) but must be allowed. On a
 # mismatch prints both grids with '!' under each differing cell and the differing pairs.
 live_compare() {
-	python3 - "$@" <<'EOF'
+	"$LIVE_PYTHON" - "$@" <<'EOF'
 import json, sys
 what, want_src, got_path = sys.argv[1], sys.argv[2], sys.argv[3]
 got = json.load(open(got_path))
@@ -172,9 +174,12 @@ EOF
 
 # live_policies_clear: deletes every policy the agent holds (between truth-table cases).
 live_policies_clear() {
-	local ref
-	for ref in $(mseg_on n1 get policies -o json |
-		jq -r '.[] | if .namespace and .namespace != "" then "\(.namespace)/\(.name)" else .name end'); do
-		mseg_on n1 delete policy "$ref" >/dev/null || return 1
-	done
+	local ref kind
+	while read -r kind ref; do
+		[ -n "$ref" ] || continue
+		mseg_on n1 delete policy "$ref" --kind "$kind" >/dev/null || return 1
+	done < <(mseg_on n1 get policies -o json | jq -r '.[] |
+		"\(.kind) \(if .namespace then "\(.namespace)/\(.name)" else .name end)"')
+	[ "$(mseg_on n1 get policies -o json | jq length)" = 0 ] ||
+		fail "policies left after deleting them all: $(mseg_on n1 get policies -o json)"
 }

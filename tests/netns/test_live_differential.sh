@@ -15,7 +15,7 @@ source "$MSEG_TOP/tests/netns/live_lib.sh"
 # diff_plan SEED ROUNDS: one JSON line per round, {"labels": [[REF, ARG...]...],
 # "ns_labels": [[NS, ARG...]...], "policies": [YAML document...], "port": "80/tcp"}.
 diff_plan() {
-	python3 - "$1" "$2" <<'EOF'
+	"$LIVE_PYTHON" - "$1" "$2" <<'EOF'
 import json, random, sys
 seed, rounds = int(sys.argv[1]), int(sys.argv[2])
 rnd = random.Random(seed)

@@ -92,7 +92,7 @@ test_live_probe_leaves_nothing_behind() {
 		[ -z "$left" ] || fail "probe left sockets in $ep: $left" || return 1
 	done
 	# so a server can take the port at once, without SO_REUSEADDR
-	ip netns exec "$MT-n1-x_b" python3 -c '
+	ip netns exec "$MT-n1-x_b" "$LIVE_PYTHON" -c '
 import socket; s = socket.socket(); s.bind(("0.0.0.0", 80)); s.listen()' ||
 		fail "port 80 of x/b cannot be bound right after a probe" || return 1
 	# and no process of the probe is left anywhere
