@@ -18,6 +18,65 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
+/* Stable merge of the sorted runs [lo, mid) and [mid, hi) of p, through tmp. */
+static void merge_runs(char *p, char *tmp, size_t lo, size_t mid, size_t hi, size_t size,
+		       int (*cmp)(const void *, const void *))
+{
+	size_t a = lo, b = mid, k = 0;
+
+	while (a < mid && b < hi) {
+		const char *src = cmp(p + b * size, p + a * size) < 0 ? p + b++ * size
+								       : p + a++ * size;
+
+		memcpy(tmp + k++ * size, src, size);
+	}
+	/* what is left of the right run is already in place */
+	memcpy(tmp + k * size, p + a * size, (mid - a) * size);
+	k += mid - a;
+	memcpy(p + lo * size, tmp, k * size);
+}
+
+#define SORT_MAX_RUNS 16
+
+void mseg_compile_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	size_t runs[SORT_MAX_RUNS + 1], n_runs = 1;
+	char *p = base, *tmp;
+
+	if (n < 2)
+		return;
+	runs[0] = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (cmp(p + (i - 1) * size, p + i * size) <= 0)
+			continue;
+		if (n_runs == SORT_MAX_RUNS) {
+			qsort(base, n, size, cmp);
+			return;
+		}
+		runs[n_runs++] = i;
+	}
+	if (n_runs == 1)
+		return;
+	tmp = malloc(n * size);
+	if (!tmp) {
+		qsort(base, n, size, cmp);
+		return;
+	}
+	/* merge neighbouring runs pairwise until one is left */
+	while (n_runs > 1) {
+		size_t w = 0;
+
+		runs[n_runs] = n;
+		for (size_t r = 0; r < n_runs; r += 2) {
+			if (r + 1 < n_runs)
+				merge_runs(p, tmp, runs[r], runs[r + 1], runs[r + 2], size, cmp);
+			runs[w++] = runs[r];
+		}
+		n_runs = w;
+	}
+	free(tmp);
+}
+
 int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_table_entry *b)
 {
 #define CMP(f)                                                                                     \
@@ -107,7 +166,19 @@ static void upd_done(struct upd *u, bool keep_new_res)
 				mseg_idres_free(u->res[i]);
 	free(u->res);
 	free(u->res_new);
+	for (size_t i = 0; u->delta_add && i < u->n_res; i++)
+		free(u->delta_add[i]);
+	free(u->delta_add);
+	free(u->delta_base);
+	free(u->n_delta_add);
+	free(u->gone);
+	free(x->new_list);
+	free(x->new_ord);
+	free(x->newhit);
+	free(u->cls_nums);
 	free(u->eps);
+	free(u->ep_pos);
+	free(u->ep_prefix_prev);
 	free(x->idents);
 	free(x->idents_by_ns);
 	free(x->prefixes);
@@ -321,20 +392,32 @@ static int ipc_cmp_q(const void *a, const void *b)
 	return mseg_ipcache_entry_cmp(a, b);
 }
 
+static size_t ident_slot(uint32_t id, size_t mask)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
 /* Endpoint identities, the identity table and the namespace index. */
 static int build_identities(struct mseg_compiler *c, struct upd *u)
 {
 	const struct mseg_topology *t = u->x.topo;
 	struct cctx *x = &u->x;
-	size_t n = t->n_endpoints, w = 0;
+	size_t n = t->n_endpoints, w = 0, slot_mask = 1, h;
+	_cleanup_free_ uint32_t *slots = NULL;
 	int r;
 
+	while (slot_mask + 1 < 2 * n)
+		slot_mask = slot_mask << 1 | 1;
+	slots = calloc(slot_mask + 1, sizeof(*slots));
 	u->ns_order = malloc((t->n_namespaces + 1) * sizeof(*u->ns_order));
 	u->ep_identity = malloc((n + 1) * sizeof(*u->ep_identity));
 	u->eps = malloc((n + 1) * sizeof(*u->eps));
+	u->ep_pos = malloc((n + 1) * sizeof(*u->ep_pos));
+	u->ep_prefix_prev = malloc((n + 1) * sizeof(*u->ep_prefix_prev));
 	x->idents = malloc((n + 1) * sizeof(*x->idents));
 	x->idents_by_ns = malloc((n + 1) * sizeof(*x->idents_by_ns));
-	if (!u->ns_order || !u->ep_identity || !u->eps || !x->idents || !x->idents_by_ns)
+	if (!slots || !u->ns_order || !u->ep_identity || !u->eps || !u->ep_pos ||
+	    !u->ep_prefix_prev || !x->idents || !x->idents_by_ns)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n_namespaces; i++)
 		u->ns_order[i] = i;
@@ -366,32 +449,38 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 			if (r < 0)
 				return r;
 		}
-		u->eps[i] = (struct eprec){
-		    .endpoint = e->id, .identity = u->ep_identity[i], .digest = digest};
-		x->idents[i] = (struct cident){.id = u->ep_identity[i], .rep = e, .ns_labels = nsl};
+		u->eps[i] = (struct eprec){.endpoint = e->id,
+					   .identity = u->ep_identity[i],
+					   .digest = digest,
+					   .ip = e->ip,
+					   .prefix = -1,
+					   .topo = (uint32_t)i};
+		u->ep_prefix_prev[i] =
+		    prev && !mseg_cidr_cmp(&prev->ip, &e->ip) && e->ip.prefixlen == prev->ip.prefixlen
+			? prev->prefix
+			: -2;
+		/* distinct identities, each represented by its first endpoint in topology order:
+		 * deduplicated before sorting, as there are several endpoints per identity */
+		for (h = ident_slot(u->ep_identity[i], slot_mask);
+		     slots[h] && x->idents[slots[h] - 1].id != u->ep_identity[i];
+		     h = (h + 1) & slot_mask)
+			;
+		if (slots[h])
+			continue;
+		slots[h] = (uint32_t)++w;
+		x->idents[w - 1] = (struct cident){.id = u->ep_identity[i], .rep = e, .ns_labels = nsl};
 	}
 	u->n_eps = n;
 	compile_sort(u->eps, n, sizeof(*u->eps), eprec_cmp);
+	for (size_t i = 0; i < n; i++)
+		u->ep_pos[u->eps[i].topo] = i;
 	for (size_t i = 1; i < n; i++)
 		if (u->eps[i].endpoint == u->eps[i - 1].endpoint)
 			return -EINVAL; /* endpoint ids must be unique */
-	/* stable on ties only by accident of qsort: pick the first endpoint in topology order */
-	for (size_t i = 0; i < n; i++)
-		x->idents[i].cls_first = i;
-	compile_sort(x->idents, n, sizeof(*x->idents), cident_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (w && x->idents[w - 1].id == x->idents[i].id) {
-			if (x->idents[i].cls_first < x->idents[w - 1].cls_first)
-				x->idents[w - 1] = x->idents[i];
-			continue;
-		}
-		x->idents[w++] = x->idents[i];
-	}
+	compile_sort(x->idents, w, sizeof(*x->idents), cident_cmp);
 	x->n_idents = w;
-	for (size_t i = 0; i < w; i++) {
-		x->idents[i].cls_first = x->idents[i].n_cls = 0;
+	for (size_t i = 0; i < w; i++)
 		x->idents_by_ns[i] = i;
-	}
 	sort_idents = x->idents;
 	compile_sort(x->idents_by_ns, w, sizeof(*x->idents_by_ns), idents_ns_cmp);
 	return 0;
@@ -429,9 +518,14 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 
 	for (size_t i = 0; i < n_ep; i++) {
 		const struct mseg_endpoint *e = &t->endpoints[i];
-		ssize_t q = mseg_compile_most_specific(x->prefixes, x->n_prefixes, &e->ip, lens);
+		/* the prefixes are the previous update's while policies_same */
+		ssize_t q = u->policies_same && u->ep_prefix_prev[i] != -2
+				? u->ep_prefix_prev[i]
+				: mseg_compile_most_specific(x->prefixes, x->n_prefixes, &e->ip,
+							     lens);
 
 		ep_prefix[i] = (int32_t)q;
+		u->eps[u->ep_pos[i]].prefix = (int32_t)q;
 		if (q >= 0 && x->prefixes[q].prefixlen == e->ip.prefixlen &&
 		    !mseg_cidr_cmp(&x->prefixes[q], &e->ip))
 			is_ep_prefix[q] = true; /* the endpoint's own /32 entry wins */
@@ -705,10 +799,10 @@ ssize_t mseg_compile_res_find(struct idres *const *v, size_t n, uint32_t identit
 
 /* Does some rule of policy pol (any direction) have a peer matching one of the new classes?
  * Tested class by class: computing every peer's full class list would cost a full compile. */
-static bool policy_touches(const struct cctx *x, size_t pol, const size_t *new_list, size_t n_new,
-			   bool any_new_ident)
+static bool policy_touches(struct cctx *x, size_t pol, bool any_new_ident)
 {
 	const struct mseg_policy *p = &x->set->policies[pol];
+	size_t flat = x->peer_off[pol]; /* peers are numbered ingress rules first, in order */
 
 	for (int d = 0; d < 2; d++) {
 		const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
@@ -722,15 +816,19 @@ static bool policy_touches(const struct cctx *x, size_t pol, const size_t *new_l
 				for (size_t j = 0; j < rule->n_ports; j++)
 					if (rule->ports[j].named_port)
 						return true;
-			for (size_t j = 0; j < rule->n_peers; j++)
-				for (size_t i = 0; i < n_new; i++)
-					if (mseg_compile_peer_matches_class(x, p, &rule->peers[j],
-									    new_list[i]))
+			for (size_t j = 0; j < rule->n_peers; j++, flat++)
+				for (size_t i = 0; i < x->n_new; i++)
+					if (mseg_compile_peer_hits(x, p, flat, &rule->peers[j],
+								   x->new_list[i]))
 						return true;
 		}
 	}
 	return false;
 }
+
+/* Few new classes (the common incremental case): memoise which peers match them, as every
+ * identity they reach asks the same questions of the same shared policies. */
+#define NEWHIT_MAX_CLASSES 8
 
 /* Which identities need compiling: new ones, ones whose policies changed, ones some rule of
  * theirs now reaches a new class, ones with entries naming a class that is gone. Erring
@@ -738,27 +836,26 @@ static bool policy_touches(const struct cctx *x, size_t pol, const size_t *new_l
 static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 {
 	struct cctx *x = &u->x;
-	_cleanup_free_ uint32_t *changed = NULL, *gone_cls = NULL, *old_nums = NULL,
-				*new_nums = NULL;
-	_cleanup_free_ size_t *changed_now = NULL;
-	_cleanup_free_ bool *new_cls = NULL;
-	_cleanup_free_ size_t *new_list = NULL;
+	_cleanup_free_ uint32_t *changed = NULL;
+	_cleanup_free_ size_t *changed_now = NULL, *cand = NULL;
 	_cleanup_free_ struct polhash *pol_index = NULL; /* id -> index in set, as hash field */
 	_cleanup_free_ int8_t *touch = NULL;
-	size_t n_changed = 0, n_changed_now = 0, n_gone = 0, cap_gone = 0, n_new = 0;
+	size_t n_changed = 0, n_changed_now = 0, cap_gone = 0, cap_cand = 0;
 	bool any_new_ident = false;
 	int r;
 
 	changed = malloc((c->n_ph + u->n_ph + 1) * sizeof(*changed));
 	changed_now = malloc((u->n_ph + 1) * sizeof(*changed_now));
-	new_cls = calloc(x->n_classes + 1, sizeof(*new_cls));
-	new_list = malloc((x->n_classes + 1) * sizeof(*new_list));
+	x->new_list = malloc((x->n_classes + 1) * sizeof(*x->new_list));
 	pol_index = malloc((x->set->n_policies + 1) * sizeof(*pol_index));
 	touch = calloc(x->set->n_policies + 1, sizeof(*touch));
 	u->res = calloc(x->n_idents + 1, sizeof(*u->res));
 	u->res_new = calloc(x->n_idents + 1, sizeof(*u->res_new));
-	if (!changed || !changed_now || !new_cls || !new_list || !pol_index || !touch || !u->res ||
-	    !u->res_new)
+	u->delta_base = calloc(x->n_idents + 1, sizeof(*u->delta_base));
+	u->delta_add = calloc(x->n_idents + 1, sizeof(*u->delta_add));
+	u->n_delta_add = calloc(x->n_idents + 1, sizeof(*u->n_delta_add));
+	if (!changed || !changed_now || !x->new_list || !pol_index || !touch || !u->res ||
+	    !u->res_new || !u->delta_base || !u->delta_add || !u->n_delta_add)
 		return -ENOMEM;
 	for (size_t i = 0; i < x->set->n_policies; i++)
 		pol_index[i] = (struct polhash){.id = x->set->policies[i].id, .hash = i};
@@ -781,34 +878,37 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 	compile_sort(changed, n_changed, sizeof(*changed), u32_cmp);
 
 	/* classes that did not exist before, and class numbers that are gone: a number always
-	 * means the same class (identity ids are stable, prefix classes are never renumbered) */
-	old_nums = malloc((c->n_ipc + 1) * sizeof(*old_nums));
-	new_nums = malloc((u->n_ipc + 1) * sizeof(*new_nums));
-	if (!old_nums || !new_nums)
+	 * means the same class (identity ids are stable, prefix classes are never renumbered).
+	 * Both lists of numbers are ascending: one merge. */
+	u->cls_nums = malloc((x->n_classes + 1) * sizeof(*u->cls_nums));
+	if (!u->cls_nums)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->n_ipc; i++)
-		old_nums[i] = c->ipc[i].class;
-	for (size_t i = 0; i < u->n_ipc; i++)
-		new_nums[i] = u->ipc[i].class;
-	compile_sort(old_nums, c->n_ipc, sizeof(*old_nums), u32_cmp);
-	compile_sort(new_nums, u->n_ipc, sizeof(*new_nums), u32_cmp);
-	for (size_t i = 0; i < x->n_classes; i++) {
-		const struct cclass *cl = &x->classes[i];
-
-		if (u32_in(old_nums, c->n_ipc, cl->num))
-			continue;
-		new_cls[i] = true;
-		new_list[n_new++] = i;
-		any_new_ident |= cl->ident >= 0;
+	for (size_t i = 0; i < x->n_classes; i++)
+		u->cls_nums[i] = x->classes[i].num;
+	for (size_t i = 0, j = 0; i < x->n_classes || j < c->n_cls_nums;) {
+		if (j == c->n_cls_nums || (i < x->n_classes && u->cls_nums[i] < c->cls_nums[j])) {
+			x->new_list[x->n_new++] = i;
+			any_new_ident |= x->classes[i].ident >= 0;
+			i++;
+		} else if (i == x->n_classes || c->cls_nums[j] < u->cls_nums[i]) {
+			r = mseg_compile_grow((void **)&u->gone, &cap_gone, u->n_gone,
+					      sizeof(*u->gone));
+			if (r < 0)
+				return r;
+			u->gone[u->n_gone++] = c->cls_nums[j++];
+		} else {
+			i++, j++;
+		}
 	}
-	for (size_t i = 0; i < c->n_ipc; i++) {
-		if (u32_in(new_nums, u->n_ipc, old_nums[i]) ||
-		    (n_gone && gone_cls[n_gone - 1] == old_nums[i]))
-			continue;
-		r = mseg_compile_grow((void **)&gone_cls, &cap_gone, n_gone, sizeof(*gone_cls));
-		if (r < 0)
-			return r;
-		gone_cls[n_gone++] = old_nums[i];
+	if (x->n_new && x->n_new <= NEWHIT_MAX_CLASSES) {
+		x->new_ord = malloc((x->n_classes + 1) * sizeof(*x->new_ord));
+		x->newhit = calloc(x->n_memo * x->n_new + 1, sizeof(*x->newhit));
+		if (!x->new_ord || !x->newhit)
+			return -ENOMEM;
+		for (size_t i = 0; i < x->n_classes; i++)
+			x->new_ord[i] = -1;
+		for (size_t i = 0; i < x->n_new; i++)
+			x->new_ord[x->new_list[i]] = (int32_t)i;
 	}
 
 	for (size_t i = 0; i < x->n_idents; i++) {
@@ -828,9 +928,9 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 		if (!dirty) {
 			bool classes = false;
 
-			for (size_t k = 0; !classes && n_gone && k < o->n; k++)
-				classes = u32_in(gone_cls, n_gone, o->e[k].remote);
-			for (size_t k = 0; !classes && n_new && k < o->n_pols; k++) {
+			for (size_t k = 0; !classes && u->n_gone && k < o->n; k++)
+				classes = u32_in(u->gone, u->n_gone, o->e[k].remote);
+			for (size_t k = 0; !classes && x->n_new && k < o->n_pols; k++) {
 				const struct polhash *pi =
 				    polhash_find(pol_index, x->set->n_policies, o->pols[k]);
 
@@ -839,10 +939,8 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 					break;
 				}
 				if (!touch[pi->hash])
-					touch[pi->hash] = policy_touches(x, pi->hash, new_list,
-									 n_new, any_new_ident)
-							      ? 1
-							      : -1;
+					touch[pi->hash] =
+					    policy_touches(x, pi->hash, any_new_ident) ? 1 : -1;
 				classes = touch[pi->hash] > 0;
 			}
 			if (!dirty && !classes) {
@@ -850,14 +948,34 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 				continue;
 			}
 			if (!dirty) {
-				r = mseg_compile_identity_classes(x, i, o, new_cls, gone_cls,
-								  n_gone, &u->res[u->n_res]);
+				/* the policies selecting it are the ones that did before */
+				const struct polhash *pi = NULL;
+
+				r = mseg_compile_grow((void **)&cand, &cap_cand, o->n_pols,
+						      sizeof(*cand));
 				if (r < 0)
 					return r;
+				for (size_t k = 0; k < o->n_pols; k++) {
+					pi = polhash_find(pol_index, x->set->n_policies,
+							  o->pols[k]);
+					if (!pi)
+						break; /* cannot happen: it would have changed */
+					cand[k] = pi->hash;
+				}
+				if (o->n_pols && !pi)
+					goto full;
+				r = mseg_compile_identity_classes(
+					    x, i, o, cand, o->n_pols, u->gone, u->n_gone,
+					    &u->res[u->n_res], &u->delta_add[u->n_res],
+					    &u->n_delta_add[u->n_res]);
+				if (r < 0)
+					return r;
+				u->delta_base[u->n_res] = o;
 				u->res_new[u->n_res++] = true;
 				continue;
 			}
 		}
+full:
 		r = mseg_compile_identity(x, i, &u->res[u->n_res]);
 		if (r < 0)
 			return r;
@@ -898,6 +1016,7 @@ static void compiler_forget(struct mseg_compiler *c)
 	free(c->ipc);
 	free(c->ep_identity);
 	free(c->prefixes);
+	free(c->cls_nums);
 	mseg_compiled_free(c->table);
 }
 
@@ -983,6 +1102,9 @@ int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topol
 	free(c->ipc);
 	c->ipc = TAKE_PTR(u.ipc);
 	c->n_ipc = u.n_ipc;
+	free(c->cls_nums);
+	c->cls_nums = TAKE_PTR(u.cls_nums);
+	c->n_cls_nums = u.x.n_classes;
 	free(c->prefixes);
 	c->prefixes = TAKE_PTR(u.x.prefixes);
 	c->n_prefixes = u.x.n_prefixes;

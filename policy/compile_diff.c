@@ -12,6 +12,13 @@
 #include "policy/compile_classes.h"
 #include "policy/compile_internal.h"
 
+static int u32_cmp_q(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int push_entries(struct mseg_table_entry **v, size_t *n, size_t *cap,
 			const struct mseg_table_entry *e, size_t ne, uint32_t endpoint)
 {
@@ -46,7 +53,7 @@ static int push_default(struct mseg_table_diff *d, size_t *cap, int dir, uint32_
 
 struct pair_diff {
 	const struct idres *o;
-	uint32_t *rm, *add; /* indices into o->e and the new result's e */
+	const struct mseg_table_entry **rm, **add; /* into o->e and the new result's e */
 	size_t n_rm, n_add;
 };
 
@@ -63,10 +70,28 @@ static int res_diff(const struct idres *o, const struct idres *n, struct pair_di
 		if (!k)
 			a++, b++;
 		else if (k < 0)
-			m->rm[m->n_rm++] = (uint32_t)a++;
+			m->rm[m->n_rm++] = &o->e[a++];
 		else
-			m->add[m->n_add++] = (uint32_t)b++;
+			m->add[m->n_add++] = &n->e[b++];
 	}
+	return 0;
+}
+
+/* A result made from o by the new-classes path: the difference is known without a merge
+ * (the entries of the gone classes out, the entries of the new classes in). */
+static int res_delta(const struct upd *u, size_t i, struct pair_diff *m)
+{
+	const struct idres *o = u->delta_base[i];
+
+	m->rm = malloc((u->n_gone ? o->n + 1 : 1) * sizeof(*m->rm));
+	m->add = malloc((u->n_delta_add[i] + 1) * sizeof(*m->add));
+	if (!m->rm || !m->add)
+		return -ENOMEM;
+	for (size_t k = 0; u->n_gone && k < o->n; k++)
+		if (bsearch(&o->e[k].remote, u->gone, u->n_gone, sizeof(*u->gone), u32_cmp_q))
+			m->rm[m->n_rm++] = &o->e[k];
+	for (size_t k = 0; k < u->n_delta_add[i]; k++)
+		m->add[m->n_add++] = &u->delta_add[i][k];
 	return 0;
 }
 
@@ -90,6 +115,7 @@ int mseg_compile_diff(const struct mseg_compiler *c, const struct upd *u, struct
 	size_t i = 0, j = 0;
 	_cleanup_(pair_memo_free) struct pair_memo memo = {.n = u->n_res};
 	struct pair_diff *m;
+	ssize_t ri;
 	int r;
 
 	memo.v = calloc(u->n_res + 1, sizeof(*memo.v));
@@ -128,23 +154,25 @@ int mseg_compile_diff(const struct mseg_compiler *c, const struct upd *u, struct
 					return r;
 			}
 		/* endpoints of one identity share old and new results: diff once, replicate */
-		m = &memo.v[mseg_compile_res_find(u->res, u->n_res, n->res->identity)];
+		ri = mseg_compile_res_find(u->res, u->n_res, n->res->identity);
+		m = &memo.v[ri];
 		if (m->o != o->res) {
 			free(m->rm);
 			free(m->add);
 			*m = (struct pair_diff){.o = o->res};
-			r = res_diff(o->res, n->res, m);
+			r = u->delta_base[ri] == o->res ? res_delta(u, (size_t)ri, m)
+							: res_diff(o->res, n->res, m);
 			if (r < 0)
 				return r;
 		}
 		for (size_t k = 0; k < m->n_rm; k++) {
-			r = push_entries(&d->removed, &d->n_removed, &cap_r, &o->res->e[m->rm[k]],
-					 1, o->endpoint);
+			r = push_entries(&d->removed, &d->n_removed, &cap_r, m->rm[k], 1,
+					 o->endpoint);
 			if (r < 0)
 				return r;
 		}
 		for (size_t k = 0; k < m->n_add; k++) {
-			r = push_entries(&d->added, &d->n_added, &cap_a, &n->res->e[m->add[k]], 1,
+			r = push_entries(&d->added, &d->n_added, &cap_a, m->add[k], 1,
 					 n->endpoint);
 			if (r < 0)
 				return r;

@@ -19,24 +19,13 @@
 #include "policy/compile.h"
 
 /*
- * qsort() with an empty (possibly NULL) array is undefined; the compiler sorts many of those.
- * Most arrays an incremental update sorts are already in order (endpoints and policies come in
- * id order, results carried over stay sorted): one pass to notice that is much cheaper than
- * glibc's merge sort, and leaves the same order a stable sort would.
+ * Sorts like a stable qsort(). Most arrays an incremental update sorts are the previous
+ * update's order plus a few elements, or a few sorted pieces put together (endpoints, then
+ * prefixes): those are merged in linear time; anything else goes to qsort(). An empty
+ * (possibly NULL) array is fine, unlike with qsort().
  */
-static inline void compile_sort(void *base, size_t n, size_t size,
-				int (*cmp)(const void *, const void *))
-{
-	const char *p = base;
-	size_t i = 1;
-
-	if (n < 2)
-		return;
-	while (i < n && cmp(p + (i - 1) * size, p + i * size) <= 0)
-		i++;
-	if (i < n)
-		qsort(base, n, size, cmp);
-}
+void mseg_compile_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+#define compile_sort mseg_compile_sort
 
 /* The resolved outcome for one point of (remote, proto, port). */
 struct cval {
@@ -94,6 +83,14 @@ struct cctx {
 	 * [0, n_pol_ns); then the ClusterPolicies, [n_pol_ns, n_pol_all) */
 	size_t *pol_by_ns;
 	size_t n_pol_ns, n_pol_all;
+
+	/* incremental updates: the classes new since the previous update (indices into classes)
+	 * and, when they are few, which peers match them (memoised across the identities a new
+	 * class reaches: [flat peer * n_new + position in new_list], 0 unknown, 1 yes, -1 no) */
+	size_t *new_list;
+	size_t n_new;
+	int32_t *new_ord; /* per class: position in new_list or -1; NULL when not memoised */
+	int8_t *newhit;
 };
 
 /* The compiled result of one identity (endpoint field 0 in entries). */
@@ -108,12 +105,20 @@ struct idres {
 
 void mseg_idres_free(struct idres *r);
 int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret);
-/* Only the entries of classes new since old was compiled (old's policies unchanged). */
+/*
+ * Only the entries of the classes new since old was compiled (x->new_list; old's policies
+ * unchanged): pols are the indices of the policies selecting the identity (old->pols). The
+ * entries added are also returned in *added (sorted; NULL when none), for the difference.
+ */
 int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idres *old,
-				  const bool *new_cls, const uint32_t *gone, size_t n_gone,
-				  struct idres **ret);
+				  const size_t *pols, size_t n_pols, const uint32_t *gone,
+				  size_t n_gone, struct idres **ret, struct mseg_table_entry **added,
+				  size_t *n_added);
 bool mseg_compile_peer_matches_class(const struct cctx *x, const struct mseg_policy *p,
 				     const struct mseg_peer *peer, size_t cls);
+/* The same for the peer at flat index flat_peer, memoised when cls is new (x->newhit). */
+bool mseg_compile_peer_hits(struct cctx *x, const struct mseg_policy *p, size_t flat_peer,
+			    const struct mseg_peer *peer, size_t cls);
 /* The classes a peer of policy p matches (memoised). */
 int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
 			      const struct mseg_peer *peer, const struct peer_memo **ret);
@@ -134,6 +139,11 @@ struct eprec {
 	uint32_t identity;
 	uint64_t digest; /* of what the identity is made of, to skip rebuilding it */
 	struct idres *res;
+	/* the most specific listed prefix holding ip (index, -1 for none), reused while the
+	 * prefixes and the address stay the same */
+	struct mseg_cidr ip;
+	int32_t prefix;
+	uint32_t topo; /* position in the topology */
 };
 
 struct mseg_compiler {
@@ -155,6 +165,8 @@ struct mseg_compiler {
 	size_t n_ep_identity;
 	struct mseg_cidr *prefixes; /* the listed prefixes, reused while no policy changes */
 	size_t n_prefixes;
+	uint32_t *cls_nums; /* the numbers of the security classes, ascending */
+	size_t n_cls_nums;
 	struct mseg_compiled *table; /* materialised on demand */
 };
 
@@ -187,8 +199,18 @@ struct upd {
 	struct idres **res;
 	size_t n_res;
 	bool *res_new; /* res[i] was compiled by this update */
+	/* res[i] is old res delta_base[i] minus the entries of the gone classes plus
+	 * delta_add[i] (set by the new-classes path, so the difference needs no merge) */
+	const struct idres **delta_base;
+	struct mseg_table_entry **delta_add;
+	size_t *n_delta_add;
+	uint32_t *gone; /* class numbers gone since the previous update, ascending */
+	size_t n_gone;
+	uint32_t *cls_nums; /* x.classes[].num */
 	struct eprec *eps;
 	size_t n_eps;
+	size_t *ep_pos; /* topology position -> index in eps */
+	int32_t *ep_prefix_prev; /* per topology position: the previous prefix, or -2 */
 };
 
 /* Grows *v (elements of size) so that index n fits. */

@@ -234,6 +234,19 @@ bool mseg_compile_peer_matches_class(const struct cctx *x, const struct mseg_pol
 	return cl->ident >= 0 && ident_matches_peer(x, p, peer, &x->idents[cl->ident]);
 }
 
+bool mseg_compile_peer_hits(struct cctx *x, const struct mseg_policy *p, size_t flat_peer,
+			    const struct mseg_peer *peer, size_t cls)
+{
+	int8_t *h;
+
+	if (!x->new_ord || x->new_ord[cls] < 0)
+		return mseg_compile_peer_matches_class(x, p, peer, cls);
+	h = &x->newhit[flat_peer * x->n_new + (size_t)x->new_ord[cls]];
+	if (!*h)
+		*h = mseg_compile_peer_matches_class(x, p, peer, cls) ? 1 : -1;
+	return *h > 0;
+}
+
 /* ---- ports ------------------------------------------------------------------------------ */
 
 /* The port a named port entry resolves to on dst (the flow's destination endpoint). */
@@ -621,24 +634,31 @@ static size_t pol_ns_lower(const struct cctx *x, const char *ns)
 	return lo;
 }
 
-/* Collects the rules of the policies selecting rc->self for rc->dir, in evaluation order. */
-static int gather(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t *cap_pols)
+/*
+ * Collects the rules of the policies selecting rc->self for rc->dir, in evaluation order. cand
+ * (when not NULL) are the only policies that can select it, known from a previous update.
+ */
+static int gather(struct rctx *rc, const size_t *cand, size_t n_cand, uint32_t **pols,
+		  size_t *n_pols, size_t *cap_pols)
 {
 	struct cctx *x = rc->x;
 	const char *ns = rc->self->rep->namespace;
 	_cleanup_free_ struct polref *refs = NULL;
 	size_t n_refs = 0, n_rules = 0, lo;
 
-	refs = malloc((x->set->n_policies + 1) * sizeof(*refs));
+	refs = malloc(((cand ? n_cand : x->set->n_policies) + 1) * sizeof(*refs));
 	if (!refs)
 		return -ENOMEM;
-	for (size_t i = x->n_pol_ns; i < x->n_pol_all; i++) {
+	for (size_t i = 0; cand && i < n_cand; i++)
+		if (mseg_compile_policy_selects(x, &x->set->policies[cand[i]], rc->self, rc->dir))
+			refs[n_refs++] = (struct polref){cand[i], &x->set->policies[cand[i]]};
+	for (size_t i = cand ? x->n_pol_all : x->n_pol_ns; i < x->n_pol_all; i++) {
 		size_t pol = x->pol_by_ns[i];
 
 		if (mseg_compile_policy_selects(x, &x->set->policies[pol], rc->self, rc->dir))
 			refs[n_refs++] = (struct polref){pol, &x->set->policies[pol]};
 	}
-	for (lo = pol_ns_lower(x, ns);
+	for (lo = cand ? x->n_pol_ns : pol_ns_lower(x, ns);
 	     lo < x->n_pol_ns && !strcmp(x->set->policies[x->pol_by_ns[lo]].namespace, ns); lo++) {
 		size_t pol = x->pol_by_ns[lo];
 
@@ -734,7 +754,7 @@ static int compile_dir(struct rctx *rc, uint32_t **pols, size_t *n_pols, size_t 
 	const struct peer_memo *pm;
 	int r;
 
-	r = gather(rc, pols, n_pols, cap_pols);
+	r = gather(rc, NULL, 0, pols, n_pols, cap_pols);
 	if (r < 0)
 		return r;
 
@@ -894,11 +914,12 @@ out:
  * that are gone are dropped.
  */
 int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idres *old,
-				  const bool *new_cls, const uint32_t *gone, size_t n_gone,
-				  struct idres **ret)
+				  const size_t *cand, size_t n_cand, const uint32_t *gone,
+				  size_t n_gone, struct idres **ret, struct mseg_table_entry **added,
+				  size_t *n_added)
 {
 	struct rctx rc = {.x = x, .self = &x->idents[ident]};
-	_cleanup_free_ uint32_t *m = NULL;
+	_cleanup_free_ uint32_t *m = NULL, *m_any = NULL;
 	uint32_t *pols = NULL;
 	size_t n_pols = 0, cap_pols = 0, n_keep = 0;
 	struct idres *res = NULL;
@@ -912,7 +933,8 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 		goto out;
 	}
 	for (int d = 0; d < 2 && r >= 0; d++) {
-		size_t n_any = 0, n_before;
+		size_t n_any = 0;
+		bool any_done = false;
 
 		rc.dir = d;
 		for (size_t pi = 0; pi < x->n_protos; pi++) {
@@ -922,37 +944,33 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 		}
 		free(rc.er);
 		rc.er = NULL;
-		r = gather(&rc, &pols, &n_pols, &cap_pols);
+		r = gather(&rc, cand, n_cand, &pols, &n_pols, &cap_pols);
 		if (r < 0)
 			break;
 		free(m);
+		free(m_any);
 		m = malloc((rc.n_er + 1) * sizeof(*m));
-		if (!m) {
+		m_any = malloc((rc.n_er + 1) * sizeof(*m_any));
+		if (!m || !m_any) {
 			r = -ENOMEM;
 			break;
 		}
 		rc.def = old->def[d];
 		for (size_t k = 0; k < rc.n_er; k++)
 			if (!rc.er[k].r->n_peers)
-				m[n_any++] = (uint32_t)k;
-		/* the ANY function again, as the fallback; its entries are already in old */
-		n_before = rc.n_out;
-		r = compute_remote(&rc, m, n_any, MSEG_ID_ANY, NULL, true);
-		rc.n_out = n_before;
-		for (size_t c = 0; r >= 0 && c < x->n_classes; c++) {
+				m_any[n_any++] = (uint32_t)k;
+		for (size_t ci = 0; r >= 0 && ci < x->n_new; ci++) {
+			size_t c = x->new_list[ci], n = 0;
 			const struct cclass *cl = &x->classes[c];
-			size_t n = 0;
 			bool relevant = false;
 
-			if (!new_cls[c])
-				continue;
 			for (size_t k = 0; k < rc.n_er; k++) {
 				const struct erule *e = &rc.er[k];
 				bool hit = !e->r->n_peers;
 
 				for (size_t pi = 0; !hit && pi < e->r->n_peers; pi++)
-					hit = mseg_compile_peer_matches_class(x, e->p,
-									      &e->r->peers[pi], c);
+					hit = mseg_compile_peer_hits(x, e->p, e->peer_off + pi,
+								     &e->r->peers[pi], c);
 				if (!hit)
 					continue;
 				m[n++] = (uint32_t)k;
@@ -960,10 +978,21 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 				    e->r->n_peers > 0 || (d == MSEG_DIR_EGRESS && cl->ident >= 0 &&
 							  ep_has_port(x->idents[cl->ident].rep, e));
 			}
-			if (relevant)
-				r = compute_remote(&rc, m, n, cl->num,
-						   cl->ident >= 0 ? x->idents[cl->ident].rep : NULL,
-						   false);
+			if (!relevant)
+				continue;
+			if (!any_done) {
+				/* the ANY function again, as the fallback of the new classes; its
+				 * entries are already in old */
+				size_t n_before = rc.n_out;
+
+				r = compute_remote(&rc, m_any, n_any, MSEG_ID_ANY, NULL, true);
+				rc.n_out = n_before;
+				any_done = true;
+				if (r < 0)
+					break;
+			}
+			r = compute_remote(&rc, m, n, cl->num,
+					   cl->ident >= 0 ? x->idents[cl->ident].rep : NULL, false);
 		}
 	}
 	if (r < 0)
@@ -1001,6 +1030,8 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 		memcpy(res->pols, old->pols, old->n_pols * sizeof(*res->pols));
 	res->n_pols = old->n_pols;
 	*ret = TAKE_PTR(res);
+	*n_added = rc.n_out;
+	*added = TAKE_PTR(rc.out);
 out:
 	for (size_t pi = 0; pi < x->n_protos; pi++)
 		free(rc.any_pieces[pi]);
