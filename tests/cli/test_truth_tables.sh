@@ -239,7 +239,8 @@ test_trace_and_matrix_usage_and_load_errors() {
 	"$MSEG" policy trace --help | grep -q 'TYPE:CODE/icmp' ||
 		{ echo "no icmp syntax in --help"; return 1; }
 	"$MSEG" policy matrix --help | grep -q -- '--default-deny' || return 1
-	for args in "--port 80/tcp" "--endpoints $topo --port 80/xyz" "--endpoints $topo --port 0/tcp" \
+	# (without --endpoints the commands ask msegd, so that is not a usage error)
+	for args in "--endpoints $topo" "--endpoints $topo --port 80/xyz" "--endpoints $topo --port 0/tcp" \
 		"--endpoints $topo --port 70000/tcp" "--endpoints $topo --port 256/icmp" \
 		"--endpoints $topo --port 80/tcp -o yaml" "--endpoints $topo --port 80/tcp --bogus"; do
 		# shellcheck disable=SC2086
