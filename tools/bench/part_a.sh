@@ -18,7 +18,10 @@ measure() {
 		SECONDS_PER=${SECONDS_PER:-0.25}
 		REPEAT=20000
 	else
-		SCALES=${SCALES:-10 1000 10000 100000}
+		# 100,000 rules only through BPF_PROG_TEST_RUN (a.1): programming 100,000 rules for
+		# every configuration of every trial does not fit the suite's 15 minutes on a shared
+		# 2-core machine (SCALES='10 1000 10000 100000' runs it).
+		SCALES=${SCALES:-10 1000 10000}
 		SECONDS_PER=${SECONDS_PER:-0.5}
 		REPEAT=100000
 	fi
@@ -28,7 +31,7 @@ measure() {
 	# ---- 1. BPF_PROG_TEST_RUN ------------------------------------------------------------------
 	bench_log "a.1 bpf-verdict (repeat $REPEAT, $TRIALS trials)"
 	counts=$(echo "$SCALES" | tr ' ' ',')
-	[ -n "$QUICK" ] && counts="$counts,100000" # cheap: the 100,000 point is always measured
+	case ",$counts," in *,100000,*) ;; *) counts="$counts,100000" ;; esac # cheap: always measured
 	if "$BUILD/tools/bench/bpf-verdict" --rules "$counts" --repeat "$REPEAT" --trials "$TRIALS" \
 		--json >"$BENCH_OUT/a_verdict.json" 2>"$BENCH_OUT/a_verdict.err"; then
 		jq -r '.results[] | "\(.rules) \(.allowed.median) \(.allowed.min) \(.allowed.max)
@@ -118,9 +121,12 @@ measure() {
 		for n in $LOADED; do
 			for cfg in $CONFIGS; do
 				case $cfg in nftlin | iptnft | iptleg) [ "$n" -gt "$LINEAR_MAX" ] && continue ;; esac
+				# a configuration that failed to program at this scale is not retried
+				grep -qx "$cfg $n" "$MT_DIR/failed" 2>/dev/null && continue
 				if ! MSEG_POLICY=$MT_DIR/policy$n.yaml cfg_on "$cfg" "$n" 2>"$MT_DIR/on.err"; then
 					bench_note "$cfg: could not be switched on at $n rules:" \
 						"$(head -c 240 "$MT_DIR/on.err" | tr '\n' ' ')"
+					echo "$cfg $n" >>"$MT_DIR/failed"
 					continue
 				fi
 				pps=$(blast 5001 "$SECONDS_PER")

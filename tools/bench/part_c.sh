@@ -9,6 +9,24 @@ BENCH_PART=c
 source "$(dirname "$0")/lib.sh"
 trap 'exit 143' INT TERM
 
+# agent_node bpf|nft: node ab or an with msegd on that backend and bench/src, bench/dst; the
+# address of dst in $MT_DIR/<node>.dst; probe servers in dst (5002 admitted, 6002 not).
+agent_node() {
+	local b=$1 node=a${1:0:1} p
+	node_create "$node" || return 1
+	agent_start "$node" --datapath "$b" --pod-cidr "10.20$([ "$b" = bpf ] && echo 1 || echo 2).0.0/20" ||
+		return 1
+	mseg_on "$node" namespace create bench >/dev/null || return 1
+	mseg_on "$node" run -d --name src --namespace bench -l app=src >/dev/null || return 1
+	mseg_on "$node" run -d --name dst --namespace bench -l app=dst >/dev/null || return 1
+	mseg_on "$node" ps -o json | jq -r '.[] | select(.name == "dst") | .ip' >"$MT_DIR/$node.dst"
+	[ -s "$MT_DIR/$node.dst" ] || return 1
+	for p in 5002 6002; do
+		mseg_on "$node" exec bench/dst -- "$RR" server --port $p --seconds 3600 >/dev/null 2>&1 &
+	done
+	sleep 0.3
+}
+
 # The measurements; globals they set (counts, configurations) feed the report.
 measure() {
 	if [ -n "$QUICK" ]; then
@@ -25,10 +43,32 @@ measure() {
 	sleep 0.2
 
 	SYSTEMS=""
-	bench_note "\`mseg apply\` to enforced: needs mseg apply (not yet integrated); the mseg rows are" \
-		"the real compiler and backend programmed by dp-load in the node (parse + compile + apply +" \
-		"attach, no agent)"
-	[ -x "$DPLOAD" ] && SYSTEMS="msegbpf msegnft"
+	# mseg through its agent: one node per backend (ab: bpf, an: nft), each with msegd and
+	# containers bench/src (app=src) and bench/dst (app=dst) made by `mseg run -d`.
+	if "$MSEG" --help 2>&1 | grep -qw apply; then
+		for b in bpf nft; do
+			if agent_node "$b"; then
+				SYSTEMS="$SYSTEMS apply$b"
+			else
+				bench_note "mseg apply on $b: the node could not be set up"
+			fi
+		done
+	else
+		bench_note "\`mseg apply\` to enforced: needs mseg apply (not yet integrated)"
+	fi
+	# dp-load (the same compiler and backends without the agent) only when the agent cannot
+	# apply, or when asked (DPLOAD_ROWS=1): it is the stage breakdown, not a peer.
+	if [ -x "$DPLOAD" ] && { [ -z "$SYSTEMS" ] || [ -n "${DPLOAD_ROWS:-}" ]; }; then
+		SYSTEMS="$SYSTEMS msegbpf msegnft"
+	fi
+	# The full applies get 60% of the time; the rest is kept for the one-change figures.
+	if [ -n "${BENCH_DEADLINE:-}" ]; then
+		APPLY_DEADLINE=$((EPOCHSECONDS + (BENCH_DEADLINE - EPOCHSECONDS) * 60 / 100))
+	else
+		APPLY_DEADLINE=
+	fi
+	apply_time_ok() { [ -z "$APPLY_DEADLINE" ] || [ "$EPOCHSECONDS" -lt "$APPLY_DEADLINE" ]; }
+	: >"$MT_DIR/failed"
 	SYSTEMS="$SYSTEMS nftset iptnft"
 	command -v iptables-legacy >/dev/null && SYSTEMS="$SYSTEMS iptleg"
 
@@ -37,11 +77,22 @@ measure() {
 		printf '%s\n' "table inet mbset {" "  chain mbfwd {" \
 			"    type filter hook forward priority 0;" "    jump rules" "  }" "}" >>"$1"
 	}
-	probe_ok() { on c1 "$RR" client --dst "$DST_IP" --port "$1" --count 1 --seconds 0.4 >/dev/null 2>&1; }
-	confirm() { probe_ok 5002 && ! probe_ok 6002; }
+	# probe_ok SYSTEM PORT: c1 (or the agent node's bench/src) gets an answer from PORT.
+	probe_ok() {
+		case $1 in
+		apply*)
+			local node=a${1#apply}
+			mseg_on "${node:0:2}" exec bench/src -- "$RR" client --dst "$(cat "$MT_DIR/${node:0:2}.dst")" \
+				--port "$2" --count 1 --seconds 0.4 >/dev/null 2>&1 ;;
+		*) on c1 "$RR" client --dst "$DST_IP" --port "$2" --count 1 --seconds 0.4 >/dev/null 2>&1 ;;
+		esac
+	}
+	confirm() { probe_ok "$1" 5002 && ! probe_ok "$1" 6002; }
 
 	apply_cmd() {
 		case $1 in
+		applybpf) mseg_on ab apply -f "$MT_DIR/policy.yaml" ;;
+		applynft) mseg_on an apply -f "$MT_DIR/policy.yaml" ;;
 		msegbpf | msegnft) mseg_load "${1#mseg}" ;;
 		nftset) on n1 nft -f "$MT_DIR/set-hooked.nft" ;;
 		iptnft) on n1 iptables-nft-restore -w <"$MT_DIR/hooked.ipt" ;;
@@ -50,6 +101,8 @@ measure() {
 	}
 	remove_cmd() {
 		case $1 in
+		applybpf) mseg_on ab delete policy "bench/bench-$n" ;;
+		applynft) mseg_on an delete policy "bench/bench-$n" ;;
 		msegbpf | msegnft) mseg_purge "${1#mseg}" ;;
 		nftset) on n1 nft delete table inet mbset ;;
 		iptnft) on n1 iptables-nft -w -F && on n1 iptables-nft -w -X ;;
@@ -59,28 +112,41 @@ measure() {
 
 	: >"$BENCH_OUT/c_apply.dat"
 	: >"$BENCH_OUT/c_change.dat"
+	: >"$BENCH_OUT/c_newep.dat"
 	for n in $SCALES; do
-		bench_time_ok || { bench_note "stopped before $n rules: time budget"; break; }
+		apply_time_ok || { bench_note "stopped before $n rules: time budget"; break; }
 		bench_log "c: $n rules"
+		DONE_SCALE=$n
 		gen_mseg_policy "$n" "$MT_DIR/policy.yaml"
 		gen_nft_set "$n" "$MT_DIR/set-hooked.nft"
 		hook_set "$MT_DIR/set-hooked.nft"
 		gen_ipt_linear "$n" "$MT_DIR/hooked.ipt"
 		sed -i 's/^COMMIT$/-A FORWARD -j MBLIN\nCOMMIT/' "$MT_DIR/hooked.ipt"
 		for t in $(seq 1 "$TRIALS"); do
-			bench_time_ok || { bench_note "$n rules: stopped after $((t - 1)) trials: time budget"; break; }
+			apply_time_ok || { bench_note "$n rules: stopped after $((t - 1)) trials: time budget"; break; }
 			for s in $SYSTEMS; do
-				confirm && { bench_note "$s: enforcing before the apply at $n (trial $t)"; }
+				grep -qx "$s" "$MT_DIR/failed" && continue
+				confirm "$s" && { bench_note "$s: enforcing before the apply at $n (trial $t)"; }
 				t0=${EPOCHREALTIME/./}
 				if ! apply_cmd "$s" >"$MT_DIR/apply.out" 2>"$MT_DIR/apply.err"; then
 					bench_note "$s: apply of $n rules failed: $(head -c 240 "$MT_DIR/apply.err" | tr '\n' ' ')"
+					echo "$s" >>"$MT_DIR/failed"
 					remove_cmd "$s" >/dev/null 2>&1
 					continue
 				fi
 				t1=${EPOCHREALTIME/./}
-				if confirm; then
+				# Enforced = the first probe round that sees it; if the command returned
+				# before its rules took effect, the time runs to the start of that round.
+				ok=
+				for k in 1 2 3 4 5 6; do
+					tc=${EPOCHREALTIME/./}
+					confirm "$s" && { ok=1; break; }
+				done
+				if [ -n "$ok" ]; then
+					[ "$k" -gt 1 ] && t1=$tc && bench_note "$s: enforced only after the command" \
+						"returned (probe round $k) at $n rules"
 					echo "$n $s $t $(awk -v us=$((t1 - t0)) 'BEGIN {printf "%.2f", us / 1000}')" \
-						"$(cat "$MT_DIR/apply.out")" >>"$BENCH_OUT/c_apply.dat"
+						"$(grep -a '^parse_ms=' "$MT_DIR/apply.out")" >>"$BENCH_OUT/c_apply.dat"
 				else
 					bench_note "**$s did not enforce after applying $n rules** (trial $t)"
 				fi
@@ -90,10 +156,12 @@ measure() {
 	done
 
 	# One changed rule at the largest size: the first filler peer moves to another address.
-	last=${SCALES##* }
+	# at the largest size the full applies reached
+	last=${DONE_SCALE:-${SCALES##* }}
 	bench_time_ok || { bench_note "one changed rule: not measured (time budget)"; return 0; }
 	bench_log "c: one changed rule at $last"
 	: >"$BENCH_OUT/c_change.dat"
+	: >"$BENCH_OUT/c_newep.dat"
 	gen_mseg_policy "$last" "$MT_DIR/policy.yaml"
 	sed '0,/cidr: 10\.64\.0\.0\/32/s//cidr: 10.127.255.254\/32/' "$MT_DIR/policy.yaml" \
 		>"$MT_DIR/policy2.yaml"
@@ -102,11 +170,51 @@ measure() {
 	gen_ipt_linear "$last" "$MT_DIR/hooked.ipt"
 	sed -i 's/^COMMIT$/-A FORWARD -j MBLIN\nCOMMIT/' "$MT_DIR/hooked.ipt"
 	for s in $SYSTEMS; do
+		grep -qx "$s" "$MT_DIR/failed" && continue
 		case $s in
+		applybpf | applynft)
+			node=a${s#apply}
+			node=${node:0:2}
+			# A new endpoint without any policy first, for the difference the policy makes.
+			for t in $(seq 1 "$TRIALS"); do
+				t0=${EPOCHREALTIME/./}
+				mseg_on "$node" run -d --name "old$t" --namespace bench -l app=dst >/dev/null ||
+					{ bench_note "$s: mseg run failed"; break; }
+				t1=${EPOCHREALTIME/./}
+				echo "$s-nopolicy $t $(awk -v us=$((t1 - t0)) 'BEGIN {printf "%.3f", us / 1000}')" \
+					>>"$BENCH_OUT/c_newep.dat"
+				mseg_on "$node" rm "bench/old$t" >/dev/null 2>&1
+			done
+			apply_cmd "$s" >/dev/null 2>&1 || { bench_note "$s: load for the change failed"; continue; }
+			for t in $(seq 1 "$TRIALS"); do
+				f=$MT_DIR/policy2.yaml
+				[ $((t % 2)) = 0 ] && f=$MT_DIR/policy.yaml
+				t0=${EPOCHREALTIME/./}
+				mseg_on "$node" apply -f "$f" >/dev/null || { bench_note "$s: changing one rule failed"; break; }
+				t1=${EPOCHREALTIME/./}
+				echo "$s $t $(awk -v us=$((t1 - t0)) 'BEGIN {printf "%.3f", us / 1000}')" \
+					>>"$BENCH_OUT/c_change.dat"
+			done
+			confirm "$s" || bench_note "**$s did not enforce after the changes**"
+			# One new endpoint the policy selects: from \`mseg run\` to attached with its policy.
+			for t in $(seq 1 "$TRIALS"); do
+				t0=${EPOCHREALTIME/./}
+				mseg_on "$node" run -d --name "new$t" --namespace bench -l app=dst >/dev/null ||
+					{ bench_note "$s: mseg run of a new endpoint failed"; break; }
+				t1=${EPOCHREALTIME/./}
+				echo "$s $t $(awk -v us=$((t1 - t0)) 'BEGIN {printf "%.3f", us / 1000}')" \
+					>>"$BENCH_OUT/c_newep.dat"
+				mseg_on "$node" rm "bench/new$t" >/dev/null 2>&1
+			done
+			n=$last remove_cmd "$s" >/dev/null 2>&1
+			;;
 		msegbpf | msegnft)
-			coproc DP { mseg_load "${s#mseg}" --serve 2>&1; }
+			coproc DP { mseg_load "${s#mseg}" --serve 2>"$MT_DIR/dp.err"; }
 			read -r -t 120 line <&"${DP[0]}"
-			case $line in parse_ms=*) ;; *) bench_note "dp-load --serve: $line"; continue ;; esac
+			case $line in parse_ms=*) ;; *)
+				bench_note "dp-load --serve: $line $(head -c 200 "$MT_DIR/dp.err" | tr '\n' ' ')"
+				continue ;;
+			esac
 			for t in $(seq 1 "$TRIALS"); do
 				f=$MT_DIR/policy2.yaml
 				[ $((t % 2)) = 0 ] && f=$MT_DIR/policy.yaml
@@ -118,7 +226,7 @@ measure() {
 				echo "$s $t $(awk -v us=$((t1 - t0)) 'BEGIN {printf "%.3f", us / 1000}') $line" \
 					>>"$BENCH_OUT/c_change.dat"
 			done
-			confirm || bench_note "**$s did not enforce after the changes**"
+			confirm "$s" || bench_note "**$s did not enforce after the changes**"
 			echo quit >&"${DP[1]}"
 			wait "$DP_PID" 2>/dev/null
 			mseg_purge "${s#mseg}" >/dev/null 2>&1
@@ -143,7 +251,7 @@ measure() {
 				echo "$s $t $(awk -v us=$((t1 - t0)) 'BEGIN {printf "%.3f", us / 1000}')" \
 					>>"$BENCH_OUT/c_change.dat"
 			done
-			confirm || bench_note "**$s did not enforce after the changes**"
+			confirm "$s" || bench_note "**$s did not enforce after the changes**"
 			remove_cmd "$s" >/dev/null 2>&1
 			;;
 		esac
@@ -156,7 +264,9 @@ measure() {
 report() {
 	label() {
 		case $1 in
-		msegbpf) echo "mseg eBPF (dp-load)" ;;
+		applybpf) echo "\`mseg apply\`, eBPF" ;;
+	applynft) echo "\`mseg apply\`, nft" ;;
+	msegbpf) echo "mseg eBPF (dp-load)" ;;
 		msegnft) echo "mseg nft (dp-load)" ;;
 		nftset) echo "\`nft -f\`, set-based" ;;
 		iptnft) echo "\`iptables-restore\` (nft), linear" ;;
@@ -181,18 +291,18 @@ report() {
 		echo "| ---: | --- | --- | ---: | --- | --- |"
 		for n in $SCALES; do
 			read -r nm _ <<<"$(ap "$n" nftset)"
-			read -r mm _ <<<"$(ap "$n" msegbpf)"
+			read -r mm _ <<<"$(ap "$n" applybpf)"
 			for s in $SYSTEMS; do
 				read -r m a b <<<"$(ap "$n" "$s")"
 				r=$(ratio "$m" "$nm")
 				g="" res=""
 				case $s in
-				msegbpf | msegnft) g="≤ 1.0"; res=$(met "$r" "<=" 1.0) ;;
+				applybpf | applynft) g="≤ 1.0"; res=$(met "$r" "<=" 1.0) ;;
 				iptnft | iptleg)
 					if [ "$n" = 100000 ]; then
 						g="mseg ≥ 10× faster"
 						rr=$(ratio "$m" "$mm" 1)
-						res="mseg eBPF ${rr}× faster: $(met "$rr" ">=" 10)"
+						res="\`mseg apply\` (eBPF) ${rr}× faster: $(met "$rr" ">=" 10)"
 					fi ;;
 				esac
 				echo "| $n | $(label "$s") | $(fmt_cell "$m" "$a" "$b" 1) | $r | $g | $res |"
@@ -214,34 +324,51 @@ report() {
 				print v["compile_ms"] + v["apply_ms"] }' "$BENCH_OUT/c_change.dat"))"
 			g="" res="" c=""
 			case $s in
-			msegbpf | msegnft) g="< 2 ms"; res=$(met "$cm" "<=" 2); c=$(fmt_cell "$cm" "$ca" "$cb" 2) ;;
+			applybpf | applynft) g="< 2 ms"; res=$(met "$m" "<=" 2) ;;
+			msegbpf | msegnft) c=$(fmt_cell "$cm" "$ca" "$cb" 2) ;;
 			esac
 			echo "| $(label "$s") | $(fmt_cell "$m" "$a" "$b" 2) | $c | $g | $res |"
 		done
-		echo "| one new endpoint at $last rules (mseg) | needs mseg apply (not yet integrated) | | < 2 ms | n/a |"
-		echo
-		echo "The mseg change is dp-load's \`apply FILE\`: it re-reads the whole policy file" \
-			"(parsing $last rules dominates the wall time), then runs the compiler update and" \
-			"applies the diff; the agent keeps policies parsed, so the goal is judged on compile +" \
-			"datapath. The peers' figures are the whole command (nft reads the ruleset to resolve" \
-			"the set; iptables rewrites the whole table)."
-		echo
-		echo "Stages of the mseg full apply (ms, medians over the trials; dp-load's own timers):"
-		echo
-		echo "| rules | backend | parse | compile | datapath apply | attach 2 endpoints |"
-		echo "| ---: | --- | ---: | ---: | ---: | ---: |"
-		for n in $SCALES; do
-			for s in msegbpf msegnft; do
-				for k in parse_ms compile_ms apply_ms attach_ms; do
-					# shellcheck disable=SC2046
-					stats $(awk -v n="$n" -v s="$s" -v k="$k" '$1 == n && $2 == s {
-						for (i = 5; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' \
-						"$BENCH_OUT/c_apply.dat") | cut -d' ' -f1
-				done | paste -sd' ' | awk -v n="$n" -v l="$(label "$s")" \
-					'$1 != "nan" {printf "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", n, l, $1, $2, $3, $4}'
-			done
+		for s in applybpf applynft; do
+			# shellcheck disable=SC2046
+			read -r m a b <<<"$(stats $(awk -v s="$s" '$1 == s {print $3}' "$BENCH_OUT/c_newep.dat"))"
+			# shellcheck disable=SC2046
+			read -r m0 a0 b0 <<<"$(stats $(awk -v s="$s-nopolicy" '$1 == s {print $3}' \
+				"$BENCH_OUT/c_newep.dat"))"
+			[ "$m" = nan ] && continue
+			d=$(awk -v x="$m" -v y="$m0" 'BEGIN {printf "%.2f", x - y}')
+			echo "| one new endpoint at $last rules: \`mseg run -d\`, $(label "$s" | sed 's/.*, //')" \
+				"(without policy: $(fmt_cell "$m0" "$a0" "$b0" 1)) | $(fmt_cell "$m" "$a" "$b" 2) |" \
+				"difference: $d | < 2 ms (difference) | $(met "$d" "<=" 2) |"
 		done
 		echo
+		echo "\`mseg apply\` rows: the CLI reads and sends the file, msegd parses it, runs the" \
+			"compiler update and applies the diff to its backend before answering; the goal is" \
+			"judged on that whole wall time. The dp-load rows re-read the file themselves (parsing" \
+			"$last rules dominates their wall time); their compile + datapath column is the part an" \
+			"agent cannot avoid. The peers' figures are the whole command (nft resolves the set" \
+			"element; iptables re-reads and rewrites the whole table). A new endpoint: \`mseg run -d\`" \
+			"of a container the $last-rule policy selects, until msegd answers (it attaches the" \
+			"endpoint with its policy before that; compare part d's setup without policy)."
+		echo
+		if grep -q ' mseg\(bpf\|nft\) ' "$BENCH_OUT/c_apply.dat" 2>/dev/null; then
+			echo "Stages of the mseg full apply (ms, medians over the trials; dp-load's own timers):"
+			echo
+			echo "| rules | backend | parse | compile | datapath apply | attach 2 endpoints |"
+			echo "| ---: | --- | ---: | ---: | ---: | ---: |"
+			for n in $SCALES; do
+				for s in msegbpf msegnft; do
+					for k in parse_ms compile_ms apply_ms attach_ms; do
+						# shellcheck disable=SC2046
+						stats $(awk -v n="$n" -v s="$s" -v k="$k" '$1 == n && $2 == s {
+							for (i = 5; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' \
+							"$BENCH_OUT/c_apply.dat") | cut -d' ' -f1
+					done | paste -sd' ' | awk -v n="$n" -v l="$(label "$s")" \
+						'$1 != "nan" {printf "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", n, l, $1, $2, $3, $4}'
+				done
+			done
+			echo
+		fi
 		echo "Reproduce: \`sudo QUICK=$QUICK SCALES='$SCALES' ./tools/bench/part_c.sh\`."
 		echo
 		[ -e "$BENCH_OUT/c.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/c.notes" && echo

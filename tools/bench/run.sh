@@ -34,7 +34,7 @@ trap 'exit 143' INT TERM
 if [ -n "$QUICK" ]; then
 	declare -A BUDGET=([a]=60 [b]=25 [c]=30 [d]=25 [e]=20)
 else
-	declare -A BUDGET=([a]=330 [b]=110 [c]=190 [d]=150 [e]=80)
+	declare -A BUDGET=([a]=330 [b]=90 [c]=240 [d]=130 [e]=90)
 fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
