@@ -176,6 +176,7 @@ static void upd_done(struct upd *u, bool keep_new_res)
 	free(x->new_ord);
 	free(x->newhit);
 	free(u->cls_nums);
+	free(u->pol_ids);
 	free(u->eps);
 	free(u->ep_pos);
 	free(u->ep_prefix_prev);
@@ -705,6 +706,19 @@ static int build_policy_index(const struct mseg_compiler *c, struct upd *u)
 	pol_ns = malloc((set->n_policies + 1) * sizeof(*pol_ns));
 	if (!x->peer_off || !x->pol_by_ns || !u->ph || !ns || !ns_off || !pol_ns)
 		return -ENOMEM;
+	/* The hint names no policy and the set lists the same ids in the same order: the peer
+	 * numbering and the protocols are the previous update's, and walking every rule of a
+	 * large set again costs more than the rest of a small change. */
+	u->same_pol_layout = u->hint && !u->hint->n_policies && c->pol_ids &&
+			     c->n_pol_ids == set->n_policies;
+	for (size_t i = 0; u->same_pol_layout && i < set->n_policies; i++)
+		u->same_pol_layout = set->policies[i].id == c->pol_ids[i];
+	if (u->same_pol_layout) {
+		memcpy(x->peer_off, c->peer_off, (set->n_policies + 1) * sizeof(*x->peer_off));
+		n_peers = c->peer_off[set->n_policies];
+		for (size_t i = 0; i < c->n_protos; i++)
+			seen[c->protos[i]] = true;
+	}
 	for (size_t i = 0; i < x->n_idents; i++) {
 		const char *name = x->idents[x->idents_by_ns[i]].rep->namespace;
 
@@ -714,7 +728,8 @@ static int build_policy_index(const struct mseg_compiler *c, struct upd *u)
 	for (size_t i = 0; i < set->n_policies; i++) {
 		const struct mseg_policy *p = &set->policies[i];
 
-		x->peer_off[i] = n_peers;
+		if (!u->same_pol_layout)
+			x->peer_off[i] = n_peers;
 		pol_ns[i] = -1;
 		if (p->kind == MSEG_KIND_CLUSTER_POLICY)
 			n_cluster++;
@@ -738,7 +753,7 @@ static int build_policy_index(const struct mseg_compiler *c, struct upd *u)
 					hi = mid;
 			}
 		}
-		for (int d = 0; d < 2; d++) {
+		for (int d = 0; d < 2 && !u->same_pol_layout; d++) {
 			const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
 			size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
 
@@ -752,6 +767,14 @@ static int build_policy_index(const struct mseg_compiler *c, struct upd *u)
 		r = policy_digest(c, u, p, &u->ph[i].hash);
 		if (r < 0)
 			return r;
+	}
+	x->peer_off[set->n_policies] = n_peers;
+	if (!u->same_pol_layout) {
+		u->pol_ids = malloc((set->n_policies + 1) * sizeof(*u->pol_ids));
+		if (!u->pol_ids)
+			return -ENOMEM;
+		for (size_t i = 0; i < set->n_policies; i++)
+			u->pol_ids[i] = set->policies[i].id;
 	}
 	u->n_ph = set->n_policies;
 	compile_sort(u->ph, u->n_ph, sizeof(*u->ph), polhash_cmp);
@@ -1017,6 +1040,8 @@ static void compiler_forget(struct mseg_compiler *c)
 	free(c->ep_identity);
 	free(c->prefixes);
 	free(c->cls_nums);
+	free(c->pol_ids);
+	free(c->peer_off);
 	mseg_compiled_free(c->table);
 }
 
@@ -1102,6 +1127,15 @@ int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topol
 	free(c->ipc);
 	c->ipc = TAKE_PTR(u.ipc);
 	c->n_ipc = u.n_ipc;
+	if (!u.same_pol_layout) {
+		free(c->pol_ids);
+		c->pol_ids = TAKE_PTR(u.pol_ids);
+		c->n_pol_ids = u.x.set->n_policies;
+		free(c->peer_off);
+		c->peer_off = TAKE_PTR(u.x.peer_off);
+		memcpy(c->protos, u.x.protos, u.x.n_protos);
+		c->n_protos = u.x.n_protos;
+	}
 	free(c->cls_nums);
 	c->cls_nums = TAKE_PTR(u.cls_nums);
 	c->n_cls_nums = u.x.n_classes;

@@ -167,6 +167,12 @@ struct mseg_compiler {
 	size_t n_prefixes;
 	uint32_t *cls_nums; /* the numbers of the security classes, ascending */
 	size_t n_cls_nums;
+	/* the policy set's layout: ids in set order, flat peer offsets ([n] = total), protocols */
+	uint32_t *pol_ids;
+	size_t n_pol_ids;
+	size_t *peer_off;
+	uint8_t protos[256];
+	size_t n_protos;
 	struct mseg_compiled *table; /* materialised on demand */
 };
 
@@ -207,6 +213,8 @@ struct upd {
 	uint32_t *gone; /* class numbers gone since the previous update, ascending */
 	size_t n_gone;
 	uint32_t *cls_nums; /* x.classes[].num */
+	bool same_pol_layout; /* peer_off and protos are the compiler's */
+	uint32_t *pol_ids;
 	struct eprec *eps;
 	size_t n_eps;
 	size_t *ep_pos; /* topology position -> index in eps */
