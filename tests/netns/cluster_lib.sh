@@ -136,3 +136,50 @@ cluster_etcd_stop() {
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
 	rm -f "$MT_DIR/etcd/etcd.pid"
 }
+
+# ---- msegd clusters (issue 7) ---------------------------------------------------------------
+
+# cluster_agent_start NODE INDEX [MSEGD ARGS...]: msegd in node NODE on the etcd store, its
+# underlay address 10.250.0.INDEX, the overlay's port and VNI.
+cluster_agent_start() {
+	local node=$1 idx=$2
+	shift 2
+	agent_start "$node" --store etcd --etcd-endpoints "$ETCD_URL" --etcd-prefix /mseg \
+		--node-ip "$(cluster_node_ip "$idx")" --vxlan-port "$CLUSTER_VXLAN_PORT" \
+		--vxlan-vni "$CLUSTER_VNI" "$@"
+}
+
+# cluster_up N [MSEGD ARGS...]: underlay, etcd in it, nodes n1..nN each with its agent, started
+# in order (so node nI gets pod CIDR slot I: 10.200.I.0/24).
+cluster_up() {
+	local n=$1 i
+	shift
+	cluster_underlay_create || return 1
+	cluster_etcd_start || return 1
+	for i in $(seq 1 "$n"); do
+		cluster_node_join "n$i" "$i" || return 1
+		cluster_agent_start "n$i" "$i" "$@" || return 1
+	done
+}
+
+# cluster_ep_field NODE NS/NAME FIELD: one field of a local endpoint of NODE.
+cluster_ep_field() {
+	mseg_on "$1" ps -o json | jq -r --arg ns "${2%/*}" --arg n "${2#*/}" \
+		'.[] | select(.namespace == $ns and .name == $n) | .'"$3"
+}
+
+# cluster_serve NODE NS/NAME PORT: a TCP echo server in that container, up before returning.
+cluster_serve() {
+	mseg_on "$1" exec "$2" -- socat TCP-LISTEN:"$3",fork,reuseaddr EXEC:/bin/cat \
+		>/dev/null 2>&1 &
+	wait_for 3 mseg_on "$1" exec "$2" -- sh -c "ss -ltn | grep -q ':$3 '" ||
+		fail "no server on $1 $2:$3"
+}
+
+# cluster_tcp NODE NS/NAME ADDR PORT [TIMEOUT]: that container reaches ADDR:PORT (echo back).
+cluster_tcp() {
+	local out
+	out=$(echo mseg-ping | mseg_on "$1" exec "$2" -- timeout 2 socat -T1 - \
+		TCP:"$3":"$4",connect-timeout="${5:-1}" 2>/dev/null)
+	[ "$out" = mseg-ping ]
+}
