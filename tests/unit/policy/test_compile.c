@@ -3,7 +3,8 @@
  * The compiler's table shape and its incremental updates: a hand-checked table for a small
  * case, and on random cases that an update after a change (endpoint added, relabelled or
  * removed; policy added, changed or removed) gives the same table as a fresh compile, and
- * that the reported diff applied to the old table yields the new one.
+ * that the reported diff applied to the old table yields the new one; the same through
+ * mseg_compiler_update_hinted() with correct hints, and that verify mode catches wrong ones.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <errno.h>
 
+#include "lib/macro.h"
 #include "policy/compile.h"
 #include "test_compile_gen.h"
 
@@ -183,17 +185,43 @@ static void assert_diff_applies(const struct mseg_compiled *old, const struct ms
 	free(rm);
 }
 
-static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_set *set)
+/* What mutate() changed, as a caller of mseg_compiler_update_hinted() names it. */
+struct change {
+	uint32_t eps[2];
+	size_t n_eps;
+	uint32_t pols[64];
+	size_t n_pols;
+	const char *ns[1];
+	size_t n_ns;
+};
+
+static void change_policy(struct change *ch, uint32_t id)
 {
-	switch (gen_below(g, 5)) {
+	assert_true(ch->n_pols < ARRAY_SIZE(ch->pols));
+	ch->pols[ch->n_pols++] = id;
+}
+
+/* One random change; with ch, also a namespace relabelled or an endpoint re-addressed, and
+ * what changed is recorded in ch. */
+static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_set *set,
+		   struct change *ch)
+{
+	struct change none;
+
+	if (!ch)
+		ch = &none;
+	*ch = (struct change){0};
+	switch (gen_below(g, ch == &none ? 5 : 7)) {
 	case 0: { /* relabel an endpoint */
 		struct mseg_endpoint *e = &t->endpoints[gen_below(g, t->n_endpoints)];
 
 		mseg_labels_set(&e->labels, gen_keys[gen_below(g, 3)], gen_vals[gen_below(g, 3)]);
+		ch->eps[ch->n_eps++] = e->id;
 		break;
 	}
 	case 1: /* remove the last endpoint */
 		if (t->n_endpoints > 1) {
+			ch->eps[ch->n_eps++] = t->endpoints[t->n_endpoints - 1].id;
 			struct mseg_topology tail = {.endpoints = &t->endpoints[t->n_endpoints - 1],
 						     .n_endpoints = 1};
 			struct mseg_endpoint *keep = t->endpoints;
@@ -232,20 +260,46 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 				v[t->n_endpoints].id = 1000 + gen_below(g, 1000);
 			}
 		} while (taken);
+		ch->eps[ch->n_eps++] = v[t->n_endpoints].id;
 		t->n_endpoints++;
 		mseg_topology_free(&other);
+		break;
+	}
+	case 5: { /* relabel a namespace */
+		struct mseg_namespace *ns = &t->namespaces[gen_below(g, t->n_namespaces)];
+
+		mseg_labels_set(&ns->labels, "team", gen_vals[gen_below(g, 3)]);
+		ch->ns[ch->n_ns++] = ns->name;
+		break;
+	}
+	case 6: { /* re-address an endpoint: needs no naming */
+		struct mseg_endpoint *e = &t->endpoints[gen_below(g, t->n_endpoints)];
+		struct mseg_cidr ip;
+		bool taken;
+
+		do {
+			ip = gen_v4(10, 200, gen_below(g, 2), 1 + gen_below(g, 254), 32);
+			taken = false;
+			for (size_t i = 0; i < t->n_endpoints; i++)
+				taken |= !mseg_cidr_cmp(&t->endpoints[i].ip, &ip);
+		} while (taken);
+		e->ip = ip;
 		break;
 	}
 	default: { /* replace the policy set with a new random one sharing some policies */
 		struct mseg_policy_set other = {0};
 
 		gen_policies(g, t, &other);
-		for (size_t i = 0; i < other.n_policies && i < set->n_policies; i++)
-			if (gen_chance(g, 60)) {
+		/* ids are positions + 1: a swapped-back policy is unchanged, the others are new,
+		 * changed or gone */
+		for (size_t i = 0; i < other.n_policies || i < set->n_policies; i++)
+			if (i < other.n_policies && i < set->n_policies && gen_chance(g, 60)) {
 				struct mseg_policy tmp = other.policies[i];
 
 				other.policies[i] = set->policies[i];
 				set->policies[i] = tmp;
+			} else {
+				change_policy(ch, (uint32_t)i + 1);
 			}
 		mseg_policy_set_free(set);
 		*set = other;
@@ -254,7 +308,22 @@ static void mutate(struct gen *g, struct mseg_topology *t, struct mseg_policy_se
 	}
 }
 
-static void test_incremental_equals_fresh(void **state)
+static struct mseg_compile_hint hint_of(const struct change *ch, bool verify)
+{
+	return (struct mseg_compile_hint){.endpoints = ch->eps,
+					  .n_endpoints = ch->n_eps,
+					  .policies = ch->pols,
+					  .n_policies = ch->n_pols,
+					  .namespaces = ch->ns,
+					  .n_namespaces = ch->n_ns,
+					  .verify = verify};
+}
+
+/*
+ * hinted: each step goes through mseg_compiler_update_hinted() with a correct hint (verified
+ * by the compiler on odd seeds), so the compiler skips what the hint says is unchanged.
+ */
+static void run_history(bool hinted)
 {
 	for (uint64_t seed = 1; seed <= 200; seed++) {
 		struct gen g = {.s = seed * 0x2545f4914f6cdd1dull | 1};
@@ -298,8 +367,17 @@ static void test_incremental_equals_fresh(void **state)
 			old->ipcache = NULL;
 			old->endpoint_identity = NULL;
 
-			mutate(&g, &t, &set);
-			assert_int_equal(mseg_compiler_update(c, &t, &set, &d), 0);
+			if (hinted) {
+				struct change ch;
+				struct mseg_compile_hint h;
+
+				mutate(&g, &t, &set, &ch);
+				h = hint_of(&ch, seed % 2);
+				assert_int_equal(mseg_compiler_update_hinted(c, &t, &set, &h, &d), 0);
+			} else {
+				mutate(&g, &t, &set, NULL);
+				assert_int_equal(mseg_compiler_update(c, &t, &set, &d), 0);
+			}
 			cur = mseg_compiler_table(c);
 			assert_non_null(cur);
 			assert_int_equal(mseg_compile(&t, &set, &opts, ids, &fresh), 0);
@@ -314,6 +392,150 @@ static void test_incremental_equals_fresh(void **state)
 		mseg_policy_set_free(&set);
 		mseg_topology_free(&t);
 	}
+}
+
+static void test_incremental_equals_fresh(void **state)
+{
+	run_history(false);
+}
+
+static void test_hinted_equals_fresh(void **state)
+{
+	run_history(true);
+}
+
+/* Copies what a compiler's table says, to compare after a failed update. */
+static struct mseg_compiled *table_copy(const struct mseg_compiled *cur)
+{
+	struct mseg_compiled *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	t->n_entries = cur->n_entries;
+	t->entries = malloc((cur->n_entries + 1) * sizeof(*t->entries));
+	t->n_defaults = cur->n_defaults;
+	t->n_ipcache = cur->n_ipcache;
+	t->n_endpoints = cur->n_endpoints;
+	for (int d = 0; d < 2; d++) {
+		t->defaults[d] = malloc((cur->n_defaults + 1) * sizeof(*t->defaults[d]));
+		memcpy(t->defaults[d], cur->defaults[d], cur->n_defaults * sizeof(*t->defaults[d]));
+	}
+	t->ipcache = malloc((cur->n_ipcache + 1) * sizeof(*t->ipcache));
+	t->endpoint_identity = malloc((cur->n_endpoints + 1) * sizeof(*t->endpoint_identity));
+	memcpy(t->entries, cur->entries, cur->n_entries * sizeof(*t->entries));
+	memcpy(t->ipcache, cur->ipcache, cur->n_ipcache * sizeof(*t->ipcache));
+	memcpy(t->endpoint_identity, cur->endpoint_identity,
+	       cur->n_endpoints * sizeof(*t->endpoint_identity));
+	return t;
+}
+
+/*
+ * A hint that misses a change (an endpoint relabelled, added or removed, a namespace
+ * relabelled, a policy changed, added or removed) fails the update in verify mode with
+ * -EBADMSG and leaves the compiler as it was; the right hint then succeeds.
+ */
+static void test_wrong_hint_caught(void **state)
+{
+	for (int what = 0; what < 7; what++)
+		for (uint64_t seed = 1; seed <= 20; seed++) {
+			struct gen g = {.s = seed * 0x9e3779b97f4a7c15ull | 1};
+			struct mseg_topology t = {0};
+			struct mseg_policy_set set = {0};
+			struct mseg_identities *ids = NULL;
+			struct mseg_compiler *c = NULL;
+			struct mseg_compiled *before, *fresh = NULL;
+			struct mseg_compile_hint h = {.verify = true};
+			uint32_t named = 0;
+			const char *ns_named = NULL;
+			int r;
+
+			gen_topology(&g, &t);
+			gen_policies(&g, &t, &set);
+			if (t.n_endpoints < 2 || !set.n_policies) {
+				mseg_policy_set_free(&set);
+				mseg_topology_free(&t);
+				continue;
+			}
+			assert_int_equal(mseg_identities_new(&ids), 0);
+			assert_int_equal(mseg_compiler_new(&c, ids, NULL), 0);
+			assert_int_equal(mseg_compiler_update(c, &t, &set, NULL), 0);
+			before = table_copy(mseg_compiler_table(c));
+
+			switch (what) {
+			case 0: /* an endpoint relabelled */
+				mseg_labels_set(&t.endpoints[0].labels, "wrong", "hint");
+				named = t.endpoints[0].id;
+				break;
+			case 1: /* an endpoint removed: the last one (kept allocated) */
+				named = t.endpoints[--t.n_endpoints].id;
+				break;
+			case 2: /* an endpoint added: the last one removed first, then back */
+				named = t.endpoints[t.n_endpoints - 1].id;
+				t.n_endpoints--;
+				assert_int_equal(mseg_compiler_update(c, &t, &set, NULL), 0);
+				mseg_compiled_free(before);
+				before = table_copy(mseg_compiler_table(c));
+				t.n_endpoints++;
+				break;
+			case 3: /* a namespace relabelled */
+				mseg_labels_set(&t.namespaces[0].labels, "wrong", "hint");
+				ns_named = t.namespaces[0].name;
+				break;
+			case 4: { /* a policy changed */
+				struct mseg_policy *p = &set.policies[0];
+
+				p->mode = p->mode == MSEG_MODE_AUDIT ? MSEG_MODE_ENFORCE
+								     : MSEG_MODE_AUDIT;
+				named = p->id;
+				break;
+			}
+			case 5: /* a policy removed: the last one (kept allocated) */
+				named = set.policies[--set.n_policies].id;
+				break;
+			default: /* a policy added: the last one removed first, then back */
+				named = set.policies[set.n_policies - 1].id;
+				set.n_policies--;
+				assert_int_equal(mseg_compiler_update(c, &t, &set, NULL), 0);
+				mseg_compiled_free(before);
+				before = table_copy(mseg_compiler_table(c));
+				set.n_policies++;
+			}
+			r = mseg_compiler_update_hinted(c, &t, &set, &h, NULL);
+			if (what == 3 && r == 0) {
+				/* a namespace without endpoints changes nothing the compiler uses */
+				bool used = false;
+
+				for (size_t i = 0; i < t.n_endpoints; i++)
+					used |= !strcmp(t.endpoints[i].namespace, ns_named);
+				assert_false(used);
+			} else {
+				assert_int_equal(r, -EBADMSG);
+				assert_tables_equal(mseg_compiler_table(c), before);
+			}
+			/* the right hint */
+			if (what < 3) {
+				h.endpoints = &named;
+				h.n_endpoints = 1;
+			} else if (what == 3) {
+				h.namespaces = &ns_named;
+				h.n_namespaces = 1;
+			} else {
+				h.policies = &named;
+				h.n_policies = 1;
+			}
+			assert_int_equal(mseg_compiler_update_hinted(c, &t, &set, &h, NULL), 0);
+			assert_int_equal(mseg_compile(&t, &set, NULL, ids, &fresh), 0);
+			assert_tables_equal(mseg_compiler_table(c), fresh);
+			if (what == 1)
+				t.n_endpoints++;
+			if (what == 5)
+				set.n_policies++;
+			mseg_compiled_free(fresh);
+			mseg_compiled_free(before);
+			mseg_compiler_free(c);
+			mseg_identities_free(ids);
+			mseg_policy_set_free(&set);
+			mseg_topology_free(&t);
+		}
 }
 
 /* x/a (app=web) allows ingress from app=db on TCP 80-90, denies 85 (Policy), ipBlock 10.0.0.0/8
@@ -489,6 +711,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_small_table),
 	    cmocka_unit_test(test_incremental_equals_fresh),
+	    cmocka_unit_test(test_hinted_equals_fresh),
+	    cmocka_unit_test(test_wrong_hint_caught),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
