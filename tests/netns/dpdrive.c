@@ -5,6 +5,7 @@
  *
  *   dpdrive --datapath nft|bpf [--default-deny] [--group N] [--bpf-dir DIR]
  *           --endpoints FILE [-f POLICY]... [--attach NS/NAME=HOSTIF,MAC]... [--serve]
+ *           [--timing]
  *   dpdrive --datapath nft|bpf [--bpf-dir DIR] --purge
  *
  * Without --serve it applies the compiled table, attaches the endpoints and exits (the
@@ -41,12 +42,21 @@ struct attach {
 };
 
 struct drive {
+	bool timing; /* --timing: how long each backend call took, on stderr */
 	const struct mseg_datapath_ops *ops;
 	struct mseg_datapath *dp;
 	struct mseg_topology topo;
 	struct mseg_identities *ids;
 	struct mseg_compiler *compiler;
 };
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static void print_diag(const struct mseg_diag *d)
 {
@@ -88,7 +98,12 @@ static int apply_files(struct drive *dr, char **files, size_t n)
 	if (r < 0)
 		fprintf(stderr, "dpdrive: compiling: %s\n", strerror(-r));
 	else {
+		double t0 = now_ms();
+
 		r = dr->ops->apply(dr->dp, &diff);
+		if (dr->timing)
+			fprintf(stderr, "timing: apply %zu added, %zu removed: %.3f ms\n",
+				diff.n_added, diff.n_removed, now_ms() - t0);
 		if (r < 0)
 			fprintf(stderr, "dpdrive: applying (%zu added, %zu removed): %s: %s\n",
 				diff.n_added, diff.n_removed, strerror(-r), backend_error(dr));
@@ -159,7 +174,10 @@ static int do_attach(struct drive *dr, const struct attach *a)
 	ep.identity = t && idx < t->n_endpoints ? t->endpoint_identity[idx] : 0;
 	snprintf(ep.namespace, sizeof(ep.namespace), "%s", e->namespace);
 	snprintf(ep.name, sizeof(ep.name), "%s", e->name);
+	double t0 = now_ms();
 	r = dr->ops->endpoint_attach(dr->dp, &ep);
+	if (dr->timing && r == 0)
+		fprintf(stderr, "timing: attach %s/%s: %.3f ms\n", a->ns, a->name, now_ms() - t0);
 	if (r < 0)
 		fprintf(stderr, "dpdrive: attaching '%s/%s' on '%s': %s: %s\n", a->ns, a->name,
 			a->ifname, strerror(-r), backend_error(dr));
@@ -272,7 +290,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: dpdrive --datapath nft|bpf [--default-deny] [--group N] [--bpf-dir DIR]\n"
 		"               --endpoints FILE [-f POLICY]... [--attach NS/NAME=HOSTIF,MAC]...\n"
-		"               [--serve]\n"
+		"               [--serve] [--timing]\n"
 		"       dpdrive --datapath nft|bpf [--bpf-dir DIR] --purge\n");
 }
 
@@ -288,6 +306,7 @@ int main(int argc, char **argv)
 		{"purge", no_argument, NULL, 'P'},
 		{"serve", no_argument, NULL, 's'},
 		{"bpf-dir", required_argument, NULL, 'b'},
+		{"timing", no_argument, NULL, 't'},
 		{},
 	};
 	struct mseg_datapath_config cfg = {.nflog_group = 7};
@@ -335,6 +354,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			cfg.bpf_dir = optarg;
+			break;
+		case 't':
+			dr.timing = true;
 			break;
 		default:
 			usage();

@@ -201,6 +201,10 @@ test_nft_anti_spoofing() {
 	expect_reach tcp "$db" "$web" 80 yes || return 1
 	# a forged MAC: the container changes its own
 	ip -n "$MT-c$db" link set eth0 address 02:00:00:00:de:ad || return 1
+	# an address change flushes the device's neighbours, the gateway's permanent one too
+	local hmac
+	hmac=$(ip -n "$MT-n1" -br link show "${MT}h$db" | awk '{print $3}')
+	ip -n "$MT-c$db" neigh replace 169.254.1.1 lladdr "$hmac" dev eth0 nud permanent
 	ip -n "$MT-n1" neigh replace "${NFT_IPS[$db]}" lladdr 02:00:00:00:de:ad dev "${MT}h$db" \
 		nud permanent
 	expect_reach tcp "$db" "$web" 80 no || return 1
@@ -223,15 +227,15 @@ test_nft_events_decoded() {
 	ev=$(dp_cmd events 1500) || { fail "events failed"; return 1; }
 	echo "$ev" | head -5
 	# ingress drop at web: isolation by the lowest-id policy selecting web (web-in, id 1)
-	echo "$ev" | jq -e --arg s "${NFT_IPS[$db]}" --arg d "${NFT_IPS[$web]}" \
-		'select(.saddr == $s and .daddr == $d and .dport == 80 and .proto == 6 and
+	echo "$ev" | jq -s -e --arg s "${NFT_IPS[$db]}" --arg d "${NFT_IPS[$web]}" \
+		'any(.[]; .saddr == $s and .daddr == $d and .dport == 80 and .proto == 6 and
 		 .verdict == "dropped" and .dir == "ingress" and .reason == 2 and
 		 .decided_by.kind == "isolation" and .decided_by.policy == 1 and
 		 .endpoint == 1 and .src_identity >= 256 and .dst_identity >= 256)' \
 		>/dev/null || { fail "no isolation drop event for db -> web:80"; return 1; }
 	# egress drop at tool: rule 0 of tool-no-prod (id 2), reason policy deny
-	echo "$ev" | jq -e --arg s "${NFT_IPS[$tool]}" \
-		'select(.saddr == $s and .dport == 81 and .dir == "egress" and .reason == 1 and
+	echo "$ev" | jq -s -e --arg s "${NFT_IPS[$tool]}" \
+		'any(.[]; .saddr == $s and .dport == 81 and .dir == "egress" and .reason == 1 and
 		 .decided_by.kind == "rule" and .decided_by.policy == 2 and
 		 .decided_by.rule == 0 and .decided_by.dir == "egress" and .endpoint == 4)' \
 		>/dev/null || { fail "no deny-rule drop event for tool -> web:81"; return 1; }
