@@ -85,10 +85,14 @@ check-unit: all
 check-netns: all
 	$(Q)BUILD=$(BUILD) ./tests/run-all.sh netns
 
-.PHONY: demo
+.PHONY: demo demo-cluster
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) ./examples/demo.sh
+
+demo-cluster: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) ./examples/demo-cluster.sh
 
 .PHONY: bench
 bench: deps
@@ -117,6 +121,7 @@ help:
 	@echo '  check          deps + build + every test; last line "N passed, N failed"'
 	@echo '  check-unit     unit tests only;  check-netns: namespace tests only'
 	@echo '  demo           deps + build + the prod/dev story in a throwaway node namespace'
+	@echo '  demo-cluster   deps + build + the story on three nodes with etcd and the VXLAN overlay'
 	@echo '  bench          deps + build + the benchmark suite (QUICK=1 for a short run)'
 	@echo '  install        install binaries and the msegd systemd unit (PREFIX, DESTDIR)'
 	@echo '  clean          remove $(BUILD)/'
