@@ -103,3 +103,132 @@ cl_enforce() {
 }
 test_cluster_enforce_bpf() { cl_enforce bpf; }
 test_cluster_enforce_nft() { cl_enforce nft; }
+
+# ---- node failure and rejoin -----------------------------------------------------------------
+
+cl_node_alive() { # NODE OF: NODE's agent lists node OF as alive (true/false)
+	[ "$(mseg_on "$1" node ls -o json | jq -r --arg n "$2" '.[] | select(.name == $n) | .alive')" = "$3" ]
+}
+
+test_cluster_node_failure_and_rejoin() {
+	local cidr
+	cl_ready --datapath bpf --node-ttl 3 || return $?
+	cl_story || return 1
+	cidr=$(mseg_on n2 status -o json | jq -r .pod_cidr)
+	[ "$cidr" = 10.200.2.0/24 ] || fail "n2 pod CIDR is $cidr" || return 1
+	agent_kill n2 KILL
+	# After the TTL (3 s) the others drop n2 and its endpoint web2.
+	wait_for 10 cl_remote_is n1 1 || fail "n1 still has $(cl_remote_count n1) remote endpoints" ||
+		return 1
+	wait_for 5 cl_remote_is n3 2 || fail "n3 still has $(cl_remote_count n3) remote endpoints" ||
+		return 1
+	wait_for 5 cl_node_alive n1 n2 false || fail "n1 still sees n2 alive" || return 1
+	expect_fail "n1 route to n2 is gone" sh -c "ip -n $MT-n1 route | grep -q 10.200.2.0/24" ||
+		return 1
+	# web3 (n3) is unaffected: client on n1 still reaches it through the overlay.
+	cl_expect "n3 unaffected" allow n1 prod/client "$WEB3" 80 || return 1
+	# Rejoin: same pod CIDR, web2 back in everyone's view, reachable again.
+	cluster_agent_start n2 2 --datapath bpf --node-ttl 3 || return 1
+	cidr=$(mseg_on n2 status -o json | jq -r .pod_cidr)
+	[ "$cidr" = 10.200.2.0/24 ] || fail "n2 rejoined with pod CIDR $cidr" || return 1
+	wait_for 10 cl_remote_is n1 2 || fail "n1 did not see web2 again" || return 1
+	wait_for 5 cl_node_alive n3 n2 true || fail "n3 does not see n2 again" || return 1
+	cl_expect "web2 back" allow n1 prod/client "$WEB2" 80 || return 1
+}
+
+# ---- etcd stopped and restarted --------------------------------------------------------------
+
+test_cluster_etcd_restart() {
+	local f out
+	cl_ready --datapath nft || return $?
+	cl_story || return 1
+	f=$(cl_policy_web)
+	mseg_on n1 apply -f "$f" >/dev/null || return 1
+	wait_for 5 cl_blocked n1 prod/other "$WEB2" 80 || fail "policy never enforced" || return 1
+	cluster_etcd_stop
+	sleep 1
+	# enforcement goes on without etcd: allowed stays allowed, denied stays denied
+	cl_expect "etcd down: client -> web2" allow n1 prod/client "$WEB2" 80 || return 1
+	cl_expect "etcd down: other -> web3" deny n1 prod/other "$WEB3" 80 || return 1
+	out=$(mseg_on n2 status -o json | jq -r .store.connected)
+	[ "$out" = false ] || fail "n2 status says connected=$out with etcd down" || return 1
+	# a change made while etcd is away is published when it is back
+	mseg_on n3 delete policy prod/web-from-client >/dev/null || return 1
+	cluster_etcd_start || return 1
+	wait_for 15 sh -c "[ \"\$(MSEG_SOCKET=$(node_socket n1) ip netns exec $MT-n1 $MSEG \
+		status -o json | jq -r .store.connected)\" = true ]" ||
+		fail "n1 did not reconnect: $(mseg_on n1 status)" || return 1
+	wait_for 10 cluster_tcp n1 prod/other "$WEB2" 80 ||
+		fail "the delete made on n3 during the outage did not reach n2" || return 1
+	for n in n1 n2 n3; do
+		out=$(mseg_on "$n" get policies -o json | jq length)
+		[ "$out" = 0 ] || fail "$n still has $out policies" || return 1
+	done
+}
+
+# ---- identities allocated concurrently on three nodes ----------------------------------------
+
+test_cluster_identities_concurrent() {
+	local n i out
+	cl_ready --datapath bpf || return $?
+	mseg_on n1 namespace create prod -l env=prod >/dev/null || return 1
+	wait_for 5 cl_has_ns n3 prod || return 1
+	wait_for 5 cl_has_ns n2 prod || return 1
+	# 50 endpoints over 3 nodes, 5 label sets shared by all nodes (overlapping), at once
+	for n in 1 2 3; do
+		(
+			for i in $(seq "$n" 3 50); do
+				mseg_on "n$n" run -d --name "e$i" --namespace prod \
+					-l app=a$((i % 5)) -l tier=t$((i % 2)) >/dev/null || exit 1
+			done
+		) &
+	done
+	wait
+	for n in n1 n2 n3; do
+		wait_for 20 sh -c "[ \"\$(MSEG_SOCKET=$(node_socket $n) ip netns exec $MT-$n $MSEG \
+			status -o json | jq '.endpoints.local + .endpoints.remote')\" = 50 ]" ||
+			fail "$n does not see 50 endpoints" || return 1
+	done
+	sleep 1
+	for n in n1 n2 n3; do
+		mseg_on "$n" get identities -o json |
+			jq -c '[.[] | {id, labels}] | sort_by(.id)' \
+				>"$MT_DIR/ids.$n" || return 1
+	done
+	out=$(jq length "$MT_DIR/ids.n1")
+	[ "$out" -ge 5 ] || fail "only $out identities on n1" || return 1
+	# one id per label set, and no id for two label sets
+	[ "$(jq '[.[].id] | unique | length' "$MT_DIR/ids.n1")" = "$out" ] ||
+		fail "an id is used twice: $(cat "$MT_DIR/ids.n1")" || return 1
+	for n in n2 n3; do
+		cmp -s "$MT_DIR/ids.n1" "$MT_DIR/ids.$n" ||
+			fail "identities differ between n1 and $n: $(cat "$MT_DIR/ids.n1") vs $(cat "$MT_DIR/ids.$n")" ||
+			return 1
+	done
+	# the label sets as etcd numbered them: 10 distinct sets (5 apps x 2 tiers)
+	[ "$out" = 10 ] || fail "expected 10 identities, got $out: $(cat "$MT_DIR/ids.n1")" ||
+		return 1
+}
+
+# ---- the underlay filter follows the node list -----------------------------------------------
+
+test_cluster_vxlan_from_unknown_dropped() {
+	local x="$MT-x" before after
+	cl_ready --datapath bpf || return $?
+	mseg_on n1 run -d --name c1 >/dev/null || return 1
+	expect_output_contains "filter lists the nodes" "10.250.0.3" \
+		on n1 nft list set inet mseg_overlay nodes || return 1
+	ip netns add "$x" || return 1
+	ip -n "$x" link set lo up
+	ip netns exec "$x" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 || return 1
+	cluster_attach "$x" 99 || return 1
+	"$OVERLAY_TOOL" -n "$x" up mseg_vxlan "$CLUSTER_VNI" 10.250.0.99 "$CLUSTER_CIDR" 9 1450 \
+		"$CLUSTER_VXLAN_PORT" >/dev/null || return 1
+	"$OVERLAY_TOOL" -n "$x" peer-add mseg_vxlan 10.250.0.1 10.200.1.0/24 || return 1
+	before=$("$OVERLAY_TOOL" -n "$MT-n1" filter-counter | awk '{print $2}')
+	expect_fail "x does not reach c1" on x ping -c3 -i0.2 -W1 10.200.1.1 || return 1
+	after=$("$OVERLAY_TOOL" -n "$MT-n1" filter-counter | awk '{print $2}')
+	[ "$((after - before))" -ge 3 ] ||
+		fail "counter went from $before to $after, expected +3 drops" || return 1
+}
