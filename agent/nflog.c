@@ -161,9 +161,11 @@ int mseg_nflog_msg_parse(const struct nlmsghdr *nlh, struct mseg_nflog_packet *p
 		if (mnl_attr_get_payload_len(c.tb[NFULA_TIMESTAMP]) <
 		    sizeof(struct nfulnl_msg_packet_timestamp))
 			return -EINVAL;
-		const struct nfulnl_msg_packet_timestamp *t =
-			mnl_attr_get_payload(c.tb[NFULA_TIMESTAMP]);
-		p->time_ns = be64toh(t->sec) * 1000000000ull + be64toh(t->usec) * 1000ull;
+		/* netlink attributes are 4-byte aligned only: copy before reading the u64s */
+		struct nfulnl_msg_packet_timestamp t;
+
+		memcpy(&t, mnl_attr_get_payload(c.tb[NFULA_TIMESTAMP]), sizeof(t));
+		p->time_ns = be64toh(t.sec) * 1000000000ull + be64toh(t.usec) * 1000ull;
 	}
 	if (c.tb[NFULA_PAYLOAD]) {
 		p->payload = mnl_attr_get_payload(c.tb[NFULA_PAYLOAD]);
