@@ -175,6 +175,7 @@ static void upd_done(struct upd *u, bool keep_new_res)
 	free(x->new_list);
 	free(x->new_ord);
 	free(x->newhit);
+	free(x->peer_group);
 	free(u->cls_nums);
 	free(u->pol_ids);
 	free(u->eps);
@@ -663,6 +664,79 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 	return 0;
 }
 
+/* Numbers the peers of the set by what they match (x->peer_group, x->n_groups). */
+static int build_peer_groups(struct cctx *x)
+{
+	const struct mseg_policy_set *set = x->set;
+	size_t n = x->peer_off[set->n_policies], mask = 15;
+	_cleanup_free_ uint64_t *hash = NULL;
+	_cleanup_free_ uint32_t *slots = NULL; /* flat peer + 1 of a group's first peer */
+	_cleanup_free_ const struct mseg_policy **pol = NULL;
+	_cleanup_free_ const struct mseg_peer **peer = NULL;
+	size_t f = 0;
+
+	while (mask + 1 < 2 * n)
+		mask = mask << 1 | 1;
+	x->peer_group = malloc((n + 1) * sizeof(*x->peer_group));
+	hash = malloc((n + 1) * sizeof(*hash));
+	pol = malloc((n + 1) * sizeof(*pol));
+	peer = malloc((n + 1) * sizeof(*peer));
+	slots = calloc(mask + 1, sizeof(*slots));
+	if (!x->peer_group || !hash || !pol || !peer || !slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n_policies; i++) {
+		const struct mseg_policy *p = &set->policies[i];
+
+		for (int d = 0; d < 2; d++) {
+			const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
+			size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
+
+			for (size_t k = 0; k < nr; k++)
+				for (size_t j = 0; j < rules[k].n_peers; j++, f++) {
+					pol[f] = p;
+					peer[f] = &rules[k].peers[j];
+				}
+		}
+	}
+	for (f = 0; f < n; f++) {
+		size_t s;
+
+		hash[f] = mseg_compile_peer_digest(pol[f], peer[f]);
+		for (s = hash[f] & mask; slots[s]; s = (s + 1) & mask) {
+			size_t g = slots[s] - 1;
+
+			if (hash[g] == hash[f] && mseg_compile_peer_same(pol[g], peer[g], pol[f], peer[f]))
+				break;
+		}
+		if (slots[s]) {
+			x->peer_group[f] = x->peer_group[slots[s] - 1];
+			continue;
+		}
+		slots[s] = (uint32_t)f + 1;
+		x->peer_group[f] = (uint32_t)x->n_groups++;
+	}
+	return 0;
+}
+
+/* The peer groups: the previous update's while the policies are the same, in the same order. */
+static int peer_groups(const struct mseg_compiler *c, struct upd *u)
+{
+	struct cctx *x = &u->x;
+	size_t n = x->set->n_policies;
+	bool same = u->same_pol_layout || (u->policies_same && c->n_pol_ids == n);
+
+	for (size_t i = 0; same && !u->same_pol_layout && i < n; i++)
+		same = x->set->policies[i].id == c->pol_ids[i];
+	if (!same || !c->peer_group)
+		return build_peer_groups(x);
+	x->peer_group = malloc((x->peer_off[n] + 1) * sizeof(*x->peer_group));
+	if (!x->peer_group)
+		return -ENOMEM;
+	memcpy(x->peer_group, c->peer_group, x->peer_off[n] * sizeof(*x->peer_group));
+	x->n_groups = c->n_groups;
+	return 0;
+}
+
 /* A policy's digest; with a hint, the previous one for a policy the hint does not name (see
  * endpoint_digest()). */
 static int policy_digest(const struct mseg_compiler *c, const struct upd *u,
@@ -925,7 +999,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 	}
 	if (x->n_new && x->n_new <= NEWHIT_MAX_CLASSES) {
 		x->new_ord = malloc((x->n_classes + 1) * sizeof(*x->new_ord));
-		x->newhit = calloc(x->n_memo * x->n_new + 1, sizeof(*x->newhit));
+		x->newhit = calloc(x->n_groups * x->n_new + 1, sizeof(*x->newhit));
 		if (!x->new_ord || !x->newhit)
 			return -ENOMEM;
 		for (size_t i = 0; i < x->n_classes; i++)
@@ -1042,6 +1116,7 @@ static void compiler_forget(struct mseg_compiler *c)
 	free(c->cls_nums);
 	free(c->pol_ids);
 	free(c->peer_off);
+	free(c->peer_group);
 	mseg_compiled_free(c->table);
 }
 
@@ -1095,6 +1170,8 @@ int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topol
 			    u.ph[i].id == c->ph[i].id && u.ph[i].hash == c->ph[i].hash;
 	}
 	if (r >= 0)
+		r = peer_groups(c, &u);
+	if (r >= 0)
 		r = build_classes(c, &u);
 	if (r >= 0)
 		r = plan_and_compile(c, &u);
@@ -1133,6 +1210,9 @@ int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topol
 		c->n_pol_ids = u.x.set->n_policies;
 		free(c->peer_off);
 		c->peer_off = TAKE_PTR(u.x.peer_off);
+		free(c->peer_group);
+		c->peer_group = TAKE_PTR(u.x.peer_group);
+		c->n_groups = u.x.n_groups;
 		memcpy(c->protos, u.x.protos, u.x.n_protos);
 		c->n_protos = u.x.n_protos;
 	}

@@ -6,7 +6,9 @@
  */
 #include <string.h>
 
+#include "policy/cidr.h"
 #include "policy/compile_internal.h"
+#include "policy/labels.h"
 
 /* One multiply per word: the digest is read for every policy on every update. */
 static uint64_t h_u64(uint64_t h, uint64_t v)
@@ -121,4 +123,77 @@ uint64_t mseg_compile_endpoint_digest(const struct mseg_endpoint *e, const struc
 		h = h_u64(h_str(h, e->ports[i].name),
 			  (uint64_t)e->ports[i].port << 8 | e->ports[i].proto);
 	return h;
+}
+
+/* What decides whether peer q of policy p matches a class: its selectors or its ipBlock, and
+ * for a namespaced policy's peer without a namespaceSelector, the policy's namespace. */
+static bool peer_scoped(const struct mseg_policy *p, const struct mseg_peer *q)
+{
+	return q->kind != MSEG_PEER_IPBLOCK && !q->has_ns_sel &&
+	       p->kind != MSEG_KIND_CLUSTER_POLICY;
+}
+
+uint64_t mseg_compile_peer_digest(const struct mseg_policy *p, const struct mseg_peer *q)
+{
+	uint64_t h = 0x84222325cbf29ce4ull;
+
+	h = h_u64(h, q->kind << 2 | q->has_ns_sel << 1 | q->has_ep_sel);
+	if (q->kind == MSEG_PEER_IPBLOCK) {
+		h = h_cidr(h_u64(h, q->ipblock.n_except), &q->ipblock.cidr);
+		for (size_t e = 0; e < q->ipblock.n_except; e++)
+			h = h_cidr(h, &q->ipblock.except[e]);
+		return h;
+	}
+	h = h_u64(h, peer_scoped(p, q));
+	if (peer_scoped(p, q))
+		h = h_str(h, p->namespace);
+	if (q->has_ns_sel)
+		h = h_sel(h, &q->ns_sel);
+	if (q->has_ep_sel)
+		h = h_sel(h, &q->ep_sel);
+	return h;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool sel_same(const struct mseg_selector *a, const struct mseg_selector *b)
+{
+	if (mseg_labels_cmp(&a->match_labels, &b->match_labels) || a->n_exprs != b->n_exprs)
+		return false;
+	for (size_t i = 0; i < a->n_exprs; i++) {
+		const struct mseg_selector_expr *x = &a->exprs[i], *y = &b->exprs[i];
+
+		if (x->op != y->op || strcmp(x->key, y->key) || x->n_values != y->n_values)
+			return false;
+		for (size_t k = 0; k < x->n_values; k++)
+			if (strcmp(x->values[k], y->values[k]))
+				return false;
+	}
+	return true;
+}
+
+bool mseg_compile_peer_same(const struct mseg_policy *pa, const struct mseg_peer *a,
+			    const struct mseg_policy *pb, const struct mseg_peer *b)
+{
+	if (a->kind != b->kind || a->has_ns_sel != b->has_ns_sel || a->has_ep_sel != b->has_ep_sel)
+		return false;
+	if (a->kind == MSEG_PEER_IPBLOCK) {
+		if (mseg_cidr_cmp(&a->ipblock.cidr, &b->ipblock.cidr) ||
+		    a->ipblock.cidr.prefixlen != b->ipblock.cidr.prefixlen ||
+		    a->ipblock.n_except != b->ipblock.n_except)
+			return false;
+		for (size_t e = 0; e < a->ipblock.n_except; e++)
+			if (mseg_cidr_cmp(&a->ipblock.except[e], &b->ipblock.except[e]) ||
+			    a->ipblock.except[e].prefixlen != b->ipblock.except[e].prefixlen)
+				return false;
+		return true;
+	}
+	if (peer_scoped(pa, a) != peer_scoped(pb, b) ||
+	    (peer_scoped(pa, a) && !str_same(pa->namespace, pb->namespace)))
+		return false;
+	return (!a->has_ns_sel || sel_same(&a->ns_sel, &b->ns_sel)) &&
+	       (!a->has_ep_sel || sel_same(&a->ep_sel, &b->ep_sel));
 }

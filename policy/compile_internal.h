@@ -90,7 +90,10 @@ struct cctx {
 	size_t *new_list;
 	size_t n_new;
 	int32_t *new_ord; /* per class: position in new_list or -1; NULL when not memoised */
-	int8_t *newhit;
+	int8_t *newhit;   /* indexed by peer group rather than peer */
+	/* peers that match the same classes share a group (policies repeat their peers) */
+	uint32_t *peer_group; /* per flat peer */
+	size_t n_groups;
 };
 
 /* The compiled result of one identity (endpoint field 0 in entries). */
@@ -171,6 +174,8 @@ struct mseg_compiler {
 	uint32_t *pol_ids;
 	size_t n_pol_ids;
 	size_t *peer_off;
+	uint32_t *peer_group;
+	size_t n_groups;
 	uint8_t protos[256];
 	size_t n_protos;
 	struct mseg_compiled *table; /* materialised on demand */
@@ -228,6 +233,10 @@ ssize_t mseg_compile_res_find(struct idres *const *v, size_t n, uint32_t identit
 uint64_t mseg_compile_policy_digest(const struct mseg_policy *p);
 uint64_t mseg_compile_endpoint_digest(const struct mseg_endpoint *e,
 				      const struct mseg_labels *ns_labels);
+/* Peers matching the same classes whatever the topology: a digest, then the exact test. */
+uint64_t mseg_compile_peer_digest(const struct mseg_policy *p, const struct mseg_peer *q);
+bool mseg_compile_peer_same(const struct mseg_policy *pa, const struct mseg_peer *a,
+			    const struct mseg_policy *pb, const struct mseg_peer *b);
 /* The difference between the compiler's previous state and the update u. */
 int mseg_compile_diff(const struct mseg_compiler *c, const struct upd *u,
 		      struct mseg_table_diff *d);

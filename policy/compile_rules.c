@@ -241,7 +241,7 @@ bool mseg_compile_peer_hits(struct cctx *x, const struct mseg_policy *p, size_t 
 
 	if (!x->new_ord || x->new_ord[cls] < 0)
 		return mseg_compile_peer_matches_class(x, p, peer, cls);
-	h = &x->newhit[flat_peer * x->n_new + (size_t)x->new_ord[cls]];
+	h = &x->newhit[x->peer_group[flat_peer] * x->n_new + (size_t)x->new_ord[cls]];
 	if (!*h)
 		*h = mseg_compile_peer_matches_class(x, p, peer, cls) ? 1 : -1;
 	return *h > 0;
