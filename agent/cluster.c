@@ -605,7 +605,7 @@ int mseg_cluster_fd(const struct mseg_agent *a)
 	return a->cluster ? a->cluster->epfd : -1;
 }
 
-static void reconcile_now(struct mseg_agent *a, struct mseg_cluster *c)
+static void reconcile_now(struct mseg_agent *a, struct mseg_cluster *c, bool resynced)
 {
 	struct timespec t0;
 	double m0 = mseg_cluster_now_ms();
@@ -621,6 +621,8 @@ static void reconcile_now(struct mseg_agent *a, struct mseg_cluster *c)
 	clock_gettime(CLOCK_REALTIME, &t0);
 	c->last_reconcile = t0;
 	c->last_reconcile_ms = mseg_cluster_now_ms() - m0;
+	if (resynced)
+		c->resync_reconcile_ms = c->last_reconcile_ms;
 	/* identities of new local endpoints are known now: publish them */
 	c->need_publish = true;
 }
@@ -628,6 +630,7 @@ static void reconcile_now(struct mseg_agent *a, struct mseg_cluster *c)
 void mseg_cluster_process(struct mseg_agent *a)
 {
 	struct mseg_cluster *c = a->cluster;
+	bool resynced = false;
 	uint64_t ticks;
 	int r;
 
@@ -641,12 +644,14 @@ void mseg_cluster_process(struct mseg_agent *a)
 		if (r < 0 && r != -ERANGE)
 			log_errno(r, "cluster: etcd watch");
 	}
-	if (c->need_resync)
+	if (c->need_resync) {
 		resync(a, c);
+		resynced = !c->need_resync;
+	}
 	watch_register(c);
 	lease_renew(a, c);
 	if (c->need_reconcile)
-		reconcile_now(a, c);
+		reconcile_now(a, c, resynced);
 	if (c->need_publish && c->synced_once && mseg_cluster_store_usable(c))
 		mseg_cluster_publish(a);
 }

@@ -71,6 +71,8 @@ struct mseg_cluster {
 	char last_error[256];
 	struct timespec last_sync; /* realtime of the last full resync */
 	uint64_t resyncs, watch_events;
+	double last_resync_ms; /* read + merge of the last full resync */
+	double resync_reconcile_ms; /* the reconcile that followed it */
 
 	/* the cluster view */
 	struct mseg_cluster_node *nodes;

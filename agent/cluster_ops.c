@@ -122,7 +122,12 @@ int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_o
 			      (json_int_t)mseg_cluster_container_mtu(a), "vxlan_port",
 			      (int)c->opt.vxlan_port, "vni", (json_int_t)c->opt.vni));
 		json_object_set_new(o, "last_reconcile",
-				    json_pack("{s:o}", "time", time_json(&c->last_reconcile)));
+				    json_pack("{s:o,s:f}", "time", time_json(&c->last_reconcile),
+					      "cluster_ms", c->last_reconcile_ms));
+		json_object_set_new(json_object_get(o, "store"), "last_resync_ms",
+				    json_real(c->last_resync_ms));
+		json_object_set_new(json_object_get(o, "store"), "resync_reconcile_ms",
+				    json_real(c->resync_reconcile_ms));
 	}
 	*result = o;
 	return 0;

@@ -623,6 +623,7 @@ int mseg_cluster_resync(struct mseg_agent *a)
 	mseg_kvmap_clear(&old_pol);
 	merge_finish(a, &m);
 	c->resyncs++;
+	c->last_resync_ms = mseg_cluster_now_ms() - t0;
 	clock_gettime(CLOCK_REALTIME, &c->last_sync);
 	c->synced_once = true;
 	c->need_publish = true;

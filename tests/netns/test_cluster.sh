@@ -232,3 +232,76 @@ test_cluster_vxlan_from_unknown_dropped() {
 	[ "$((after - before))" -ge 3 ] ||
 		fail "counter went from $before to $after, expected +3 drops" || return 1
 }
+
+# ---- figures: propagation to every node, full resync with 1,000 remote endpoints --------------
+
+# cl_block_time NODE NS/NAME ADDR PORT: from inside the container, probes until the first
+# refused/timed-out connection and prints when (epoch seconds) that probe started.
+cl_block_time() {
+	mseg_on "$1" exec "$2" -- sh -c "while t=\$(date +%s.%N); echo x | timeout 1 socat -T0.3 - \
+		TCP:$3:$4,connect-timeout=0.15 2>/dev/null | grep -q x; do :; done; echo \$t"
+}
+
+# cl_percentiles FILE: "median MS p99 MS" of a file of seconds, one per line
+cl_percentiles() {
+	sort -n "$1" | awk '{v[NR] = $1 * 1000} END {
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		i = int(NR * 0.99 + 0.999); if (i > NR) i = NR
+		printf "median %.0f ms, p99 %.0f ms (n=%d)", m, v[i], NR }'
+}
+
+test_cluster_bench_propagation_and_resync() {
+	local rounds=${CLUSTER_BENCH_ROUNDS:-20} i f t0 b2 b3 out res rec n
+	local report=${CLUSTER_BENCH_OUT:-$MT_DIR/cluster-bench.txt}
+	cl_ready --datapath bpf || return $?
+	cl_story || return 1
+	f=$(cl_policy_web)
+	: >"$MT_DIR/prop"
+	for i in $(seq 1 "$rounds"); do
+		cl_block_time n1 prod/other "$WEB2" 80 >"$MT_DIR/b2" &
+		cl_block_time n1 prod/other "$WEB3" 80 >"$MT_DIR/b3" &
+		sleep 0.3
+		t0=$(date +%s.%N)
+		mseg_on n1 apply -f "$f" >/dev/null || return 1
+		wait
+		b2=$(cat "$MT_DIR/b2") b3=$(cat "$MT_DIR/b3")
+		[ -n "$b2" ] && [ -n "$b3" ] || fail "round $i: no block time" || return 1
+		awk -v a="$t0" -v x="$b2" -v y="$b3" \
+			'BEGIN { m = (x > y ? x : y) - a; printf "%.4f\n", m < 0 ? 0 : m }' \
+			>>"$MT_DIR/prop"
+		mseg_on n1 delete policy prod/web-from-client >/dev/null || return 1
+		wait_for 5 cluster_tcp n1 prod/other "$WEB2" 80 0.3 || return 1
+		wait_for 5 cluster_tcp n1 prod/other "$WEB3" 80 0.3 || return 1
+	done
+	res=$(cl_percentiles "$MT_DIR/prop")
+	echo "propagation apply(n1) -> enforced on n2 and n3: $res" | tee "$report"
+
+	# 1,000 endpoints of a node "ghost" (50 label sets), written straight into etcd
+	python3 - "$ETCD_URL" <<'PY' || return 1
+import base64, json, sys, urllib.request
+url = sys.argv[1]
+b = lambda s: base64.b64encode(s.encode()).decode()
+for i in range(1000):
+    v = {"node": "ghost", "namespace": "prod", "name": "g%d" % i,
+         "labels": {"app": "g%d" % (i % 50)}, "ports": [],
+         "ip": "10.200.%d.%d" % (100 + i // 250, 1 + i % 250), "identity": 0, "id_labels": ""}
+    req = urllib.request.Request(url + "/v3/kv/put", data=json.dumps(
+        {"key": b("/mseg/endpoints/ghost/prod/g%d" % i), "value": b(json.dumps(v))}).encode())
+    urllib.request.urlopen(req, timeout=5).read()
+PY
+	wait_for 30 cl_remote_is n1 1002 || fail "n1 sees $(cl_remote_count n1) remote endpoints" ||
+		return 1
+	mseg_on n1 apply -f "$f" >/dev/null || return 1
+	# a full resync: etcd restarts, every agent reads the whole prefix again and reconciles
+	n=$(mseg_on n1 status -o json | jq .store.resyncs)
+	cluster_etcd_stop
+	cluster_etcd_start || return 1
+	wait_for 20 sh -c "[ \"\$(MSEG_SOCKET=$(node_socket n1) ip netns exec $MT-n1 $MSEG \
+		status -o json | jq .store.resyncs)\" -gt $n ]" || fail "n1 did not resync" || return 1
+	out=$(mseg_on n1 status -o json)
+	rec=$(jq -r '"read+merge \(.store.last_resync_ms | floor) ms, reconcile \(.store.resync_reconcile_ms | floor) ms"' <<<"$out")
+	echo "full resync with $(jq .endpoints.remote <<<"$out") remote endpoints on n1: $rec" |
+		tee -a "$report"
+	cl_expect "after resync: other -> web2 still denied" deny n1 prod/other "$WEB2" 80 ||
+		return 1
+}
