@@ -894,12 +894,14 @@ ssize_t mseg_compile_res_find(struct idres *const *v, size_t n, uint32_t identit
 	return -1;
 }
 
-/* Does some rule of policy pol (any direction) have a peer matching one of the new classes?
- * Tested class by class: computing every peer's full class list would cost a full compile. */
-static bool policy_touches(struct cctx *x, size_t pol, bool any_new_ident)
+/* The directions (bit 1 << enum mseg_dir) where some rule of policy pol has a peer matching
+ * one of the new classes. Tested class by class: computing every peer's full class list would
+ * cost a full compile. */
+static unsigned policy_touches(struct cctx *x, size_t pol, bool any_new_ident)
 {
 	const struct mseg_policy *p = &x->set->policies[pol];
 	size_t flat = x->peer_off[pol]; /* peers are numbered ingress rules first, in order */
+	unsigned dirs = 0;
 
 	for (int d = 0; d < 2; d++) {
 		const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
@@ -912,15 +914,15 @@ static bool policy_touches(struct cctx *x, size_t pol, bool any_new_ident)
 			if (!rule->n_peers && d == MSEG_DIR_EGRESS && any_new_ident)
 				for (size_t j = 0; j < rule->n_ports; j++)
 					if (rule->ports[j].named_port)
-						return true;
+						dirs |= 1u << d;
 			for (size_t j = 0; j < rule->n_peers; j++, flat++)
-				for (size_t i = 0; i < x->n_new; i++)
+				for (size_t i = 0; !(dirs & 1u << d) && i < x->n_new; i++)
 					if (mseg_compile_peer_hits(x, p, flat, &rule->peers[j],
 								   x->new_list[i]))
-						return true;
+						dirs |= 1u << d;
 		}
 	}
-	return false;
+	return dirs;
 }
 
 /* Few new classes (the common incremental case): memoise which peers match them, as every
@@ -1035,10 +1037,11 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 					dirty = true; /* cannot happen: it would have changed */
 					break;
 				}
+				/* touch: 4 | the directions, once known */
 				if (!touch[pi->hash])
 					touch[pi->hash] =
-					    policy_touches(x, pi->hash, any_new_ident) ? 1 : -1;
-				classes = touch[pi->hash] > 0;
+					    (int8_t)(4 | policy_touches(x, pi->hash, any_new_ident));
+				classes = touch[pi->hash] & 3;
 			}
 			if (!dirty && !classes) {
 				u->res[u->n_res++] = c->res[old];
@@ -1047,6 +1050,7 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 			if (!dirty) {
 				/* the policies selecting it are the ones that did before */
 				const struct polhash *pi = NULL;
+				unsigned dirs = u->n_gone ? 3 : 0;
 
 				r = mseg_compile_grow((void **)&cand, &cap_cand, o->n_pols,
 						      sizeof(*cand));
@@ -1058,11 +1062,18 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 					if (!pi)
 						break; /* cannot happen: it would have changed */
 					cand[k] = pi->hash;
+					if (!x->n_new)
+						continue;
+					if (!touch[pi->hash])
+						touch[pi->hash] = (int8_t)(4 | policy_touches(
+									   x, pi->hash,
+									   any_new_ident));
+					dirs |= (unsigned)touch[pi->hash] & 3;
 				}
 				if (o->n_pols && !pi)
 					goto full;
 				r = mseg_compile_identity_classes(
-					    x, i, o, cand, o->n_pols, u->gone, u->n_gone,
+				    x, i, o, cand, o->n_pols, dirs, u->gone, u->n_gone,
 					    &u->res[u->n_res], &u->delta_add[u->n_res],
 					    &u->n_delta_add[u->n_res]);
 				if (r < 0)

@@ -110,13 +110,14 @@ void mseg_idres_free(struct idres *r);
 int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret);
 /*
  * Only the entries of the classes new since old was compiled (x->new_list; old's policies
- * unchanged): pols are the indices of the policies selecting the identity (old->pols). The
+ * unchanged): pols are the indices of the policies selecting the identity (old->pols), dirs
+ * the directions (bit 1 << enum mseg_dir) where some rule of theirs may reach a new class. The
  * entries added are also returned in *added (sorted; NULL when none), for the difference.
  */
 int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idres *old,
-				  const size_t *pols, size_t n_pols, const uint32_t *gone,
-				  size_t n_gone, struct idres **ret, struct mseg_table_entry **added,
-				  size_t *n_added);
+				  const size_t *pols, size_t n_pols, unsigned dirs,
+				  const uint32_t *gone, size_t n_gone, struct idres **ret,
+				  struct mseg_table_entry **added, size_t *n_added);
 bool mseg_compile_peer_matches_class(const struct cctx *x, const struct mseg_policy *p,
 				     const struct mseg_peer *peer, size_t cls);
 /* The same for the peer at flat index flat_peer, memoised when cls is new (x->newhit). */

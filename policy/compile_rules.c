@@ -150,7 +150,8 @@ int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
 			      const struct mseg_peer *peer, const struct peer_memo **ret)
 {
 	const struct mseg_policy *p = &x->set->policies[pol];
-	struct peer_memo *m = &x->memo[flat_peer];
+	/* peers of one group match the same classes: one memo for all of them */
+	struct peer_memo *m = &x->memo[x->peer_group[flat_peer]];
 	size_t cap = 0;
 	int r;
 
@@ -914,9 +915,9 @@ out:
  * that are gone are dropped.
  */
 int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idres *old,
-				  const size_t *cand, size_t n_cand, const uint32_t *gone,
-				  size_t n_gone, struct idres **ret, struct mseg_table_entry **added,
-				  size_t *n_added)
+				  const size_t *cand, size_t n_cand, unsigned dirs,
+				  const uint32_t *gone, size_t n_gone, struct idres **ret,
+				  struct mseg_table_entry **added, size_t *n_added)
 {
 	struct rctx rc = {.x = x, .self = &x->idents[ident]};
 	_cleanup_free_ uint32_t *m = NULL, *m_any = NULL;
@@ -936,6 +937,8 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 		size_t n_any = 0;
 		bool any_done = false;
 
+		if (!(dirs & 1u << d))
+			continue; /* no rule of its policies for d reaches a new class */
 		rc.dir = d;
 		for (size_t pi = 0; pi < x->n_protos; pi++) {
 			free(rc.any_pieces[pi]);
