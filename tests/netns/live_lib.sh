@@ -18,6 +18,12 @@ live_node() {
 	agent_start n1 --pod-cidr "$LIVE_POD_CIDR" "$@"
 }
 
+# live_mseg ARGS...: live_mseg without `ip netns exec`'s private mount namespace and /sys
+# remount, which the CLI does not need: the suites call it hundreds of times.
+live_mseg() {
+	MSEG_SOCKET=$(node_socket n1) nsenter --net="/run/netns/$MT-n1" "$MSEG" "$@"
+}
+
 # live_ready: skip (77) unless what the live suites need is there.
 live_ready() {
 	command -v jq >/dev/null || { skip "jq is not installed"; return; }
@@ -37,7 +43,7 @@ live_run() {
 	local ns=$1 name=$2 l args=()
 	shift 2
 	for l in "$@"; do args+=(-l "$l"); done
-	mseg_on n1 run -d --name "$name" --namespace "$ns" "${args[@]}" \
+	live_mseg run -d --name "$name" --namespace "$ns" "${args[@]}" \
 		--port serve-80-tcp:80/TCP --port serve-81-tcp:81/TCP \
 		--port serve-80-udp:80/UDP --port serve-81-udp:81/UDP >/dev/null
 }
@@ -46,17 +52,17 @@ live_run() {
 # namespaces and leave again, so x, y and z get 10.200.0.4/30, .8/30 and .12/30.
 live_topology() {
 	local ns pod got want
-	mseg_on n1 namespace create x -l ns=x -l env=prod >/dev/null || return 1
-	mseg_on n1 namespace create y -l ns=y -l env=dev >/dev/null || return 1
-	mseg_on n1 namespace create z -l ns=z >/dev/null || return 1
-	mseg_on n1 namespace create fill >/dev/null || return 1
-	for pod in f1 f2 f3; do mseg_on n1 run -d --name "$pod" --namespace fill >/dev/null || return 1; done
+	live_mseg namespace create x -l ns=x -l env=prod >/dev/null || return 1
+	live_mseg namespace create y -l ns=y -l env=dev >/dev/null || return 1
+	live_mseg namespace create z -l ns=z >/dev/null || return 1
+	live_mseg namespace create fill >/dev/null || return 1
+	for pod in f1 f2 f3; do live_mseg run -d --name "$pod" --namespace fill >/dev/null || return 1; done
 	for ns in x y z; do
 		for pod in a b c; do live_run "$ns" "$pod" "pod=$pod" || return 1; done
-		[ $ns = z ] || mseg_on n1 run -d --name "f$ns" --namespace fill >/dev/null || return 1
+		[ $ns = z ] || live_mseg run -d --name "f$ns" --namespace fill >/dev/null || return 1
 	done
-	mseg_on n1 rm fill/f1 fill/f2 fill/f3 fill/fx fill/fy >/dev/null || return 1
-	got=$(mseg_on n1 ps -o json | jq -r '.[] | "\(.namespace)/\(.name)=\(.ip)"' | sort | tr '\n' ' ')
+	live_mseg rm fill/f1 fill/f2 fill/f3 fill/fx fill/fy >/dev/null || return 1
+	got=$(live_mseg ps -o json | jq -r '.[] | "\(.namespace)/\(.name)=\(.ip)"' | sort | tr '\n' ' ')
 	want="x/a=10.200.0.4 x/b=10.200.0.5 x/c=10.200.0.6 y/a=10.200.0.8 y/b=10.200.0.9 "
 	want+="y/c=10.200.0.10 z/a=10.200.0.12 z/b=10.200.0.13 z/c=10.200.0.14 "
 	[ "$got" = "$want" ] || fail "the topology's addresses are not laid out as expected:
@@ -177,9 +183,9 @@ live_policies_clear() {
 	local ref kind
 	while read -r kind ref; do
 		[ -n "$ref" ] || continue
-		mseg_on n1 delete policy "$ref" --kind "$kind" >/dev/null || return 1
-	done < <(mseg_on n1 get policies -o json | jq -r '.[] |
+		live_mseg delete policy "$ref" --kind "$kind" >/dev/null || return 1
+	done < <(live_mseg get policies -o json | jq -r '.[] |
 		"\(.kind) \(if .namespace then "\(.namespace)/\(.name)" else .name end)"')
-	[ "$(mseg_on n1 get policies -o json | jq length)" = 0 ] ||
-		fail "policies left after deleting them all: $(mseg_on n1 get policies -o json)"
+	[ "$(live_mseg get policies -o json | jq length)" = 0 ] ||
+		fail "policies left after deleting them all: $(live_mseg get policies -o json)"
 }

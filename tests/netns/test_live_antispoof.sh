@@ -12,7 +12,7 @@ SPOOF_REASON_IP=4
 SPOOF_REASON_MAC=5
 
 spoof_netns() { echo "$MT-n1-${1%/*}_${1#*/}"; }
-spoof_field() { mseg_on n1 ps -o json | jq -r --arg r "$1" '.[] | select("\(.namespace)/\(.name)" == $r) | .'"$2"; }
+spoof_field() { live_mseg ps -o json | jq -r --arg r "$1" '.[] | select("\(.namespace)/\(.name)" == $r) | .'"$2"; }
 
 # spoof_send NS/NAME SRC_IP DST_IP WORD: one UDP datagram WORD from SRC_IP inside the container.
 spoof_send() {
@@ -51,9 +51,9 @@ spoof_attached() {
 spoof_setup() {
 	live_ready || return
 	live_node --datapath "$1" || return 1
-	mseg_on n1 namespace create x >/dev/null || return 1
+	live_mseg namespace create x >/dev/null || return 1
 	local p
-	for p in a b c; do mseg_on n1 run -d --name $p --namespace x -l pod=$p >/dev/null || return 1; done
+	for p in a b c; do live_mseg run -d --name $p --namespace x -l pod=$p >/dev/null || return 1; done
 	if ! spoof_attached "$1" "$(spoof_field x/a interface)"; then
 		skip "msegd --datapath $1 does not attach to endpoints yet"
 		return

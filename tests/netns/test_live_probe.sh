@@ -29,14 +29,14 @@ probe_sockets() {
 # Three containers; drops by protocol and source inside y/a and x/b.
 probe_small_topology() {
 	live_node || return 1
-	mseg_on n1 namespace create x -l ns=x >/dev/null || return 1
-	mseg_on n1 namespace create y -l ns=y >/dev/null || return 1
-	mseg_on n1 run -d --name a --namespace x -l pod=a >/dev/null || return 1
-	mseg_on n1 run -d --name b --namespace x -l pod=b >/dev/null || return 1
-	mseg_on n1 run -d --name a --namespace y -l pod=a >/dev/null || return 1
+	live_mseg namespace create x -l ns=x >/dev/null || return 1
+	live_mseg namespace create y -l ns=y >/dev/null || return 1
+	live_mseg run -d --name a --namespace x -l pod=a >/dev/null || return 1
+	live_mseg run -d --name b --namespace x -l pod=b >/dev/null || return 1
+	live_mseg run -d --name a --namespace y -l pod=a >/dev/null || return 1
 }
 
-probe_ip() { mseg_on n1 ps -o json | jq -r --arg r "$1" '.[] | select("\(.namespace)/\(.name)" == $r) | .ip'; }
+probe_ip() { live_mseg ps -o json | jq -r --arg r "$1" '.[] | select("\(.namespace)/\(.name)" == $r) | .ip'; }
 
 test_live_probe_sees_drops_per_protocol_and_source() {
 	live_ready || return
@@ -72,7 +72,7 @@ y/a  . . .
 EOF
 	local pp
 	for pp in 80/tcp 81/tcp 81/udp 8/icmp; do
-		mseg_on n1 probe --port "$pp" -o json >"$MT_DIR/got" || return 1
+		live_mseg probe --port "$pp" -o json >"$MT_DIR/got" || return 1
 		live_compare "$pp" "$MT_DIR/want" "$MT_DIR/got" || return 1
 	done
 }
@@ -84,7 +84,7 @@ test_live_probe_leaves_nothing_behind() {
 	xa=$(probe_ip x/a) || return 1
 	probe_nft y/a "ip saddr $xa drop" || return 1
 	for pp in 80/tcp 81/udp 8/icmp; do
-		expect_ok "probe $pp" mseg_on n1 probe --port "$pp" --timeout 200 || return 1
+		expect_ok "probe $pp" live_mseg probe --port "$pp" --timeout 200 || return 1
 	done
 	# no listener, no half-open or TIME_WAIT connection holding the port in any container
 	for ep in x/a x/b y/a; do
@@ -107,7 +107,7 @@ test_live_probe_port_in_use_is_an_error() {
 	pid=$!
 	wait_for 3 ip netns exec "$MT-n1-x_b" sh -c 'ss -Htln | grep -q ":80 "' ||
 		{ kill "$pid"; fail "socat did not listen"; return 1; }
-	out=$(mseg_on n1 probe --port 80/tcp 2>&1)
+	out=$(live_mseg probe --port 80/tcp 2>&1)
 	local rc=$?
 	kill "$pid"
 	wait "$pid" 2>/dev/null
@@ -128,11 +128,11 @@ test_live_probe_all_pairs_take_one_timeout() {
 	for pp in 80/tcp 80/udp; do
 		# the same command for one pair that times out: the fixed costs (exec, agent call)
 		t0=$(date +%s%N)
-		mseg_on n1 probe --port "$pp" --timeout 400 --from z/a --to z/c >/dev/null || return 1
+		live_mseg probe --port "$pp" --timeout 400 --from z/a --to z/c >/dev/null || return 1
 		t1=$(date +%s%N)
 		one=$(((t1 - t0) / 1000000))
 		t0=$(date +%s%N)
-		mseg_on n1 probe --port "$pp" --timeout 400 -o json >"$MT_DIR/got" || return 1
+		live_mseg probe --port "$pp" --timeout 400 -o json >"$MT_DIR/got" || return 1
 		t1=$(date +%s%N)
 		ms=$(((t1 - t0) / 1000000))
 		echo "$pp: 9x9 matrix with 8 timeouts of 400 ms in $ms ms, one such pair in $one ms"
@@ -152,28 +152,28 @@ test_live_probe_selectors() {
 	live_node || return 1
 	live_topology || return 1
 	local out
-	mseg_on n1 probe --port 80/tcp --from ns=x --to 'pod in (b,c),ns!=z' -o json >"$MT_DIR/got" ||
+	live_mseg probe --port 80/tcp --from ns=x --to 'pod in (b,c),ns!=z' -o json >"$MT_DIR/got" ||
 		return 1
 	[ "$(jq -c '[.sources, .destinations]' "$MT_DIR/got")" = \
 		'[["x/a","x/b","x/c"],["x/b","x/c","y/b","y/c"]]' ] ||
 		fail "ns=x to 'pod in (b,c),ns!=z' picked: $(cat "$MT_DIR/got")" || return 1
-	mseg_on n1 probe --port 80/udp --from y/b --to 'z/*' -o json >"$MT_DIR/got" || return 1
+	live_mseg probe --port 80/udp --from y/b --to 'z/*' -o json >"$MT_DIR/got" || return 1
 	[ "$(jq -c '[.sources, .destinations, [.allowed["y/b"][]]]' "$MT_DIR/got")" = \
 		'[["y/b"],["z/a","z/b","z/c"],[true,true,true]]' ] ||
 		fail "y/b to z/*: $(cat "$MT_DIR/got")" || return 1
 	expect_output_contains "no match" "--to: no container of this node matches" \
-		mseg_on n1 probe --port 80/tcp --to '!pod' || return 1
-	out=$(mseg_on n1 probe --port 80/tcp --from 'pod in a' 2>&1)
+		live_mseg probe --port 80/tcp --to '!pod' || return 1
+	out=$(live_mseg probe --port 80/tcp --from 'pod in a' 2>&1)
 	[ $? = 2 ] || fail "a malformed selector is not a usage error: $out" || return 1
 	case $out in *"'pod in a'"*parentheses*) ;; *) fail "unclear: $out" || return 1 ;; esac
-	out=$(mseg_on n1 probe --port 80/tcp --from 'Bad Key=1' 2>&1)
+	out=$(live_mseg probe --port 80/tcp --from 'Bad Key=1' 2>&1)
 	[ $? = 2 ] || fail "a bad label key is not a usage error: $out" || return 1
-	out=$(mseg_on n1 probe --port 99999/tcp 2>&1)
+	out=$(live_mseg probe --port 99999/tcp 2>&1)
 	[ $? = 2 ] || fail "port 99999 is not a usage error: $out" || return 1
-	out=$(mseg_on n1 probe --port 3:1/icmp 2>&1)
+	out=$(live_mseg probe --port 3:1/icmp 2>&1)
 	[ $? = 2 ] || fail "3:1/icmp is not a usage error: $out" || return 1
 	case $out in *"echo requests (8/icmp)"*) ;; *) fail "unclear: $out" || return 1 ;; esac
-	out=$(mseg_on n1 probe --port 80/tcp --timeout 0 2>&1)
+	out=$(live_mseg probe --port 80/tcp --timeout 0 2>&1)
 	[ $? = 2 ] || fail "--timeout 0 is not a usage error: $out" || return 1
 }
 
@@ -183,19 +183,19 @@ test_live_probe_prints_the_policy_matrix_format() {
 	live_ready || return
 	live_node || return 1
 	live_topology || return 1
-	mseg_on n1 ps -o json | jq '{namespaces: [{name: "x"}, {name: "y"}, {name: "z"}],
+	live_mseg ps -o json | jq '{namespaces: [{name: "x"}, {name: "y"}, {name: "z"}],
 		endpoints: [.[] | {namespace, name, labels, ip, ports}]}' >"$MT_DIR/eps.json" ||
 		return 1
 	local pp
 	for pp in 80/tcp 81/udp; do
 		"$MSEG" policy matrix --endpoints "$MT_DIR/eps.json" --port "$pp" >"$MT_DIR/want" ||
 			return 1
-		mseg_on n1 probe --port "$pp" >"$MT_DIR/got" || return 1
+		live_mseg probe --port "$pp" >"$MT_DIR/got" || return 1
 		diff -u "$MT_DIR/want" "$MT_DIR/got" >&2 ||
 			fail "$pp: probe text differs from policy matrix text" || return 1
 		"$MSEG" policy matrix --endpoints "$MT_DIR/eps.json" --port "$pp" -o json \
 			>"$MT_DIR/want" || return 1
-		mseg_on n1 probe --port "$pp" -o json >"$MT_DIR/got" || return 1
+		live_mseg probe --port "$pp" -o json >"$MT_DIR/got" || return 1
 		diff -u "$MT_DIR/want" "$MT_DIR/got" >&2 ||
 			fail "$pp: probe JSON differs from policy matrix JSON" || return 1
 	done
@@ -205,7 +205,7 @@ test_live_probe_sctp_or_a_clear_refusal() {
 	live_ready || return
 	probe_small_topology || return 1
 	local out
-	if out=$(mseg_on n1 probe --port 80/sctp -o json 2>&1); then
+	if out=$(live_mseg probe --port 80/sctp -o json 2>&1); then
 		[ "$(jq '[.allowed[][]] | all' <<<"$out")" = true ] ||
 			fail "SCTP without any drop is not allowed everywhere: $out"
 		return

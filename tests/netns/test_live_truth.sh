@@ -70,10 +70,10 @@ live_block_probeable() {
 # long timeout (a loaded machine can be slow); a wrong "allowed" fails at once.
 live_probe_block() {
 	local block=$1 case=$2 expect=$3 pp=${1%% *}
-	mseg_on n1 probe --port "$pp" -o json >"$MT_DIR/got" || return 1
+	live_mseg probe --port "$pp" -o json >"$MT_DIR/got" || return 1
 	live_compare "$block" "$expect" "$MT_DIR/got" >"$MT_DIR/diff" && return 0
 	if ! grep -q 'expected denied' "$MT_DIR/diff"; then
-		mseg_on n1 probe --port "$pp" --timeout 3000 -o json >"$MT_DIR/got" || return 1
+		live_mseg probe --port "$pp" --timeout 3000 -o json >"$MT_DIR/got" || return 1
 		live_compare "$block" "$expect" "$MT_DIR/got" >"$MT_DIR/diff" && return 0
 	fi
 	echo "case $case:" >&2
@@ -96,7 +96,7 @@ live_truth_run() {
 		expect=$LIVE_DATA/$c.expect
 		live_policies_clear || return 1
 		live_rewrite_cidrs "$yaml" >"$MT_DIR/case.yaml" || return 1
-		mseg_on n1 apply -f "$MT_DIR/case.yaml" >"$MT_DIR/apply.out" 2>&1 ||
+		live_mseg apply -f "$MT_DIR/case.yaml" >"$MT_DIR/apply.out" 2>&1 ||
 			{ fail "case $c: apply failed: $(cat "$MT_DIR/apply.out")"; return 1; }
 		ncase=$((ncase + 1))
 		while read -r block; do
