@@ -172,7 +172,7 @@ cluster_ep_field() {
 cluster_serve() {
 	mseg_on "$1" exec "$2" -- socat TCP-LISTEN:"$3",fork,reuseaddr EXEC:/bin/cat \
 		>/dev/null 2>&1 &
-	wait_for 3 mseg_on "$1" exec "$2" -- sh -c "ss -ltn | grep -q ':$3 '" ||
+	cluster_wait 10 mseg_on "$1" exec "$2" -- sh -c "ss -ltn | grep -q ':$3 '" ||
 		fail "no server on $1 $2:$3"
 }
 
@@ -183,3 +183,18 @@ cluster_tcp() {
 		TCP:"$3":"$4",connect-timeout="${5:-1}" 2>/dev/null)
 	[ "$out" = mseg-ping ]
 }
+
+# cluster_wait SECONDS CMD...: CMD succeeds within SECONDS of wall time (on a loaded machine a
+# single try can take a second, so the deadline is the clock's, not a number of tries).
+cluster_wait() {
+	local end=$(($(date +%s) + $1))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
+# cluster_status NODE FILTER: a jq FILTER of `mseg status -o json` on NODE.
+cluster_status() { mseg_on "$1" status -o json | jq -r "$2"; }

@@ -22,14 +22,15 @@ cl_has_ns() { mseg_on "$1" namespace ls -o json 2>/dev/null | jq -e --arg n "$2"
 # cl_remote_count NODE: remote endpoints NODE's agent knows.
 cl_remote_count() { mseg_on "$1" status -o json | jq -r .endpoints.remote; }
 cl_remote_is() { [ "$(cl_remote_count "$1")" = "$2" ]; }
+cl_status_is() { [ "$(cluster_status "$1" "$2")" = "$3" ]; }
 
 # The story: prod on three nodes. web2 on n2 and web3 on n3 serve TCP 80; client and other
 # run on n1. The policy (applied on n1) lets only app=client reach app=web: n2 and n3 must know
 # that a packet from 10.200.1.x comes from client's identity, learnt through etcd.
 cl_story() {
 	mseg_on n1 namespace create prod -l env=prod >/dev/null || return 1
-	wait_for 5 cl_has_ns n2 prod || fail "n2 never saw namespace prod" || return 1
-	wait_for 5 cl_has_ns n3 prod || fail "n3 never saw namespace prod" || return 1
+	cluster_wait 5 cl_has_ns n2 prod || fail "n2 never saw namespace prod" || return 1
+	cluster_wait 5 cl_has_ns n3 prod || fail "n3 never saw namespace prod" || return 1
 	mseg_on n1 run -d --name client --namespace prod -l app=client >/dev/null || return 1
 	mseg_on n1 run -d --name other --namespace prod -l app=other >/dev/null || return 1
 	mseg_on n2 run -d --name web2 --namespace prod -l app=web --port http:80/TCP \
@@ -40,9 +41,9 @@ cl_story() {
 	WEB3=$(cluster_ep_field n3 prod/web3 ip) && [ -n "$WEB3" ] || fail "web3: no IP" || return 1
 	cluster_serve n2 prod/web2 80 || return 1
 	cluster_serve n3 prod/web3 80 || return 1
-	wait_for 5 cl_remote_is n1 2 || fail "n1 does not see web2 and web3" || return 1
-	wait_for 5 cl_remote_is n2 3 || fail "n2 does not see 3 remote endpoints" || return 1
-	wait_for 5 cl_remote_is n3 3 || fail "n3 does not see 3 remote endpoints" || return 1
+	cluster_wait 5 cl_remote_is n1 2 || fail "n1 does not see web2 and web3" || return 1
+	cluster_wait 5 cl_remote_is n2 3 || fail "n2 does not see 3 remote endpoints" || return 1
+	cluster_wait 5 cl_remote_is n3 3 || fail "n3 does not see 3 remote endpoints" || return 1
 }
 
 cl_blocked() { ! cluster_tcp "$@" 0.3; }
@@ -89,7 +90,7 @@ cl_enforce() {
 	cl_expect "no policy: client(n1) -> web3(n3)" allow n1 prod/client "$WEB3" 80 || return 1
 	f=$(cl_policy_web)
 	out=$(mseg_on n1 apply -f "$f") || fail "apply: $out" || return 1
-	wait_for 5 cl_blocked n1 prod/other "$WEB2" 80 || true
+	cluster_wait 5 cl_blocked n1 prod/other "$WEB2" 80 || true
 	cl_expect "policy: client(n1) -> web2(n2)" allow n1 prod/client "$WEB2" 80 || return 1
 	cl_expect "policy: client(n1) -> web3(n3)" allow n1 prod/client "$WEB3" 80 || return 1
 	cl_expect "policy: other(n1) -> web2(n2)" deny n1 prod/other "$WEB2" 80 || return 1
@@ -118,11 +119,11 @@ test_cluster_node_failure_and_rejoin() {
 	[ "$cidr" = 10.200.2.0/24 ] || fail "n2 pod CIDR is $cidr" || return 1
 	agent_kill n2 KILL
 	# After the TTL (3 s) the others drop n2 and its endpoint web2.
-	wait_for 10 cl_remote_is n1 1 || fail "n1 still has $(cl_remote_count n1) remote endpoints" ||
+	cluster_wait 10 cl_remote_is n1 1 || fail "n1 still has $(cl_remote_count n1) remote endpoints" ||
 		return 1
-	wait_for 5 cl_remote_is n3 2 || fail "n3 still has $(cl_remote_count n3) remote endpoints" ||
+	cluster_wait 5 cl_remote_is n3 2 || fail "n3 still has $(cl_remote_count n3) remote endpoints" ||
 		return 1
-	wait_for 5 cl_node_alive n1 n2 false || fail "n1 still sees n2 alive" || return 1
+	cluster_wait 5 cl_node_alive n1 n2 false || fail "n1 still sees n2 alive" || return 1
 	expect_fail "n1 route to n2 is gone" sh -c "ip -n $MT-n1 route | grep -q 10.200.2.0/24" ||
 		return 1
 	# web3 (n3) is unaffected: client on n1 still reaches it through the overlay.
@@ -131,8 +132,8 @@ test_cluster_node_failure_and_rejoin() {
 	cluster_agent_start n2 2 --datapath bpf --node-ttl 3 || return 1
 	cidr=$(mseg_on n2 status -o json | jq -r .pod_cidr)
 	[ "$cidr" = 10.200.2.0/24 ] || fail "n2 rejoined with pod CIDR $cidr" || return 1
-	wait_for 10 cl_remote_is n1 2 || fail "n1 did not see web2 again" || return 1
-	wait_for 5 cl_node_alive n3 n2 true || fail "n3 does not see n2 again" || return 1
+	cluster_wait 10 cl_remote_is n1 2 || fail "n1 did not see web2 again" || return 1
+	cluster_wait 5 cl_node_alive n3 n2 true || fail "n3 does not see n2 again" || return 1
 	cl_expect "web2 back" allow n1 prod/client "$WEB2" 80 || return 1
 }
 
@@ -144,7 +145,7 @@ test_cluster_etcd_restart() {
 	cl_story || return 1
 	f=$(cl_policy_web)
 	mseg_on n1 apply -f "$f" >/dev/null || return 1
-	wait_for 5 cl_blocked n1 prod/other "$WEB2" 80 || fail "policy never enforced" || return 1
+	cluster_wait 5 cl_blocked n1 prod/other "$WEB2" 80 || fail "policy never enforced" || return 1
 	cluster_etcd_stop
 	sleep 1
 	# enforcement goes on without etcd: allowed stays allowed, denied stays denied
@@ -155,10 +156,9 @@ test_cluster_etcd_restart() {
 	# a change made while etcd is away is published when it is back
 	mseg_on n3 delete policy prod/web-from-client >/dev/null || return 1
 	cluster_etcd_start || return 1
-	wait_for 15 sh -c "[ \"\$(MSEG_SOCKET=$(node_socket n1) ip netns exec $MT-n1 $MSEG \
-		status -o json | jq -r .store.connected)\" = true ]" ||
+	cluster_wait 20 cl_status_is n1 .store.connected true ||
 		fail "n1 did not reconnect: $(mseg_on n1 status)" || return 1
-	wait_for 10 cluster_tcp n1 prod/other "$WEB2" 80 ||
+	cluster_wait 15 cluster_tcp n1 prod/other "$WEB2" 80 0.3 ||
 		fail "the delete made on n3 during the outage did not reach n2" || return 1
 	for n in n1 n2 n3; do
 		out=$(mseg_on "$n" get policies -o json | jq length)
@@ -172,8 +172,8 @@ test_cluster_identities_concurrent() {
 	local n i out
 	cl_ready --datapath bpf || return $?
 	mseg_on n1 namespace create prod -l env=prod >/dev/null || return 1
-	wait_for 5 cl_has_ns n3 prod || return 1
-	wait_for 5 cl_has_ns n2 prod || return 1
+	cluster_wait 5 cl_has_ns n3 prod || return 1
+	cluster_wait 5 cl_has_ns n2 prod || return 1
 	# 50 endpoints over 3 nodes, 5 label sets shared by all nodes (overlapping), at once
 	for n in 1 2 3; do
 		(
@@ -185,8 +185,7 @@ test_cluster_identities_concurrent() {
 	done
 	wait
 	for n in n1 n2 n3; do
-		wait_for 20 sh -c "[ \"\$(MSEG_SOCKET=$(node_socket $n) ip netns exec $MT-$n $MSEG \
-			status -o json | jq '.endpoints.local + .endpoints.remote')\" = 50 ]" ||
+		cluster_wait 30 cl_status_is "$n" '.endpoints.local + .endpoints.remote' 50 ||
 			fail "$n does not see 50 endpoints" || return 1
 	done
 	sleep 1
@@ -270,8 +269,8 @@ test_cluster_bench_propagation_and_resync() {
 			'BEGIN { m = (x > y ? x : y) - a; printf "%.4f\n", m < 0 ? 0 : m }' \
 			>>"$MT_DIR/prop"
 		mseg_on n1 delete policy prod/web-from-client >/dev/null || return 1
-		wait_for 5 cluster_tcp n1 prod/other "$WEB2" 80 0.3 || return 1
-		wait_for 5 cluster_tcp n1 prod/other "$WEB3" 80 0.3 || return 1
+		cluster_wait 5 cluster_tcp n1 prod/other "$WEB2" 80 0.3 || return 1
+		cluster_wait 5 cluster_tcp n1 prod/other "$WEB3" 80 0.3 || return 1
 	done
 	res=$(cl_percentiles "$MT_DIR/prop")
 	echo "propagation apply(n1) -> enforced on n2 and n3: $res" | tee "$report"
@@ -289,15 +288,15 @@ for i in range(1000):
         {"key": b("/mseg/endpoints/ghost/prod/g%d" % i), "value": b(json.dumps(v))}).encode())
     urllib.request.urlopen(req, timeout=5).read()
 PY
-	wait_for 30 cl_remote_is n1 1002 || fail "n1 sees $(cl_remote_count n1) remote endpoints" ||
+	cluster_wait 30 cl_remote_is n1 1002 || fail "n1 sees $(cl_remote_count n1) remote endpoints" ||
 		return 1
 	mseg_on n1 apply -f "$f" >/dev/null || return 1
 	# a full resync: etcd restarts, every agent reads the whole prefix again and reconciles
 	n=$(mseg_on n1 status -o json | jq .store.resyncs)
 	cluster_etcd_stop
 	cluster_etcd_start || return 1
-	wait_for 20 sh -c "[ \"\$(MSEG_SOCKET=$(node_socket n1) ip netns exec $MT-n1 $MSEG \
-		status -o json | jq .store.resyncs)\" -gt $n ]" || fail "n1 did not resync" || return 1
+	cluster_wait 30 cl_status_is n1 ".store.resyncs > $n" true || fail "n1 did not resync" ||
+		return 1
 	out=$(mseg_on n1 status -o json)
 	rec=$(jq -r '"read+merge \(.store.last_resync_ms | floor) ms, reconcile \(.store.resync_reconcile_ms | floor) ms"' <<<"$out")
 	echo "full resync with $(jq .endpoints.remote <<<"$out") remote endpoints on n1: $rec" |
