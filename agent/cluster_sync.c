@@ -381,7 +381,20 @@ static int policy_remove(struct mseg_agent *a, const char *key)
 
 struct merge_ctx {
 	bool namespaces_dirty, policies_dirty, nodes_dirty;
+	/* during a resync: what etcd held as far as we knew before it */
+	const struct mseg_kvmap *old_pol, *old_ns;
 };
+
+/*
+ * During a resync: etcd still holds what it held before (value unchanged) but the local copy
+ * differs, so the change was made here while etcd was away: it wins and is published.
+ */
+static bool changed_here(const struct mseg_kvmap *old, const char *key, const char *value)
+{
+	const char *was = old ? mseg_kvmap_get(old, key) : NULL;
+
+	return was && !strcmp(was, value);
+}
 
 static void id_cache_put(struct mseg_cluster *c, const char *value)
 {
@@ -460,6 +473,10 @@ static int key_apply(struct mseg_agent *a, const char *key, const char *value,
 			return 0;
 		}
 		mseg_kvmap_set(&c->namespaces, key, value);
+		if (changed_here(m->old_ns, key, value)) {
+			c->need_publish = true;
+			return 0;
+		}
 		r = namespace_merge(a, value, &changed);
 		if (changed) {
 			m->namespaces_dirty = true;
@@ -468,6 +485,11 @@ static int key_apply(struct mseg_agent *a, const char *key, const char *value,
 	} else if (starts(t, "policies/")) {
 		if (value) {
 			mseg_kvmap_set(&c->policies, key, value);
+			if (changed_here(m->old_pol, key, value) &&
+			    !policy_local_is(a, key, value)) {
+				c->need_publish = true;
+				return 0;
+			}
 			r = policy_merge(a, key, value);
 		} else {
 			mseg_kvmap_del(&c->policies, key);
@@ -545,8 +567,8 @@ int mseg_cluster_resync(struct mseg_agent *a)
 	_cleanup_free_ char *dir = mseg_cluster_key(c, "%s", "");
 	_cleanup_free_ char *own_ep = mseg_cluster_key(c, "endpoints/%s/", a->cfg.node);
 	_cleanup_free_ char *own_node = mseg_cluster_key(c, "nodes/%s", a->cfg.node);
-	struct mseg_kvmap old_pol = c->policies;
-	struct merge_ctx m = {0};
+	struct mseg_kvmap old_pol = c->policies, old_ns = c->namespaces;
+	struct merge_ctx m = {.old_pol = &old_pol, .old_ns = &old_ns};
 	double t0 = mseg_cluster_now_ms();
 	int r;
 
@@ -559,7 +581,7 @@ int mseg_cluster_resync(struct mseg_agent *a)
 
 	/* everything below is rebuilt from what etcd says now */
 	c->policies = (struct mseg_kvmap){0};
-	mseg_kvmap_clear(&c->namespaces);
+	c->namespaces = (struct mseg_kvmap){0};
 	mseg_kvmap_clear(&c->published);
 	for (size_t i = 0; i < c->n_nodes; i++)
 		c->nodes[i].alive = false;
@@ -621,6 +643,7 @@ int mseg_cluster_resync(struct mseg_agent *a)
 			}
 		}
 	mseg_kvmap_clear(&old_pol);
+	mseg_kvmap_clear(&old_ns);
 	merge_finish(a, &m);
 	c->resyncs++;
 	c->last_resync_ms = mseg_cluster_now_ms() - t0;
