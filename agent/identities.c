@@ -101,8 +101,8 @@ static int rec_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-const struct mseg_agent_identity *mseg_agent_identities_find(const struct mseg_agent_identities *rec,
-							     uint32_t id)
+const struct mseg_agent_identity *
+mseg_agent_identities_find(const struct mseg_agent_identities *rec, uint32_t id)
 {
 	struct mseg_agent_identity k = {.id = id};
 
@@ -154,8 +154,8 @@ int mseg_agent_identities_save(const char *dir, const struct mseg_agent_identiti
 	if (!arr)
 		return -ENOMEM;
 	for (size_t i = 0; i < rec->n; i++)
-		json_array_append_new(arr, json_pack("{s:I,s:o}", "id", (json_int_t)rec->items[i].id,
-						     "labels",
+		json_array_append_new(arr, json_pack("{s:I,s:o}", "id",
+						     (json_int_t)rec->items[i].id, "labels",
 						     mseg_labels_to_json(&rec->items[i].labels)));
 	doc = json_pack("{s:i,s:o}", "version", IDENTITIES_VERSION, "identities", arr);
 	if (!doc)
@@ -203,7 +203,8 @@ int mseg_agent_identities_load(const char *dir, struct mseg_agent_identities *re
 		}
 		json_object_foreach(labels, key, v)
 		{
-			if (!json_is_string(v) || mseg_labels_set(&l, key, json_string_value(v)) < 0) {
+			if (!json_is_string(v) ||
+			    mseg_labels_set(&l, key, json_string_value(v)) < 0) {
 				r = -EBADMSG;
 				break;
 			}
@@ -216,8 +217,7 @@ int mseg_agent_identities_load(const char *dir, struct mseg_agent_identities *re
 		if (r < 0) {
 			snprintf(why, MSEG_STORE_WHY_LEN, "%s/%s: identities[%zu] (id %lld): %s",
 				 dir, IDENTITIES_FILE, i, (long long)id,
-				 r == -EEXIST ? "conflicts with an earlier record"
-					      : strerror(-r));
+				 r == -EEXIST ? "conflicts with an earlier record" : strerror(-r));
 			r = -EBADMSG;
 			goto out;
 		}

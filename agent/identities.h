@@ -28,7 +28,7 @@ struct mseg_agent_identities {
 	struct mseg_agent_identity {
 		uint32_t id;
 		struct mseg_labels labels;
-	} *items;
+	} * items;
 	size_t n;
 };
 
@@ -44,8 +44,8 @@ int mseg_agent_identities_load(const char *dir, struct mseg_agent_identities *re
 int mseg_agent_identities_record(struct mseg_agent_identities *rec, const struct mseg_labels *l,
 				 uint32_t id, bool *added);
 int mseg_agent_identities_save(const char *dir, const struct mseg_agent_identities *rec);
-const struct mseg_agent_identity *mseg_agent_identities_find(const struct mseg_agent_identities *rec,
-							     uint32_t id);
+const struct mseg_agent_identity *
+mseg_agent_identities_find(const struct mseg_agent_identities *rec, uint32_t id);
 void mseg_agent_identities_free(struct mseg_agent_identities *rec);
 
 #endif

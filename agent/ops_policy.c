@@ -82,12 +82,12 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 		docs[i].text = json_string_value(t);
 		docs[i].len = json_string_length(t);
 		if (!docs[i].name || !docs[i].text)
-			return mseg_op_error_set(e, -EINVAL, NULL,
-						 "documents[%zu] needs \"name\" and \"text\" strings",
-						 i);
+			return mseg_op_error_set(
+			    e, -EINVAL, NULL, "documents[%zu] needs \"name\" and \"text\" strings",
+			    i);
 	}
-	r = mseg_agent_policies_apply(&a->policies, docs, json_array_size(arr), &next, &res,
-				      &n_res, &diag);
+	r = mseg_agent_policies_apply(&a->policies, docs, json_array_size(arr), &next, &res, &n_res,
+				      &diag);
 	if (r == -EINVAL) {
 		/* nothing changed: every located error goes back for the CLI to print */
 		json_t *errs = json_array();
@@ -118,9 +118,9 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 	}
 	out = json_array();
 	for (size_t k = 0; k < n_res; k++) {
-		json_t *o = json_pack("{s:s,s:s,s:I,s:s}", "kind", mseg_policy_kind_name(res[k].kind),
-				      "name", res[k].name, "id", (json_int_t)res[k].id, "action",
-				      action_name(res[k].action));
+		json_t *o = json_pack("{s:s,s:s,s:I,s:s}", "kind",
+				      mseg_policy_kind_name(res[k].kind), "name", res[k].name, "id",
+				      (json_int_t)res[k].id, "action", action_name(res[k].action));
 
 		if (res[k].namespace)
 			json_object_set_new(o, "namespace", json_string(res[k].namespace));
@@ -134,19 +134,18 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 static json_t *policy_json(const struct mseg_agent_policy *p)
 {
 	const struct mseg_policy *pol = &p->pol;
-	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:b}", "id", (json_int_t)p->id, "kind",
-			      mseg_policy_kind_name(pol->kind), "name", pol->name, "file", p->file,
-			      "line", (int)pol->line, "ingress", pol->ingress, "egress",
-			      pol->egress);
+	json_t *o =
+	    json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:b}", "id", (json_int_t)p->id, "kind",
+		      mseg_policy_kind_name(pol->kind), "name", pol->name, "file", p->file, "line",
+		      (int)pol->line, "ingress", pol->ingress, "egress", pol->egress);
 
 	if (!o)
 		return NULL;
 	if (pol->namespace)
 		json_object_set_new(o, "namespace", json_string(pol->namespace));
 	if (pol->kind == MSEG_KIND_CLUSTER_POLICY) {
-		json_object_set_new(o, "tier", json_string(pol->tier == MSEG_TIER_ADMIN
-							       ? "admin"
-							       : "baseline"));
+		json_object_set_new(
+		    o, "tier", json_string(pol->tier == MSEG_TIER_ADMIN ? "admin" : "baseline"));
 		json_object_set_new(o, "priority", json_integer(pol->priority));
 	}
 	json_object_set_new(o, "mode",
@@ -183,27 +182,24 @@ int mseg_op_policy_delete(void *ctx, json_t *args, json_t **result, struct mseg_
 					 "ClusterPolicy",
 					 kind);
 	if (kind && k == MSEG_KIND_CLUSTER_POLICY && ns)
-		return mseg_op_error_set(e, -EINVAL, NULL,
-					 "a ClusterPolicy has no namespace: name it '%s' alone",
-					 name);
+		return mseg_op_error_set(
+		    e, -EINVAL, NULL, "a ClusterPolicy has no namespace: name it '%s' alone", name);
 	for (size_t i = 0; i < a->policies.n && n_hits < ARRAY_SIZE(hits); i++) {
 		const struct mseg_policy *p = &a->policies.v[i]->pol;
 
 		if (strcmp(p->name, name) || (kind && p->kind != k))
 			continue;
-		if (p->kind == MSEG_KIND_CLUSTER_POLICY ? ns != NULL
-							: strcmp(p->namespace,
-								 ns ? ns : MSEG_DEFAULT_NAMESPACE))
+		if (p->kind == MSEG_KIND_CLUSTER_POLICY
+			? ns != NULL
+			: strcmp(p->namespace, ns ? ns : MSEG_DEFAULT_NAMESPACE))
 			continue;
 		hits[n_hits++] = i;
 	}
 	if (n_hits == 0)
-		return mseg_op_error_set(e, -ENOENT, NULL, "no %s '%s%s%s'",
-					 kind ? mseg_policy_kind_name(k) : "policy",
-					 ns ? ns : (kind && k == MSEG_KIND_CLUSTER_POLICY ? ""
-											  : "default"),
-					 ns || !(kind && k == MSEG_KIND_CLUSTER_POLICY) ? "/" : "",
-					 name);
+		return mseg_op_error_set(
+		    e, -ENOENT, NULL, "no %s '%s%s%s'", kind ? mseg_policy_kind_name(k) : "policy",
+		    ns ? ns : (kind && k == MSEG_KIND_CLUSTER_POLICY ? "" : "default"),
+		    ns || !(kind && k == MSEG_KIND_CLUSTER_POLICY) ? "/" : "", name);
 	if (n_hits > 1) {
 		char kinds[128] = "";
 
@@ -311,12 +307,12 @@ int mseg_op_state_export(void *ctx, json_t *args, json_t **result, struct mseg_o
 					     (int)ep->ep.ports[k].port, "protocol",
 					     mseg_proto_name(ep->ep.ports[k].proto)));
 		json_array_append_new(
-		    eps, json_pack("{s:I,s:s,s:s,s:o,s:s,s:o,s:I}", "id", (json_int_t)ep->ep.id,
-				   "namespace", ep->ep.namespace, "name", ep->ep.name, "labels",
-				   mseg_labels_to_json(&ep->ep.labels), "ip",
-				   mseg_cidr_format(&ep->ep.ip, false, ip), "ports", ports,
-				   "identity",
-				   (json_int_t)mseg_agent_endpoint_identity(a, ep->ep.id)));
+		    eps,
+		    json_pack("{s:I,s:s,s:s,s:o,s:s,s:o,s:I}", "id", (json_int_t)ep->ep.id,
+			      "namespace", ep->ep.namespace, "name", ep->ep.name, "labels",
+			      mseg_labels_to_json(&ep->ep.labels), "ip",
+			      mseg_cidr_format(&ep->ep.ip, false, ip), "ports", ports, "identity",
+			      (json_int_t)mseg_agent_endpoint_identity(a, ep->ep.id)));
 	}
 	for (size_t i = 0; i < a->policies.n; i++) {
 		const struct mseg_agent_policy *p = a->policies.v[i];

@@ -137,8 +137,8 @@ int mseg_agent_policies_load(const char *dir, struct mseg_agent_policies *ps, ch
 
 		if (!file || !text || id < 1 || id >= out.next_id || index < 0) {
 			snprintf(why, MSEG_STORE_WHY_LEN,
-				 "%s/%s: policies[%zu] needs id (< next_id), file, text, index", dir,
-				 POLICIES_FILE, i);
+				 "%s/%s: policies[%zu] needs id (< next_id), file, text, index",
+				 dir, POLICIES_FILE, i);
 			r = -EBADMSG;
 			goto out;
 		}
@@ -151,8 +151,9 @@ int mseg_agent_policies_load(const char *dir, struct mseg_agent_policies *ps, ch
 		p->index = (unsigned)index;
 		p->file = strdup(file);
 		p->text = strdup(text);
-		r = p->file && p->text ? policy_parse_one(file, text, p->index, p->id, &p->pol, &diag)
-				       : -ENOMEM;
+		r = p->file && p->text
+			? policy_parse_one(file, text, p->index, p->id, &p->pol, &diag)
+			: -ENOMEM;
 		if (r == 0)
 			r = append(&out, p);
 		if (r < 0) {
@@ -183,10 +184,10 @@ int mseg_agent_policies_save(const char *dir, const struct mseg_agent_policies *
 	if (!arr)
 		return -ENOMEM;
 	for (size_t i = 0; i < ps->n; i++)
-		json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:i}", "id",
-						     (json_int_t)ps->v[i]->id, "file",
-						     ps->v[i]->file, "text", ps->v[i]->text,
-						     "index", (int)ps->v[i]->index));
+		json_array_append_new(arr,
+				      json_pack("{s:I,s:s,s:s,s:i}", "id", (json_int_t)ps->v[i]->id,
+						"file", ps->v[i]->file, "text", ps->v[i]->text,
+						"index", (int)ps->v[i]->index));
 	doc = json_pack("{s:i,s:I,s:o}", "version", POLICIES_VERSION, "next_id",
 			(json_int_t)ps->next_id, "policies", arr);
 	if (!doc)
@@ -430,9 +431,9 @@ int mseg_agent_policies_apply(const struct mseg_agent_policies *ps,
 		p->index = ps->v[i]->index;
 		p->file = strdup(ps->v[i]->file);
 		p->text = strdup(ps->v[i]->text);
-		r = p->file && p->text ? policy_parse_one(p->file, p->text, p->index, p->id, &p->pol,
-							  &quiet)
-				       : -ENOMEM;
+		r = p->file && p->text
+			? policy_parse_one(p->file, p->text, p->index, p->id, &p->pol, &quiet)
+			: -ENOMEM;
 		mseg_diag_free(&quiet);
 		if (r < 0)
 			goto fail;

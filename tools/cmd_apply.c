@@ -18,16 +18,17 @@
 
 static void apply_usage(FILE *f)
 {
-	fprintf(f, "Usage: mseg apply -f FILE|DIR|- [-f ...] [--socket PATH]\n"
-		   "Applies policy documents (NetworkPolicy, Policy, ClusterPolicy; YAML or JSON)\n"
-		   "through msegd. Policies are created or replaced by kind, namespace and name.\n"
-		   "All or nothing: if any file has an error, nothing changes and every error is\n"
-		   "printed as FILE:LINE:COL: FIELD: MESSAGE.\n\n"
-		   "  -f, --filename P   file, directory (its *.yaml, *.yml, *.json) or - (stdin);\n"
-		   "                     repeatable\n"
-		   "  --socket PATH      msegd's control socket\n"
-		   "  -h, --help         this help\n\n"
-		   "Exit status: 0 applied, 1 error (nothing changed), 2 usage error.\n");
+	fprintf(f,
+		"Usage: mseg apply -f FILE|DIR|- [-f ...] [--socket PATH]\n"
+		"Applies policy documents (NetworkPolicy, Policy, ClusterPolicy; YAML or JSON)\n"
+		"through msegd. Policies are created or replaced by kind, namespace and name.\n"
+		"All or nothing: if any file has an error, nothing changes and every error is\n"
+		"printed as FILE:LINE:COL: FIELD: MESSAGE.\n\n"
+		"  -f, --filename P   file, directory (its *.yaml, *.yml, *.json) or - (stdin);\n"
+		"                     repeatable\n"
+		"  --socket PATH      msegd's control socket\n"
+		"  -h, --help         this help\n\n"
+		"Exit status: 0 applied, 1 error (nothing changed), 2 usage error.\n");
 }
 
 static char *read_stream(FILE *f, size_t *len)
@@ -69,8 +70,8 @@ static int add_file(json_t *docs, const char *path, FILE *f)
 		fprintf(stderr, "mseg: cannot read '%s': %s\n", path, strerror(errno ?: EIO));
 		return -EIO;
 	}
-	if (json_array_append_new(docs,
-				  json_pack("{s:s,s:s%}", "name", path, "text", text, len)) < 0) {
+	if (json_array_append_new(docs, json_pack("{s:s,s:s%}", "name", path, "text", text, len)) <
+	    0) {
 		fprintf(stderr, "mseg: '%s' is not UTF-8 text\n", path);
 		return -EINVAL;
 	}
@@ -163,8 +164,9 @@ int mseg_cmd_apply(int argc, char **argv)
 		}
 	}
 	if (optind < argc || n_paths == 0) {
-		fprintf(stderr, optind < argc ? "mseg apply: unexpected argument '%s'\n"
-					      : "mseg apply: no -f FILE given%s\n",
+		fprintf(stderr,
+			optind < argc ? "mseg apply: unexpected argument '%s'\n"
+				      : "mseg apply: no -f FILE given%s\n",
 			optind < argc ? argv[optind] : "");
 		json_decref(docs);
 		return 2;

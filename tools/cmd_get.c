@@ -39,7 +39,10 @@ static void print_policies(json_t *list)
 		bool in = json_is_true(json_object_get(p, "ingress"));
 		bool eg = json_is_true(json_object_get(p, "egress"));
 		const char *kind = json_string_value(json_object_get(p, "kind"));
-		const char *types = in && eg ? "Ingress,Egress" : in ? "Ingress" : eg ? "Egress" : "-";
+		const char *types = in && eg ? "Ingress,Egress"
+				    : in     ? "Ingress"
+				    : eg     ? "Egress"
+					     : "-";
 
 		if (kind && !strcmp(kind, "ClusterPolicy"))
 			types = json_string_value(json_object_get(p, "tier"));
@@ -92,8 +95,8 @@ static void print_identities(json_t *list)
 		char *s = calloc(1, 1 + json_array_size(eps) * 260);
 		size_t off = 0;
 
-		json_array_foreach(eps, k, e) if (s) off += (size_t)sprintf(
-		    s + off, "%s%.255s", k ? "," : "", json_string_value(e) ?: "?");
+		json_array_foreach(eps, k, e) if (s) off +=
+		    (size_t)sprintf(s + off, "%s%.255s", k ? "," : "", json_string_value(e) ?: "?");
 		mseg_table_add(&t, id, s && off ? s : "<none>", labels);
 		free(s);
 	}

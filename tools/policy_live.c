@@ -53,13 +53,11 @@ int mseg_offline_load_live(struct mseg_offline *o, const char *socket, bool *def
 	if (mseg_client_call(mseg_client_socket(socket), "state.export", NULL, &st) < 0)
 		return -EIO;
 	eps = json_array();
-	json_array_foreach(json_object_get(st, "endpoints"), i, ep)
-	    json_array_append_new(eps, json_pack("{s:O,s:O,s:O,s:O,s:O}", "namespace",
-						 json_object_get(ep, "namespace"), "name",
-						 json_object_get(ep, "name"), "labels",
-						 json_object_get(ep, "labels"), "ip",
-						 json_object_get(ep, "ip"), "ports",
-						 json_object_get(ep, "ports")));
+	json_array_foreach(json_object_get(st, "endpoints"), i, ep) json_array_append_new(
+	    eps,
+	    json_pack("{s:O,s:O,s:O,s:O,s:O}", "namespace", json_object_get(ep, "namespace"),
+		      "name", json_object_get(ep, "name"), "labels", json_object_get(ep, "labels"),
+		      "ip", json_object_get(ep, "ip"), "ports", json_object_get(ep, "ports")));
 	topo = json_pack("{s:O,s:o}", "namespaces", json_object_get(st, "namespaces"), "endpoints",
 			 eps);
 	text = topo ? json_dumps(topo, JSON_COMPACT) : NULL;
@@ -78,7 +76,8 @@ int mseg_offline_load_live(struct mseg_offline *o, const char *socket, bool *def
 	}
 	/* the agent's endpoint ids, not positions: what the datapath and events use */
 	json_array_foreach(json_object_get(st, "endpoints"), i, ep) if (i < o->topo.n_endpoints)
-	    o->topo.endpoints[i].id = (uint32_t)json_integer_value(json_object_get(ep, "id"));
+	    o->topo.endpoints[i]
+		.id = (uint32_t)json_integer_value(json_object_get(ep, "id"));
 	json_array_foreach(json_object_get(st, "policies"), i, p)
 	{
 		const char *file = json_string_value(json_object_get(p, "file"));

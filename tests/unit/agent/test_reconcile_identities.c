@@ -87,10 +87,10 @@ static void test_identity_labels_match_compiler(void **state)
 	for (size_t i = 0; i < topo.n_endpoints; i++) {
 		struct mseg_labels l = {0};
 
-		assert_int_equal(mseg_agent_identity_labels(&topo.endpoints[i],
-							    ns_labels(&topo, topo.endpoints[i].namespace),
-							    &l),
-				 0);
+		assert_int_equal(
+		    mseg_agent_identity_labels(&topo.endpoints[i],
+					       ns_labels(&topo, topo.endpoints[i].namespace), &l),
+		    0);
 		/* equal label sets (web and web2) share one id */
 		want[i] = i == 1 ? want[0] : 5000 + (uint32_t)i;
 		assert_int_equal(mseg_identities_put(ids, &l, want[i]), 0);
@@ -171,7 +171,8 @@ static int apply(struct mseg_agent_policies *ps, const char *name, const char *t
 	if (r < 0) {
 		for (size_t i = 0; i < diag->n; i++)
 			print_message("(expected?) %s:%u:%u: %s\n", diag->items[i].file,
-				      diag->items[i].line, diag->items[i].col, diag->items[i].message);
+				      diag->items[i].line, diag->items[i].col,
+				      diag->items[i].message);
 		return r;
 	}
 	for (size_t i = 0; i < n_res; i++)
@@ -230,13 +231,14 @@ static void test_policies_apply(void **state)
 	assert_int_equal(ps.n, 2);
 
 	/* the same policy twice in one request is an error too */
-	assert_int_equal(apply(&ps, "dup.yaml",
-			       "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
-			       "metadata: {name: z, namespace: prod}\nspec: {podSelector: {}}\n---\n"
-			       "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
-			       "metadata: {name: z, namespace: prod}\nspec: {podSelector: {}}\n",
-			       act, &n, &diag),
-			 -EINVAL);
+	assert_int_equal(
+	    apply(&ps, "dup.yaml",
+		  "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+		  "metadata: {name: z, namespace: prod}\nspec: {podSelector: {}}\n---\n"
+		  "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+		  "metadata: {name: z, namespace: prod}\nspec: {podSelector: {}}\n",
+		  act, &n, &diag),
+	    -EINVAL);
 	mseg_diag_free(&diag);
 
 	/* ids are never reused: removing 1 and adding a new policy gives 3 */
