@@ -33,8 +33,8 @@
 enum map_kind { MAP_CLS, MAP_CLSANY, MAP_ANY, MAP_REST, N_MAPS };
 static const char *const map_suffix[N_MAPS] = {"_cls", "_clsany", "_any", "_rest"};
 static const enum mseg_nft_set_kind map_set_kind[N_MAPS] = {
-	MSEG_NFT_SET_ADDR_PROTO_PORT, MSEG_NFT_SET_ADDR_PROTO, MSEG_NFT_SET_PROTO_PORT,
-	MSEG_NFT_SET_NFPROTO};
+    MSEG_NFT_SET_ADDR_PROTO_PORT, MSEG_NFT_SET_ADDR_PROTO, MSEG_NFT_SET_PROTO_PORT,
+    MSEG_NFT_SET_NFPROTO};
 
 struct elemvec {
 	struct mseg_nft_elem *v;
@@ -52,8 +52,8 @@ struct dec {
 struct nft_ep {
 	struct mseg_dp_endpoint ep;
 	char base[MSEG_NFT_NAME_MAX - 16]; /* room for the longest suffix */
-	struct elemvec prog[2][N_MAPS]; /* what the kernel holds, sorted */
-	struct elemvec next[2][N_MAPS]; /* planned by the batch being built */
+	struct elemvec prog[2][N_MAPS];	   /* what the kernel holds, sorted */
+	struct elemvec next[2][N_MAPS];	   /* planned by the batch being built */
 	bool touched;
 };
 
@@ -83,12 +83,12 @@ struct mseg_datapath {
 
 /* The drops no policy decides, made once with the table. */
 static const struct mseg_nft_decision special_decs[] = {
-	{.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_SPOOFED_MAC, .special = true},
-	{.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_SPOOFED_IP, .special = true},
-	{.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_UNSUPPORTED_L3, .special = true},
-	{.dir = MSEG_DIR_INGRESS, .reason = MSEG_DROP_UNSUPPORTED_L3, .special = true},
-	{.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_NO_POLICY, .special = true},
-	{.dir = MSEG_DIR_INGRESS, .reason = MSEG_DROP_NO_POLICY, .special = true},
+    {.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_SPOOFED_MAC, .special = true},
+    {.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_SPOOFED_IP, .special = true},
+    {.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_UNSUPPORTED_L3, .special = true},
+    {.dir = MSEG_DIR_INGRESS, .reason = MSEG_DROP_UNSUPPORTED_L3, .special = true},
+    {.dir = MSEG_DIR_EGRESS, .reason = MSEG_DROP_NO_POLICY, .special = true},
+    {.dir = MSEG_DIR_INGRESS, .reason = MSEG_DROP_NO_POLICY, .special = true},
 };
 
 /* ---- small containers -------------------------------------------------------------------- */
@@ -269,10 +269,10 @@ static struct mseg_nft_decision decision_of(uint8_t dir, uint8_t verdict, uint8_
 					    const struct mseg_decider *audit_by)
 {
 	struct mseg_nft_decision d = {
-		.dir = dir,
-		.verdict = verdict == MSEG_VERDICT_ALLOW ? MSEG_VERDICT_ALLOW : MSEG_VERDICT_DENY,
-		.audit = verdict == MSEG_VERDICT_ALLOW && audit,
-		.by = *by,
+	    .dir = dir,
+	    .verdict = verdict == MSEG_VERDICT_ALLOW ? MSEG_VERDICT_ALLOW : MSEG_VERDICT_DENY,
+	    .audit = verdict == MSEG_VERDICT_ALLOW && audit,
+	    .by = *by,
 	};
 
 	if (d.verdict == MSEG_VERDICT_DENY)
@@ -297,8 +297,8 @@ static const struct mseg_endpoint_default *default_find(const struct mseg_endpoi
 }
 
 /* The intervals of one class: a run in dp->iv (sorted by class). */
-static const struct mseg_nft_interval *class_intervals(const struct mseg_nft_interval *iv,
-						       size_t n, uint32_t class, size_t *count)
+static const struct mseg_nft_interval *class_intervals(const struct mseg_nft_interval *iv, size_t n,
+						       uint32_t class, size_t *count)
 {
 	size_t lo = 0, hi = n;
 
@@ -386,7 +386,7 @@ static int plan_endpoint_dir(struct mseg_datapath *dp, const struct plan_src *sr
 		}
 		size_t n_iv;
 		const struct mseg_nft_interval *iv =
-			class_intervals(src->iv, src->n_iv, t->remote, &n_iv);
+		    class_intervals(src->iv, src->n_iv, t->remote, &n_iv);
 		if (t->proto == MSEG_PROTO_ANY && (t->port_lo != 0 || t->port_hi != 65535))
 			return -EOPNOTSUPP;
 		for (size_t k = 0; k < n_iv; k++) {
@@ -409,8 +409,8 @@ static int plan_endpoint_dir(struct mseg_datapath *dp, const struct plan_src *sr
 					&def->audit_by);
 		else
 			/* fail closed: an endpoint attached before its policy is known */
-			d = (struct mseg_nft_decision){.dir = dir, .reason = MSEG_DROP_NO_POLICY,
-						       .special = true};
+			d = (struct mseg_nft_decision){
+			    .dir = dir, .reason = MSEG_DROP_NO_POLICY, .special = true};
 		mseg_nft_elem_nfproto(&e, NFPROTO_IPV4);
 		r = plan_elem(dp, &out[MAP_REST], &e, &d);
 		if (r < 0)
@@ -715,11 +715,11 @@ static int table_create(struct mseg_datapath *dp)
 		int hook;
 		bool in, out;
 	} bases[] = {
-		/* containers reach each other and the world through the node (routed) */
-		{"forward", NF_INET_FORWARD, true, true},
-		/* container -> node, node -> container */
-		{"input", NF_INET_LOCAL_IN, true, false},
-		{"output", NF_INET_LOCAL_OUT, false, true},
+	    /* containers reach each other and the world through the node (routed) */
+	    {"forward", NF_INET_FORWARD, true, true},
+	    /* container -> node, node -> container */
+	    {"input", NF_INET_LOCAL_IN, true, false},
+	    {"output", NF_INET_LOCAL_OUT, false, true},
 	};
 	int r;
 
@@ -788,8 +788,6 @@ static int nft_open(const struct mseg_datapath_config *cfg, struct mseg_datapath
 			dp->nflog = NULL;
 	}
 	if (r < 0) {
-		if (getenv("MSEG_NFT_DEBUG"))
-			fprintf(stderr, "nft open: %s\n", dp->err);
 		mseg_datapath_nft.close(dp);
 		return r;
 	}
@@ -847,12 +845,12 @@ static int nft_purge(const struct mseg_datapath_config *cfg)
 static struct plan_src current_src(const struct mseg_datapath *dp)
 {
 	return (struct plan_src){
-		.entries = dp->entries,
-		.n_entries = dp->n_entries,
-		.defaults = (const struct mseg_endpoint_default *const *)dp->defaults,
-		.n_defaults = dp->n_defaults,
-		.iv = dp->iv,
-		.n_iv = dp->n_iv,
+	    .entries = dp->entries,
+	    .n_entries = dp->n_entries,
+	    .defaults = (const struct mseg_endpoint_default *const *)dp->defaults,
+	    .n_defaults = dp->n_defaults,
+	    .iv = dp->iv,
+	    .n_iv = dp->n_iv,
 	};
 }
 
@@ -878,7 +876,8 @@ static int attach_objects(struct mseg_datapath *dp, struct mseg_nft_batch *b, vo
 
 	mseg_cidr_format(&e->ep.ip, true, ip);
 	for (int d = 0; d < 2 && r == 0; d++) {
-		snprintf(chain, sizeof(chain), "%s_%s", e->base, d == MSEG_DIR_INGRESS ? "in" : "out");
+		snprintf(chain, sizeof(chain), "%s_%s", e->base,
+			 d == MSEG_DIR_INGRESS ? "in" : "out");
 		snprintf(comment, sizeof(comment), "%s of %s/%s: endpoint %u, identity %u, %s, %s",
 			 d == MSEG_DIR_INGRESS ? "ingress" : "egress", e->ep.namespace, e->ep.name,
 			 e->ep.id, e->ep.identity, ip, e->ep.ifname);
@@ -893,8 +892,8 @@ static int attach_objects(struct mseg_datapath *dp, struct mseg_nft_batch *b, vo
 			r = mseg_nft_batch_chain_add(b, chain, -1, 0, comment);
 		if (r == 0 && dp->adopted)
 			r = mseg_nft_batch_chain_flush(b, chain);
-		sd = (struct mseg_nft_decision){.dir = (uint8_t)d, .special = true,
-						.reason = MSEG_DROP_SPOOFED_MAC};
+		sd = (struct mseg_nft_decision){
+		    .dir = (uint8_t)d, .special = true, .reason = MSEG_DROP_SPOOFED_MAC};
 		mseg_nft_decision_name(spoof_mac, sizeof(spoof_mac), &sd);
 		sd.reason = MSEG_DROP_SPOOFED_IP;
 		mseg_nft_decision_name(spoof_ip, sizeof(spoof_ip), &sd);
@@ -984,7 +983,8 @@ static int nft_endpoint_detach(struct mseg_datapath *dp, uint32_t endpoint_id)
 	if (r == 0)
 		r = mseg_nft_batch_elems(b, false, "ep_in", &el, 1);
 	for (int d = 0; d < 2 && r == 0; d++) {
-		snprintf(chain, sizeof(chain), "%s_%s", e->base, d == MSEG_DIR_INGRESS ? "in" : "out");
+		snprintf(chain, sizeof(chain), "%s_%s", e->base,
+			 d == MSEG_DIR_INGRESS ? "in" : "out");
 		r = mseg_nft_batch_chain_flush(b, chain);
 		if (r == 0)
 			r = mseg_nft_batch_chain_del(b, chain);
@@ -1062,8 +1062,7 @@ static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_
 	n = dp->n_entries;
 	/* removed: a merge of two sorted lists keeps this O(n + k log k) */
 	if (diff->n_removed) {
-		_cleanup_free_ struct mseg_table_entry *rm =
-			malloc(diff->n_removed * sizeof(*rm));
+		_cleanup_free_ struct mseg_table_entry *rm = malloc(diff->n_removed * sizeof(*rm));
 		size_t k = 0, j = 0;
 
 		if (!rm)
@@ -1093,15 +1092,14 @@ static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_
 		m->defaults[d] = malloc(cap * sizeof(*m->defaults[d]));
 		if (!m->defaults[d])
 			return -ENOMEM;
-		copy(m->defaults[d], dp->defaults[d],
-		       dp->n_defaults[d] * sizeof(*m->defaults[d]));
+		copy(m->defaults[d], dp->defaults[d], dp->n_defaults[d] * sizeof(*m->defaults[d]));
 		n = dp->n_defaults[d];
 		for (size_t i = 0; i < diff->n_defaults_changed[d]; i++) {
 			const struct mseg_endpoint_default *c = &diff->defaults_changed[d][i];
 			struct mseg_endpoint_default *old =
-				dp->n_defaults[d] ? bsearch(c, m->defaults[d], dp->n_defaults[d],
-							    sizeof(*m->defaults[d]), default_cmp)
-						  : NULL;
+			    dp->n_defaults[d] ? bsearch(c, m->defaults[d], dp->n_defaults[d],
+							sizeof(*m->defaults[d]), default_cmp)
+					      : NULL;
 
 			if (old)
 				*old = *c;
@@ -1171,7 +1169,8 @@ static bool ep_affected(const struct mseg_datapath *dp, const struct mseg_table_
 	for (size_t i = 0; i < m->n_entries; i++) {
 		const struct mseg_table_entry *t = &m->entries[i];
 
-		if (t->endpoint == id && t->remote != MSEG_ID_ANY && class_changed(dp, m, t->remote))
+		if (t->endpoint == id && t->remote != MSEG_ID_ANY &&
+		    class_changed(dp, m, t->remote))
 			return true;
 	}
 	return false;
@@ -1189,15 +1188,15 @@ static int nft_apply(struct mseg_datapath *dp, const struct mseg_table_diff *dif
 	r = mirror_build(dp, diff, &m);
 	if (r < 0)
 		goto out;
-	iv_changed = m.n_iv != dp->n_iv ||
-		     (m.n_iv && memcmp(m.iv, dp->iv, m.n_iv * sizeof(*m.iv)) != 0);
+	iv_changed =
+	    m.n_iv != dp->n_iv || (m.n_iv && memcmp(m.iv, dp->iv, m.n_iv * sizeof(*m.iv)) != 0);
 	struct plan_src src = {
-		.entries = m.entries,
-		.n_entries = m.n_entries,
-		.defaults = (const struct mseg_endpoint_default *const *)m.defaults,
-		.n_defaults = m.n_defaults,
-		.iv = m.iv,
-		.n_iv = m.n_iv,
+	    .entries = m.entries,
+	    .n_entries = m.n_entries,
+	    .defaults = (const struct mseg_endpoint_default *const *)m.defaults,
+	    .n_defaults = m.n_defaults,
+	    .iv = m.iv,
+	    .n_iv = m.n_iv,
 	};
 	for (size_t i = 0; i < dp->n_eps && r == 0; i++)
 		if (ep_affected(dp, diff, &m, dp->eps[i]->ep.id, iv_changed))
@@ -1214,10 +1213,10 @@ static int nft_apply(struct mseg_datapath *dp, const struct mseg_table_diff *dif
 		goto out;
 	/* commit the mirror */
 	struct mirror old = {
-		.entries = dp->entries,
-		.defaults = {dp->defaults[0], dp->defaults[1]},
-		.ipcache = dp->ipcache,
-		.iv = dp->iv,
+	    .entries = dp->entries,
+	    .defaults = {dp->defaults[0], dp->defaults[1]},
+	    .ipcache = dp->ipcache,
+	    .iv = dp->iv,
 	};
 	dp->entries = m.entries;
 	dp->n_entries = m.n_entries;
@@ -1295,13 +1294,13 @@ const char *mseg_datapath_nft_error(const struct mseg_datapath *dp)
 }
 
 const struct mseg_datapath_ops mseg_datapath_nft = {
-	.name = "nft",
-	.open = nft_open,
-	.close = nft_close,
-	.endpoint_attach = nft_endpoint_attach,
-	.endpoint_detach = nft_endpoint_detach,
-	.apply = nft_apply,
-	.event_fd = nft_event_fd,
-	.events_read = nft_events_read,
-	.purge = nft_purge,
+    .name = "nft",
+    .open = nft_open,
+    .close = nft_close,
+    .endpoint_attach = nft_endpoint_attach,
+    .endpoint_detach = nft_endpoint_detach,
+    .apply = nft_apply,
+    .event_fd = nft_event_fd,
+    .events_read = nft_events_read,
+    .purge = nft_purge,
 };

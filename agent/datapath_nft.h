@@ -73,8 +73,7 @@ struct mseg_nft_decision {
 /* allow_p5_ing3_in, deny_iso_p2_out, deny_default_in, audit_p1_egr0_by_p4_egr2_out,
  * drop_spoofed_ip_out. Equal decisions give equal names. */
 int mseg_nft_decision_name(char *buf, size_t len, const struct mseg_nft_decision *d);
-bool mseg_nft_decision_equal(const struct mseg_nft_decision *a,
-			     const struct mseg_nft_decision *b);
+bool mseg_nft_decision_equal(const struct mseg_nft_decision *a, const struct mseg_nft_decision *b);
 
 /*
  * The NFLOG prefix of a decision: "mseg:<V>:<d>:<reason>:<kind>:<policy>:<rdir>:<rule>",
@@ -110,8 +109,9 @@ const char *mseg_nft_batch_what(const struct mseg_nft_batch *b, uint32_t seq);
 
 /* Sets the kinds of set the backend makes (key layout and nft type for printing). */
 enum mseg_nft_set_kind {
-	MSEG_NFT_SET_IFNAME,	  /* ifname : verdict */
-	MSEG_NFT_SET_ADDR_PROTO_PORT, /* ipv4_addr . inet_proto . inet_service : verdict, interval */
+	MSEG_NFT_SET_IFNAME,	      /* ifname : verdict */
+	MSEG_NFT_SET_ADDR_PROTO_PORT, /* ipv4_addr . inet_proto . inet_service : verdict, interval
+				       */
 	MSEG_NFT_SET_ADDR_PROTO,      /* ipv4_addr . inet_proto : verdict, interval */
 	MSEG_NFT_SET_PROTO_PORT,      /* inet_proto . inet_service : verdict, interval */
 	MSEG_NFT_SET_NFPROTO,	      /* nf_proto : verdict */
@@ -122,7 +122,7 @@ struct mseg_nft_elem {
 	uint8_t key[16];
 	uint8_t key_end[16]; /* interval sets only */
 	uint8_t key_len;
-	bool jump;	     /* jump (base chain dispatch) or goto (decisions) */
+	bool jump; /* jump (base chain dispatch) or goto (decisions) */
 	char chain[MSEG_NFT_NAME_MAX];
 };
 
@@ -143,8 +143,8 @@ int mseg_nft_batch_chain_add(struct mseg_nft_batch *b, const char *name, int hoo
 			     const char *comment);
 int mseg_nft_batch_chain_flush(struct mseg_nft_batch *b, const char *name);
 int mseg_nft_batch_chain_del(struct mseg_nft_batch *b, const char *name);
-int mseg_nft_batch_set_add(struct mseg_nft_batch *b, const char *name,
-			   enum mseg_nft_set_kind kind, const char *comment);
+int mseg_nft_batch_set_add(struct mseg_nft_batch *b, const char *name, enum mseg_nft_set_kind kind,
+			   const char *comment);
 int mseg_nft_batch_set_flush(struct mseg_nft_batch *b, const char *name);
 int mseg_nft_batch_set_del(struct mseg_nft_batch *b, const char *name);
 int mseg_nft_batch_elems(struct mseg_nft_batch *b, bool add, const char *set,
@@ -154,22 +154,20 @@ int mseg_nft_batch_counter_del(struct mseg_nft_batch *b, const char *name);
 
 /* Appends one rule (built with libnftnl) to chain; the rule stays the caller's. */
 struct nftnl_rule;
-int mseg_nft_batch_rule_append(struct mseg_nft_batch *b, struct nftnl_rule *rl,
-			       const char *chain);
+int mseg_nft_batch_rule_append(struct mseg_nft_batch *b, struct nftnl_rule *rl, const char *chain);
 /* The rules of the table (datapath_nft_rules.c): each builds one rule and appends it. */
 int mseg_nft_batch_rules_base(struct mseg_nft_batch *b, const char *chain, bool iif,
 			      const char *map);
 /* Non-IPv4 drop, anti-spoofing (egress only: ep and the spoof chains are needed there),
  * replies, then the four lookups. */
-int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain,
-				  enum mseg_dir dir, const struct mseg_dp_endpoint *ep,
-				  const char *spoof_mac, const char *spoof_ip, const char *nonip_chain);
+int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain, enum mseg_dir dir,
+				  const struct mseg_dp_endpoint *ep, const char *spoof_mac,
+				  const char *spoof_ip, const char *nonip_chain);
 int mseg_nft_batch_rules_decision(struct mseg_nft_batch *b, const char *chain,
 				  const struct mseg_nft_decision *d, uint32_t nflog_group);
 
 /* Sends a finished batch and drains every answer; on error *err names the object. */
 struct mnl_socket;
-int mseg_nft_batch_send(struct mseg_nft_batch *b, struct mnl_socket *nl, char *err,
-			size_t errlen);
+int mseg_nft_batch_send(struct mseg_nft_batch *b, struct mnl_socket *nl, char *err, size_t errlen);
 
 #endif

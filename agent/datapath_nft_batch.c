@@ -142,8 +142,8 @@ const char *mseg_nft_batch_what(const struct mseg_nft_batch *b, uint32_t seq)
 }
 
 /* Starts one message: room, header, and what it is about. */
-static int msg_begin(struct mseg_nft_batch *b, uint16_t type, uint16_t flags,
-		     struct nlmsghdr **nlh, const char *kind, const char *name)
+static int msg_begin(struct mseg_nft_batch *b, uint16_t type, uint16_t flags, struct nlmsghdr **nlh,
+		     const char *kind, const char *name)
 {
 	int r;
 
@@ -155,8 +155,8 @@ static int msg_begin(struct mseg_nft_batch *b, uint16_t type, uint16_t flags,
 	r = remember(b, b->seq, kind, name);
 	if (r < 0)
 		return r;
-	*nlh = nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags | NLM_F_ACK,
-				     b->seq++);
+	*nlh =
+	    nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags | NLM_F_ACK, b->seq++);
 	return 0;
 }
 
@@ -316,8 +316,7 @@ int mseg_nft_batch_counter_del(struct mseg_nft_batch *b, const char *name)
 	return counter_msg(b, name, false);
 }
 
-int mseg_nft_batch_rule_append(struct mseg_nft_batch *b, struct nftnl_rule *rl,
-			       const char *chain)
+int mseg_nft_batch_rule_append(struct mseg_nft_batch *b, struct nftnl_rule *rl, const char *chain)
 {
 	struct nlmsghdr *nlh;
 	int r;
@@ -354,17 +353,19 @@ struct set_layout {
 };
 
 static const struct set_layout layouts[] = {
-	[MSEG_NFT_SET_IFNAME] = {NFT_TYPE_IFNAME, 16, {0}, 0, BYTEORDER_HOST},
-	[MSEG_NFT_SET_ADDR_PROTO_PORT] = {(NFT_TYPE_IPADDR << (2 * NFT_TYPE_BITS)) |
-						  (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) |
-						  NFT_TYPE_INET_SERVICE,
-					  12, {4, 1, 2}, 3, 0},
-	[MSEG_NFT_SET_ADDR_PROTO] = {(NFT_TYPE_IPADDR << NFT_TYPE_BITS) | NFT_TYPE_INET_PROTOCOL,
-				     8, {4, 1}, 2, 0},
-	[MSEG_NFT_SET_PROTO_PORT] = {(NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) |
-					     NFT_TYPE_INET_SERVICE,
-				     8, {1, 2}, 2, 0},
-	[MSEG_NFT_SET_NFPROTO] = {NFT_TYPE_NFPROTO, 1, {0}, 0, 0},
+    [MSEG_NFT_SET_IFNAME] = {NFT_TYPE_IFNAME, 16, {0}, 0, BYTEORDER_HOST},
+    [MSEG_NFT_SET_ADDR_PROTO_PORT] = {(NFT_TYPE_IPADDR << (2 * NFT_TYPE_BITS)) |
+					  (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) |
+					  NFT_TYPE_INET_SERVICE,
+				      12,
+				      {4, 1, 2},
+				      3,
+				      0},
+    [MSEG_NFT_SET_ADDR_PROTO] =
+	{(NFT_TYPE_IPADDR << NFT_TYPE_BITS) | NFT_TYPE_INET_PROTOCOL, 8, {4, 1}, 2, 0},
+    [MSEG_NFT_SET_PROTO_PORT] =
+	{(NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE, 8, {1, 2}, 2, 0},
+    [MSEG_NFT_SET_NFPROTO] = {NFT_TYPE_NFPROTO, 1, {0}, 0, 0},
 };
 
 static struct nftnl_set *set_new(const char *name)
@@ -378,8 +379,8 @@ static struct nftnl_set *set_new(const char *name)
 	return s;
 }
 
-int mseg_nft_batch_set_add(struct mseg_nft_batch *b, const char *name,
-			   enum mseg_nft_set_kind kind, const char *comment)
+int mseg_nft_batch_set_add(struct mseg_nft_batch *b, const char *name, enum mseg_nft_set_kind kind,
+			   const char *comment)
 {
 	const struct set_layout *l = &layouts[kind];
 	struct nftnl_set *s = set_new(name);
@@ -488,8 +489,7 @@ static int elems_chunk(struct mseg_nft_batch *b, bool add, const char *set,
 	if (r == 0)
 		r = msg_begin(b, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
 			      add ? NLM_F_CREATE : 0, &nlh,
-			      add ? "elements of map %s%s" : "deletion of elements of map",
-			      set);
+			      add ? "elements of map %s%s" : "deletion of elements of map", set);
 	if (r == 0) {
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
 		msg_end(b, nlh);
@@ -600,8 +600,7 @@ int mseg_nft_elem_cmp(const struct mseg_nft_elem *a, const struct mseg_nft_elem 
 
 /* ---- sending ----------------------------------------------------------------------------- */
 
-int mseg_nft_batch_send(struct mseg_nft_batch *b, struct mnl_socket *nl, char *err,
-			size_t errlen)
+int mseg_nft_batch_send(struct mseg_nft_batch *b, struct mnl_socket *nl, char *err, size_t errlen)
 {
 	const void *buf;
 	size_t len;
@@ -637,8 +636,8 @@ int mseg_nft_batch_send(struct mseg_nft_batch *b, struct mnl_socket *nl, char *e
 			return r;
 		}
 		int left = (int)n;
-		for (const struct nlmsghdr *h = (const struct nlmsghdr *)rbuf; mnl_nlmsg_ok(h, left);
-		     h = mnl_nlmsg_next(h, &left)) {
+		for (const struct nlmsghdr *h = (const struct nlmsghdr *)rbuf;
+		     mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
 			if (h->nlmsg_type != NLMSG_ERROR)
 				continue;
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);

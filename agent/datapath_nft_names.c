@@ -57,8 +57,8 @@ static int out_push(struct out *o, uint64_t lo, uint64_t hi, uint32_t class)
 		o->v = v;
 		o->cap = cap;
 	}
-	o->v[o->n++] = (struct mseg_nft_interval){.lo = (uint32_t)lo, .hi = (uint32_t)hi,
-						  .class = class};
+	o->v[o->n++] =
+	    (struct mseg_nft_interval){.lo = (uint32_t)lo, .hi = (uint32_t)hi, .class = class};
 	return 0;
 }
 
@@ -86,8 +86,8 @@ int mseg_nft_intervals_compute(const struct mseg_ipcache_entry *ipc, size_t n,
 			continue;
 		a = mseg_cidr_v4(&ipc[i].prefix);
 		mask = ipc[i].prefix.prefixlen ? 0xffffffffu << (32 - ipc[i].prefix.prefixlen) : 0;
-		spans[ns++] = (struct span){.lo = a & mask, .hi = (a & mask) | ~mask,
-					    .class = ipc[i].class};
+		spans[ns++] =
+		    (struct span){.lo = a & mask, .hi = (a & mask) | ~mask, .class = ipc[i].class};
 	}
 	qsort(spans + 1, ns - 1, sizeof(*spans), span_cmp);
 
@@ -270,12 +270,12 @@ int mseg_nft_log_prefix(char *buf, size_t len, const struct mseg_nft_decision *d
 	const struct mseg_decider *by = d->special ? &none : audit ? &d->audit_by : &d->by;
 	int n;
 
-	n = snprintf(buf, len, "mseg:%c:%c:%u:%c:%" PRIu32 ":%c:%u", audit ? 'A' : 'D',
-		     d->dir == MSEG_DIR_INGRESS ? 'i' : 'o', (unsigned)d->reason, kind_char(by),
-		     by->kind == MSEG_DECIDED_RULE || by->kind == MSEG_DECIDED_ISOLATION ?
-			     by->policy : 0,
-		     by->dir == MSEG_DIR_EGRESS ? 'e' : 'i',
-		     by->kind == MSEG_DECIDED_RULE ? (unsigned)by->rule : 0);
+	n = snprintf(
+	    buf, len, "mseg:%c:%c:%u:%c:%" PRIu32 ":%c:%u", audit ? 'A' : 'D',
+	    d->dir == MSEG_DIR_INGRESS ? 'i' : 'o', (unsigned)d->reason, kind_char(by),
+	    by->kind == MSEG_DECIDED_RULE || by->kind == MSEG_DECIDED_ISOLATION ? by->policy : 0,
+	    by->dir == MSEG_DIR_EGRESS ? 'e' : 'i',
+	    by->kind == MSEG_DECIDED_RULE ? (unsigned)by->rule : 0);
 	/* NFLOG carries at most 127 bytes of prefix; ours stays far below */
 	if (n < 0 || (size_t)n >= len || n > 127)
 		return -ENOBUFS;
@@ -339,13 +339,13 @@ int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_
 	*dir = d == 'i' ? MSEG_DIR_INGRESS : MSEG_DIR_EGRESS;
 	*reason = (uint16_t)reason_v;
 	*by = (struct mseg_decider){
-		.kind = k == 'R'   ? MSEG_DECIDED_RULE
-			: k == 'I' ? MSEG_DECIDED_ISOLATION
-			: k == 'D' ? MSEG_DECIDED_DEFAULT
-				   : (enum mseg_decider_kind)MSEG_ABI_DECIDED_NONE,
-		.policy = (uint32_t)policy,
-		.rule = (uint16_t)rule,
-		.dir = rd == 'e' ? MSEG_DIR_EGRESS : MSEG_DIR_INGRESS,
+	    .kind = k == 'R'   ? MSEG_DECIDED_RULE
+		    : k == 'I' ? MSEG_DECIDED_ISOLATION
+		    : k == 'D' ? MSEG_DECIDED_DEFAULT
+			       : (enum mseg_decider_kind)MSEG_ABI_DECIDED_NONE,
+	    .policy = (uint32_t)policy,
+	    .rule = (uint16_t)rule,
+	    .dir = rd == 'e' ? MSEG_DIR_EGRESS : MSEG_DIR_INGRESS,
 	};
 	return 0;
 }

@@ -86,8 +86,7 @@ static bool cmp_u8(struct nftnl_rule *rl, uint32_t op, uint8_t v)
 	return cmp(rl, op, &v, 1);
 }
 
-static bool payload(struct nftnl_rule *rl, uint32_t base, uint32_t off, uint32_t len,
-		    uint32_t dreg)
+static bool payload(struct nftnl_rule *rl, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("payload");
 
@@ -176,8 +175,8 @@ static bool nfproto_ipv4(struct nftnl_rule *rl)
 #define ICMP_COMMENT "ICMP only: th sport reads type . code, matched as port (type << 8 | code)"
 
 /* [meta l4proto (==|!=) icmp] ip Xaddr . meta l4proto . (@th,0,16 | th dport) vmap @map */
-static int rule_cls(struct mseg_nft_batch *b, const char *chain, enum mseg_dir dir,
-		    const char *map, bool icmp)
+static int rule_cls(struct mseg_nft_batch *b, const char *chain, enum mseg_dir dir, const char *map,
+		    bool icmp)
 {
 	struct nftnl_rule *rl = rule_new(icmp ? ICMP_COMMENT : NULL);
 	bool ok;
@@ -238,9 +237,9 @@ static int rule_rest(struct mseg_nft_batch *b, const char *chain, const char *ma
 	return append(b, rl, chain, ok);
 }
 
-int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain,
-				  enum mseg_dir dir, const struct mseg_dp_endpoint *ep,
-				  const char *spoof_mac, const char *spoof_ip, const char *nonip_chain)
+int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain, enum mseg_dir dir,
+				  const struct mseg_dp_endpoint *ep, const char *spoof_mac,
+				  const char *spoof_ip, const char *nonip_chain)
 {
 	char map[MSEG_NFT_NAME_MAX];
 	struct nftnl_rule *rl;
@@ -283,7 +282,8 @@ int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain,
 		if (!rl)
 			return -ENOMEM;
 		memcpy(ip, ep->ip.addr, 4);
-		ok = nfproto_ipv4(rl) && payload(rl, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1) &&
+		ok = nfproto_ipv4(rl) &&
+		     payload(rl, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1) &&
 		     cmp(rl, NFT_CMP_NEQ, ip, 4) && verdict(rl, NFT_GOTO, spoof_ip);
 		r = append(b, rl, chain, ok);
 		if (r < 0)

@@ -144,7 +144,8 @@ int mseg_nflog_msg_parse(const struct nlmsghdr *nlh, struct mseg_nflog_packet *p
 		if (mnl_attr_get_payload_len(c.tb[NFULA_PACKET_HDR]) <
 		    sizeof(struct nfulnl_msg_packet_hdr))
 			return -EINVAL;
-		const struct nfulnl_msg_packet_hdr *h = mnl_attr_get_payload(c.tb[NFULA_PACKET_HDR]);
+		const struct nfulnl_msg_packet_hdr *h =
+		    mnl_attr_get_payload(c.tb[NFULA_PACKET_HDR]);
 		p->hw_protocol = ntohs(h->hw_protocol);
 	}
 	if (c.tb[NFULA_IFINDEX_INDEV]) {
@@ -195,8 +196,8 @@ int mseg_nflog_decode(const struct mseg_nflog_packet *p, struct mseg_dp_event *e
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ev->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	}
-	ev->pkt_len = (uint16_t)(p->payload_len < sizeof(ev->pkt) ? p->payload_len
-								  : sizeof(ev->pkt));
+	ev->pkt_len =
+	    (uint16_t)(p->payload_len < sizeof(ev->pkt) ? p->payload_len : sizeof(ev->pkt));
 	if (ev->pkt_len)
 		memcpy(ev->pkt, p->payload, ev->pkt_len);
 

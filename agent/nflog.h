@@ -19,7 +19,7 @@ struct mseg_nflog;
 
 /* One logged packet, pointing into the receive buffer (valid during the callback only). */
 struct mseg_nflog_packet {
-	const char *prefix; /* NULL when the rule logged none */
+	const char *prefix;	/* NULL when the rule logged none */
 	uint32_t indev, outdev; /* ifindex, 0 when absent */
 	uint16_t hw_protocol;	/* ethertype, host order */
 	uint64_t time_ns;	/* CLOCK_REALTIME; 0 when the kernel sent no timestamp */

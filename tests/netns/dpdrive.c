@@ -297,17 +297,17 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"datapath", required_argument, NULL, 'd'},
-		{"default-deny", no_argument, NULL, 'D'},
-		{"group", required_argument, NULL, 'g'},
-		{"endpoints", required_argument, NULL, 'e'},
-		{"file", required_argument, NULL, 'f'},
-		{"attach", required_argument, NULL, 'a'},
-		{"purge", no_argument, NULL, 'P'},
-		{"serve", no_argument, NULL, 's'},
-		{"bpf-dir", required_argument, NULL, 'b'},
-		{"timing", no_argument, NULL, 't'},
-		{},
+	    {"datapath", required_argument, NULL, 'd'},
+	    {"default-deny", no_argument, NULL, 'D'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"endpoints", required_argument, NULL, 'e'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"attach", required_argument, NULL, 'a'},
+	    {"purge", no_argument, NULL, 'P'},
+	    {"serve", no_argument, NULL, 's'},
+	    {"bpf-dir", required_argument, NULL, 'b'},
+	    {"timing", no_argument, NULL, 't'},
+	    {},
 	};
 	struct mseg_datapath_config cfg = {.nflog_group = 7};
 	struct mseg_compile_opts copts = {0};

@@ -57,10 +57,10 @@ static int elems_parse(const struct nlmsghdr *h, struct nftnl_set *s)
 
 	assert_true(h->nlmsg_len <= sizeof(copy));
 	memcpy(copy, h, h->nlmsg_len);
-	mnl_attr_for_each(a, c, sizeof(struct nfgenmsg))
-		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
-			mnl_attr_for_each_nested(el, a)
-				el->nla_type = (el->nla_type & ~NLA_TYPE_MASK) | NFTA_LIST_ELEM;
+	mnl_attr_for_each(a, c, sizeof(struct nfgenmsg)) if (mnl_attr_get_type(a) ==
+							     NFTA_SET_ELEM_LIST_ELEMENTS)
+	    mnl_attr_for_each_nested(el, a)
+		el->nla_type = (el->nla_type & ~NLA_TYPE_MASK) | NFTA_LIST_ELEM;
 	return nftnl_set_elems_nlmsg_parse(c, s);
 }
 
@@ -184,9 +184,8 @@ static void test_set_and_elements_round_trip(void **state)
 	e[2].jump = true;
 
 	assert_int_equal(mseg_nft_batch_new(&b, 1), 0);
-	assert_int_equal(mseg_nft_batch_set_add(b, "ep_x_a_in_cls", MSEG_NFT_SET_ADDR_PROTO_PORT,
-						NULL),
-			 0);
+	assert_int_equal(
+	    mseg_nft_batch_set_add(b, "ep_x_a_in_cls", MSEG_NFT_SET_ADDR_PROTO_PORT, NULL), 0);
 	assert_int_equal(mseg_nft_batch_elems(b, true, "ep_x_a_in_cls", e, 2), 0);
 	assert_int_equal(mseg_nft_batch_elems(b, false, "ep_x_a_in_cls", e, 1), 0);
 	assert_int_equal(mseg_nft_batch_elems(b, true, "ep_out", &e[2], 1), 0);
@@ -330,9 +329,10 @@ static size_t rule_exprs(const struct nlmsghdr *h, const char **names, size_t ma
 
 static void test_rules_round_trip(void **state)
 {
-	struct mseg_dp_endpoint ep = {.id = 1, .ifname = "veth1", .mac = {2, 0, 0, 0, 0, 1},
-				      .namespace = "x", .name = "a"};
-	struct mseg_nft_decision deny = {.dir = MSEG_DIR_INGRESS, .verdict = MSEG_VERDICT_DENY,
+	struct mseg_dp_endpoint ep = {
+	    .id = 1, .ifname = "veth1", .mac = {2, 0, 0, 0, 0, 1}, .namespace = "x", .name = "a"};
+	struct mseg_nft_decision deny = {.dir = MSEG_DIR_INGRESS,
+					 .verdict = MSEG_VERDICT_DENY,
 					 .reason = MSEG_DROP_ISOLATED,
 					 .by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 3}};
 	struct mseg_nft_decision allow = {.dir = MSEG_DIR_INGRESS,
@@ -344,21 +344,20 @@ static void test_rules_round_trip(void **state)
 	size_t len, n;
 	struct msgs ms;
 
-	ep.ip = (struct mseg_cidr){.family = MSEG_AF_INET, .prefixlen = 32,
-				   .addr = {10, 200, 1, 10}};
+	ep.ip =
+	    (struct mseg_cidr){.family = MSEG_AF_INET, .prefixlen = 32, .addr = {10, 200, 1, 10}};
 	assert_int_equal(mseg_nft_batch_new(&b, 1), 0);
-	assert_int_equal(mseg_nft_batch_rules_endpoint(b, "ep_x_a_out", MSEG_DIR_EGRESS, &ep,
-						       "drop_spoofed_mac_out",
-						       "drop_spoofed_ip_out",
-						       "drop_unsupported_l3_out"),
+	assert_int_equal(mseg_nft_batch_rules_endpoint(
+			     b, "ep_x_a_out", MSEG_DIR_EGRESS, &ep, "drop_spoofed_mac_out",
+			     "drop_spoofed_ip_out", "drop_unsupported_l3_out"),
 			 0);
-	assert_int_equal(mseg_nft_batch_rules_endpoint(b, "ep_x_a_in", MSEG_DIR_INGRESS, NULL,
-						       NULL, NULL, "drop_unsupported_l3_in"),
+	assert_int_equal(mseg_nft_batch_rules_endpoint(b, "ep_x_a_in", MSEG_DIR_INGRESS, NULL, NULL,
+						       NULL, "drop_unsupported_l3_in"),
 			 0);
 	/* egress needs the endpoint for anti-spoofing */
-	assert_int_equal(mseg_nft_batch_rules_endpoint(b, "ep_x_a_out", MSEG_DIR_EGRESS, NULL,
-						       NULL, NULL, "x"),
-			 -EINVAL);
+	assert_int_equal(
+	    mseg_nft_batch_rules_endpoint(b, "ep_x_a_out", MSEG_DIR_EGRESS, NULL, NULL, NULL, "x"),
+	    -EINVAL);
 	assert_int_equal(mseg_nft_batch_rules_decision(b, "deny_iso_p3_in", &deny, 7), 0);
 	assert_int_equal(mseg_nft_batch_rules_decision(b, "allow_p3_ing0_in", &allow, 7), 0);
 	assert_int_equal(mseg_nft_batch_finish(b, &buf, &len), 0);
@@ -400,11 +399,11 @@ static void test_rules_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_batch_framing_and_sequence),
-		cmocka_unit_test(test_table_chain_round_trip),
-		cmocka_unit_test(test_set_and_elements_round_trip),
-		cmocka_unit_test(test_many_elements_are_chunked),
-		cmocka_unit_test(test_rules_round_trip),
+	    cmocka_unit_test(test_batch_framing_and_sequence),
+	    cmocka_unit_test(test_table_chain_round_trip),
+	    cmocka_unit_test(test_set_and_elements_round_trip),
+	    cmocka_unit_test(test_many_elements_are_chunked),
+	    cmocka_unit_test(test_rules_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

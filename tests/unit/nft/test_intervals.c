@@ -78,9 +78,9 @@ static void test_prefix_minus_more_specific(void **state)
 {
 	/* 10.0.0.0/8 class 300 with a hole 10.1.0.0/16 class 301 holding a pod /32 (256) */
 	struct mseg_ipcache_entry e[] = {
-		ipc("10.0.0.0/8", 300),
-		ipc("10.1.0.0/16", 301),
-		ipc("10.1.2.3", 256),
+	    ipc("10.0.0.0/8", 300),
+	    ipc("10.1.0.0/16", 301),
+	    ipc("10.1.2.3", 256),
 	};
 	struct mseg_nft_interval *iv = NULL;
 	size_t n = 0;
@@ -122,9 +122,9 @@ static void test_slash_zero_and_edges(void **state)
 {
 	/* a /0 replaces WORLD everywhere; prefixes at both ends of the space */
 	struct mseg_ipcache_entry e[] = {
-		ipc("0.0.0.0/0", 400),
-		ipc("0.0.0.0/8", 401),
-		ipc("255.255.255.255", 402),
+	    ipc("0.0.0.0/0", 400),
+	    ipc("0.0.0.0/8", 401),
+	    ipc("255.255.255.255", 402),
 	};
 	struct mseg_nft_interval *iv = NULL;
 	size_t n = 0;
@@ -155,13 +155,14 @@ static void test_random_against_lpm(void **state)
 			uint32_t mask = plen ? 0xffffffffu << (32 - plen) : 0;
 
 			e[i] = (struct mseg_ipcache_entry){
-				.prefix = mseg_cidr_from_v4(addr & mask, plen),
-				.class = 256 + (uint32_t)(rand() % 5),
+			    .prefix = mseg_cidr_from_v4(addr & mask, plen),
+			    .class = 256 + (uint32_t)(rand() % 5),
 			};
 			/* the ipcache holds each prefix once */
 			for (size_t k = 0; k < i; k++)
 				if (mseg_cidr_cmp(&e[k].prefix, &e[i].prefix) == 0)
-					e[i].prefix = mseg_cidr_from_v4(0x0b000000u + (uint32_t)i, 32);
+					e[i].prefix =
+					    mseg_cidr_from_v4(0x0b000000u + (uint32_t)i, 32);
 		}
 		assert_int_equal(mseg_nft_intervals_compute(e, n_e, &iv, &n), 0);
 		check_cover(iv, n);
@@ -181,11 +182,11 @@ static void test_random_against_lpm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_is_world),
-		cmocka_unit_test(test_prefix_minus_more_specific),
-		cmocka_unit_test(test_adjacent_same_class_merge),
-		cmocka_unit_test(test_slash_zero_and_edges),
-		cmocka_unit_test(test_random_against_lpm),
+	    cmocka_unit_test(test_empty_is_world),
+	    cmocka_unit_test(test_prefix_minus_more_specific),
+	    cmocka_unit_test(test_adjacent_same_class_merge),
+	    cmocka_unit_test(test_slash_zero_and_edges),
+	    cmocka_unit_test(test_random_against_lpm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,9 +41,9 @@ static void test_decision_names(void **state)
 {
 	char buf[MSEG_NFT_NAME_MAX];
 	struct mseg_nft_decision d = {
-		.dir = MSEG_DIR_INGRESS,
-		.verdict = MSEG_VERDICT_ALLOW,
-		.by = {.kind = MSEG_DECIDED_RULE, .policy = 5, .rule = 3, .dir = MSEG_DIR_INGRESS},
+	    .dir = MSEG_DIR_INGRESS,
+	    .verdict = MSEG_VERDICT_ALLOW,
+	    .by = {.kind = MSEG_DECIDED_RULE, .policy = 5, .rule = 3, .dir = MSEG_DIR_INGRESS},
 	};
 	struct mseg_nft_decision e = d;
 
@@ -62,12 +62,12 @@ static void test_decision_names(void **state)
 	assert_string_equal(buf, "deny_default_out");
 	d.verdict = MSEG_VERDICT_ALLOW;
 	d.audit = 1;
-	d.audit_by = (struct mseg_decider){.kind = MSEG_DECIDED_RULE, .policy = 4, .rule = 0,
-					   .dir = MSEG_DIR_EGRESS};
+	d.audit_by = (struct mseg_decider){
+	    .kind = MSEG_DECIDED_RULE, .policy = 4, .rule = 0, .dir = MSEG_DIR_EGRESS};
 	assert_int_equal(mseg_nft_decision_name(buf, sizeof(buf), &d), 0);
 	assert_string_equal(buf, "audit_default_by_p4_egr0_out");
-	d = (struct mseg_nft_decision){.dir = MSEG_DIR_EGRESS, .special = true,
-				       .reason = MSEG_DROP_SPOOFED_IP};
+	d = (struct mseg_nft_decision){
+	    .dir = MSEG_DIR_EGRESS, .special = true, .reason = MSEG_DROP_SPOOFED_IP};
 	assert_int_equal(mseg_nft_decision_name(buf, sizeof(buf), &d), 0);
 	assert_string_equal(buf, "drop_spoofed_ip_out");
 	assert_int_equal(mseg_nft_decision_name(buf, 5, &d), -ENOBUFS);
@@ -88,11 +88,13 @@ static void test_log_prefix_round_trip(void **state)
 	uint16_t reason;
 	struct mseg_decider by;
 	struct mseg_nft_decision d = {
-		.dir = MSEG_DIR_EGRESS,
-		.verdict = MSEG_VERDICT_DENY,
-		.reason = MSEG_DROP_POLICY_DENY,
-		.by = {.kind = MSEG_DECIDED_RULE, .policy = 4000000000u, .rule = 65535,
-		       .dir = MSEG_DIR_EGRESS},
+	    .dir = MSEG_DIR_EGRESS,
+	    .verdict = MSEG_VERDICT_DENY,
+	    .reason = MSEG_DROP_POLICY_DENY,
+	    .by = {.kind = MSEG_DECIDED_RULE,
+		   .policy = 4000000000u,
+		   .rule = 65535,
+		   .dir = MSEG_DIR_EGRESS},
 	};
 
 	assert_int_equal(mseg_nft_log_prefix(buf, sizeof(buf), &d), 0);
@@ -108,10 +110,12 @@ static void test_log_prefix_round_trip(void **state)
 
 	/* audit: allowed, the event names the policy that would have dropped */
 	d = (struct mseg_nft_decision){
-		.dir = MSEG_DIR_INGRESS, .verdict = MSEG_VERDICT_ALLOW, .audit = 1,
-		.reason = MSEG_DROP_ISOLATED,
-		.by = {.kind = MSEG_DECIDED_DEFAULT},
-		.audit_by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 7},
+	    .dir = MSEG_DIR_INGRESS,
+	    .verdict = MSEG_VERDICT_ALLOW,
+	    .audit = 1,
+	    .reason = MSEG_DROP_ISOLATED,
+	    .by = {.kind = MSEG_DECIDED_DEFAULT},
+	    .audit_by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 7},
 	};
 	assert_int_equal(mseg_nft_log_prefix(buf, sizeof(buf), &d), 0);
 	assert_string_equal(buf, "mseg:A:i:2:I:7:i:0");
@@ -121,8 +125,8 @@ static void test_log_prefix_round_trip(void **state)
 	assert_int_equal(by.policy, 7);
 
 	/* special drops name no policy */
-	d = (struct mseg_nft_decision){.dir = MSEG_DIR_EGRESS, .special = true,
-				       .reason = MSEG_DROP_SPOOFED_MAC};
+	d = (struct mseg_nft_decision){
+	    .dir = MSEG_DIR_EGRESS, .special = true, .reason = MSEG_DROP_SPOOFED_MAC};
 	assert_int_equal(mseg_nft_log_prefix(buf, sizeof(buf), &d), 0);
 	assert_int_equal(mseg_nft_log_prefix_parse(buf, &verdict, &dir, &reason, &by), 0);
 	assert_int_equal(reason, MSEG_DROP_SPOOFED_MAC);
@@ -132,20 +136,20 @@ static void test_log_prefix_round_trip(void **state)
 static void test_log_prefix_rejects_foreign(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"mseg",
-		"mseg:",
-		"other:D:o:1:R:1:e:0",
-		"mseg:X:o:1:R:1:e:0",
-		"mseg:D:x:1:R:1:e:0",
-		"mseg:D:o:99:R:1:e:0",
-		"mseg:D:o:1:Q:1:e:0",
-		"mseg:D:o:1:R:-1:e:0",
-		"mseg:D:o:1:R:1:x:0",
-		"mseg:D:o:1:R:1:e:70000",
-		"mseg:D:o:1:R:1:e:0 ",
-		"mseg:D:o:1:R:99999999999:e:0",
-		"mseg:D:o:1:R::e:0",
+	    "",
+	    "mseg",
+	    "mseg:",
+	    "other:D:o:1:R:1:e:0",
+	    "mseg:X:o:1:R:1:e:0",
+	    "mseg:D:x:1:R:1:e:0",
+	    "mseg:D:o:99:R:1:e:0",
+	    "mseg:D:o:1:Q:1:e:0",
+	    "mseg:D:o:1:R:-1:e:0",
+	    "mseg:D:o:1:R:1:x:0",
+	    "mseg:D:o:1:R:1:e:70000",
+	    "mseg:D:o:1:R:1:e:0 ",
+	    "mseg:D:o:1:R:99999999999:e:0",
+	    "mseg:D:o:1:R::e:0",
 	};
 	uint8_t verdict, dir;
 	uint16_t reason;
@@ -159,10 +163,10 @@ static void test_log_prefix_rejects_foreign(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_endpoint_base_readable_and_escaped),
-		cmocka_unit_test(test_decision_names),
-		cmocka_unit_test(test_log_prefix_round_trip),
-		cmocka_unit_test(test_log_prefix_rejects_foreign),
+	    cmocka_unit_test(test_endpoint_base_readable_and_escaped),
+	    cmocka_unit_test(test_decision_names),
+	    cmocka_unit_test(test_log_prefix_round_trip),
+	    cmocka_unit_test(test_log_prefix_rejects_foreign),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,9 +19,9 @@
 
 /* An IPv4 header (20 bytes) plus 4 bytes of transport header. */
 static const uint8_t tcp_pkt[] = {
-	0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, /* DF, TTL 64, TCP */
-	10, 200, 1, 11, 10, 200, 1, 10,		    /* 10.200.1.11 -> 10.200.1.10 */
-	0xc3, 0x50, 0, 80,			    /* 50000 -> 80 */
+    0x45, 0,	0, 40, 0,  1,	0x40, 0,  64, 6, 0, 0, /* DF, TTL 64, TCP */
+    10,	  200,	1, 11, 10, 200, 1,    10,	       /* 10.200.1.11 -> 10.200.1.10 */
+    0xc3, 0x50, 0, 80,				       /* 50000 -> 80 */
 };
 
 static struct nlmsghdr *packet_msg(char *buf, const char *prefix, size_t prefix_len,
@@ -55,8 +55,8 @@ static void test_parse_and_decode_tcp_drop(void **state)
 {
 	char buf[1024];
 	const char prefix[] = "mseg:D:i:2:I:3:i:0";
-	struct nlmsghdr *nlh = packet_msg(buf, prefix, sizeof(prefix), tcp_pkt, sizeof(tcp_pkt),
-					  true);
+	struct nlmsghdr *nlh =
+	    packet_msg(buf, prefix, sizeof(prefix), tcp_pkt, sizeof(tcp_pkt), true);
 	struct mseg_nflog_packet p;
 	struct mseg_dp_event ev;
 
@@ -89,8 +89,8 @@ static void test_parse_and_decode_tcp_drop(void **state)
 static void test_decode_icmp_and_fragments(void **state)
 {
 	uint8_t pkt[sizeof(tcp_pkt)];
-	struct mseg_nflog_packet p = {.prefix = "mseg:A:o:1:R:9:e:2", .payload = pkt,
-				      .payload_len = sizeof(pkt)};
+	struct mseg_nflog_packet p = {
+	    .prefix = "mseg:A:o:1:R:9:e:2", .payload = pkt, .payload_len = sizeof(pkt)};
 	struct mseg_dp_event ev;
 
 	memcpy(pkt, tcp_pkt, sizeof(pkt));
@@ -151,9 +151,9 @@ static void test_rejects_foreign_and_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_and_decode_tcp_drop),
-		cmocka_unit_test(test_decode_icmp_and_fragments),
-		cmocka_unit_test(test_rejects_foreign_and_malformed),
+	    cmocka_unit_test(test_parse_and_decode_tcp_drop),
+	    cmocka_unit_test(test_decode_icmp_and_fragments),
+	    cmocka_unit_test(test_rejects_foreign_and_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
