@@ -219,7 +219,7 @@ enf_attached() {
 }
 
 enf_restart() {
-	local backend=$1 f before after sent got i denied=0 probes=0 pingout
+	local backend=$1 f before after sent got i denied=0 probes=0 pingout ids_before ids_after
 	enf_node "$backend" || return 1
 	f=$(enf_write web-all.yaml <<'P'
 apiVersion: networking.k8s.io/v1
@@ -232,6 +232,9 @@ spec:
 P
 )
 	expect_ok "apply" mseg_on n1 apply -f "$f" || return 1
+	# web moves to a new identity (259), so a restart that renumbered from scratch would
+	# give it 256 again: persisted identities keep 259
+	expect_ok "label" mseg_on n1 label prod/web extra=1 || return 1
 	enf_expect "before restart" deny enf_tcp prod/other 80 || return 1
 	sent=400
 	enf_stream_start s1 prod/client 5001 $sent || return 1
@@ -240,6 +243,9 @@ P
 	sleep 0.5
 	before=$(enf_attached "$backend")
 	[ -n "$before" ] || fail "nothing attached before the restart" || return 1
+	ids_before=$(mseg_on n1 get endpoints -o json | jq -c '[.[] | [.name, .identity]]')
+	case $ids_before in *'["web",256]'*) fail "web kept identity 256 after relabeling" ||
+		return 1 ;; esac
 
 	agent_kill n1 KILL
 	# the denied flow stays denied while no agent runs
@@ -271,6 +277,10 @@ P
 $before
 --- after
 $after" || return 1
+	# identities are persisted: the same numbers after the restart
+	ids_after=$(mseg_on n1 get endpoints -o json | jq -c '[.[] | [.name, .identity]]')
+	[ "$ids_before" = "$ids_after" ] ||
+		fail "identities changed across the restart: $ids_before -> $ids_after" || return 1
 	# and the restarted agent still enforces changes
 	expect_ok "delete" mseg_on n1 delete policy prod/web-from-client || return 1
 	enf_expect "after delete" allow enf_tcp prod/other 80
