@@ -46,6 +46,18 @@ static int endpoint_lookup(struct mseg_agent *a, json_t *args, struct mseg_agent
 	return 0;
 }
 
+/* Identities are label sets with io.mseg.* keys added by the agent (agent/identities.h). */
+static int labels_check_reserved(const struct mseg_labels *l, struct mseg_op_error *e)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strncmp(l->items[i].key, "io.mseg.", 8))
+			return mseg_op_error_set(e, -EINVAL, NULL,
+						 "label '%s': the prefix io.mseg. is reserved for "
+						 "mseg's identity labels",
+						 l->items[i].key);
+	return 0;
+}
+
 static void ports_free(struct mseg_named_port *ports, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -158,6 +170,9 @@ int mseg_op_endpoint_run(void *ctx, json_t *args, json_t **result, struct mseg_o
 	r = mseg_args_labels(args, "labels", &spec.labels, e);
 	if (r < 0)
 		return r;
+	r = labels_check_reserved(&spec.labels, e);
+	if (r < 0)
+		goto out;
 	r = args_ports(args, &spec.ports, &spec.n_ports, e);
 	if (r < 0)
 		goto out;
@@ -238,6 +253,11 @@ int mseg_op_endpoint_label(void *ctx, json_t *args, json_t **result, struct mseg
 	if (r < 0)
 		return r;
 	r = mseg_agent_labels_update(args, &ep->ep.labels, NULL, e);
+	if (r == 0 && labels_check_reserved(&ep->ep.labels, e) < 0) {
+		mseg_labels_free(&ep->ep.labels);
+		ep->ep.labels = saved;
+		return -EINVAL;
+	}
 	if (r == 0) {
 		r = mseg_state_save_endpoints(a->state);
 		if (r < 0) {
@@ -249,8 +269,16 @@ int mseg_op_endpoint_label(void *ctx, json_t *args, json_t **result, struct mseg
 		}
 		/* labels change the endpoint's identity, and what selects it */
 		r = mseg_agent_reconcile(a, e);
-		if (r == 0)
+		if (r < 0) {
+			/* not enforceable (e.g. a reserved io.mseg. key): back to what was */
+			mseg_labels_free(&ep->ep.labels);
+			ep->ep.labels = saved;
+			saved = (struct mseg_labels){0};
+			mseg_state_save_endpoints(a->state);
+			mseg_agent_reconcile(a, NULL);
+		} else {
 			*result = endpoint_view(a, ep);
+		}
 	}
 	mseg_labels_free(&saved);
 	return r;

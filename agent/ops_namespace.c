@@ -171,8 +171,15 @@ int mseg_op_namespace_label(void *ctx, json_t *args, json_t **result, struct mse
 		}
 		/* namespace labels change identities and what namespaceSelectors select */
 		r = mseg_agent_reconcile(a, e);
-		if (r == 0)
+		if (r < 0) {
+			mseg_labels_free(&ns->labels);
+			ns->labels = saved;
+			saved = (struct mseg_labels){0};
+			mseg_state_save_namespaces(a->state);
+			mseg_agent_reconcile(a, NULL);
+		} else {
 			*result = mseg_namespace_to_json(ns);
+		}
 	}
 	mseg_labels_free(&saved);
 	return r;
