@@ -18,65 +18,6 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-/* Stable merge of the sorted runs [lo, mid) and [mid, hi) of p, through tmp. */
-static void merge_runs(char *p, char *tmp, size_t lo, size_t mid, size_t hi, size_t size,
-		       int (*cmp)(const void *, const void *))
-{
-	size_t a = lo, b = mid, k = 0;
-
-	while (a < mid && b < hi) {
-		const char *src = cmp(p + b * size, p + a * size) < 0 ? p + b++ * size
-								       : p + a++ * size;
-
-		memcpy(tmp + k++ * size, src, size);
-	}
-	/* what is left of the right run is already in place */
-	memcpy(tmp + k * size, p + a * size, (mid - a) * size);
-	k += mid - a;
-	memcpy(p + lo * size, tmp, k * size);
-}
-
-#define SORT_MAX_RUNS 16
-
-void mseg_compile_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-	size_t runs[SORT_MAX_RUNS + 1], n_runs = 1;
-	char *p = base, *tmp;
-
-	if (n < 2)
-		return;
-	runs[0] = 0;
-	for (size_t i = 1; i < n; i++) {
-		if (cmp(p + (i - 1) * size, p + i * size) <= 0)
-			continue;
-		if (n_runs == SORT_MAX_RUNS) {
-			qsort(base, n, size, cmp);
-			return;
-		}
-		runs[n_runs++] = i;
-	}
-	if (n_runs == 1)
-		return;
-	tmp = malloc(n * size);
-	if (!tmp) {
-		qsort(base, n, size, cmp);
-		return;
-	}
-	/* merge neighbouring runs pairwise until one is left */
-	while (n_runs > 1) {
-		size_t w = 0;
-
-		runs[n_runs] = n;
-		for (size_t r = 0; r < n_runs; r += 2) {
-			if (r + 1 < n_runs)
-				merge_runs(p, tmp, runs[r], runs[r + 1], runs[r + 2], size, cmp);
-			runs[w++] = runs[r];
-		}
-		n_runs = w;
-	}
-	free(tmp);
-}
-
 int mseg_compile_entry_cmp(const struct mseg_table_entry *a, const struct mseg_table_entry *b)
 {
 #define CMP(f)                                                                                     \
@@ -276,100 +217,6 @@ static int eprec_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* ---- hints ------------------------------------------------------------------------------ */
-
-static int str_cmp_q(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void hintset_done(struct hintset *h)
-{
-	free(h->endpoints);
-	free(h->policies);
-	free(h->namespaces);
-}
-
-/* Sorted copies of the hint's names, so each lookup is a binary search. */
-static int hintset_init(struct hintset *h, const struct mseg_compile_hint *hint)
-{
-	if ((hint->n_endpoints && !hint->endpoints) || (hint->n_policies && !hint->policies) ||
-	    (hint->n_namespaces && !hint->namespaces))
-		return -EINVAL;
-	h->verify = hint->verify;
-	h->endpoints = malloc((hint->n_endpoints + 1) * sizeof(*h->endpoints));
-	h->policies = malloc((hint->n_policies + 1) * sizeof(*h->policies));
-	h->namespaces = malloc((hint->n_namespaces + 1) * sizeof(*h->namespaces));
-	if (!h->endpoints || !h->policies || !h->namespaces)
-		return -ENOMEM;
-	for (size_t i = 0; i < hint->n_namespaces; i++)
-		if (!hint->namespaces[i])
-			return -EINVAL;
-	if (hint->n_endpoints)
-		memcpy(h->endpoints, hint->endpoints, hint->n_endpoints * sizeof(*h->endpoints));
-	if (hint->n_policies)
-		memcpy(h->policies, hint->policies, hint->n_policies * sizeof(*h->policies));
-	if (hint->n_namespaces)
-		memcpy(h->namespaces, hint->namespaces, hint->n_namespaces * sizeof(char *));
-	h->n_endpoints = hint->n_endpoints;
-	h->n_policies = hint->n_policies;
-	h->n_namespaces = hint->n_namespaces;
-	compile_sort(h->endpoints, h->n_endpoints, sizeof(*h->endpoints), u32_cmp);
-	compile_sort(h->policies, h->n_policies, sizeof(*h->policies), u32_cmp);
-	compile_sort(h->namespaces, h->n_namespaces, sizeof(*h->namespaces), str_cmp_q);
-	return 0;
-}
-
-static bool hint_names_endpoint(const struct hintset *h, uint32_t id, const char *ns)
-{
-	return u32_in(h->endpoints, h->n_endpoints, id) ||
-	       (h->n_namespaces &&
-		bsearch(&ns, h->namespaces, h->n_namespaces, sizeof(*h->namespaces), str_cmp_q));
-}
-
-/*
- * The digest of an endpoint's identity inputs. With a hint, an endpoint it does not name is
- * the one the previous update saw, so the previous digest stands; in verify mode that claim is
- * checked, and an endpoint the hint should have named (new, or changed) fails the update.
- */
-static int endpoint_digest(const struct upd *u, const struct eprec *prev,
-			   const struct mseg_endpoint *e, const struct mseg_labels *nsl,
-			   uint64_t *ret)
-{
-	bool named = u->hint && hint_names_endpoint(u->hint, e->id, e->namespace);
-
-	if (!u->hint || !prev || named) {
-		if (u->hint && u->hint->verify && !named)
-			return -EBADMSG; /* added but not named */
-		*ret = mseg_compile_endpoint_digest(e, nsl);
-		return 0;
-	}
-	if (u->hint->verify && mseg_compile_endpoint_digest(e, nsl) != prev->digest)
-		return -EBADMSG;
-	*ret = prev->digest;
-	return 0;
-}
-
-/* Verify mode: every endpoint or policy that is gone must have been named. */
-static int hint_check_removed(const struct mseg_compiler *c, const struct upd *u)
-{
-	for (size_t i = 0, j = 0; i < c->n_eps; i++) {
-		while (j < u->n_eps && u->eps[j].endpoint < c->eps[i].endpoint)
-			j++;
-		if ((j == u->n_eps || u->eps[j].endpoint != c->eps[i].endpoint) &&
-		    !u32_in(u->hint->endpoints, u->hint->n_endpoints, c->eps[i].endpoint))
-			return -EBADMSG;
-	}
-	for (size_t i = 0, j = 0; i < c->n_ph; i++) {
-		while (j < u->n_ph && u->ph[j].id < c->ph[i].id)
-			j++;
-		if ((j == u->n_ph || u->ph[j].id != c->ph[i].id) &&
-		    !u32_in(u->hint->policies, u->hint->n_policies, c->ph[i].id))
-			return -EBADMSG;
-	}
-	return 0;
-}
-
 static int cident_cmp(const void *a, const void *b)
 {
 	uint32_t x = ((const struct cident *)a)->id, y = ((const struct cident *)b)->id;
@@ -440,7 +287,7 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 			return r;
 		key.endpoint = e->id;
 		prev = c->n_eps ? bsearch(&key, c->eps, c->n_eps, sizeof(key), eprec_cmp) : NULL;
-		r = endpoint_digest(u, prev, e, nsl, &digest);
+		r = mseg_compile_hint_endpoint_digest(u, prev, e, nsl, &digest);
 		if (r < 0)
 			return r;
 		if (prev && prev->digest == digest) {
@@ -457,10 +304,10 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 					   .ip = e->ip,
 					   .prefix = -1,
 					   .topo = (uint32_t)i};
-		u->ep_prefix_prev[i] =
-		    prev && !mseg_cidr_cmp(&prev->ip, &e->ip) && e->ip.prefixlen == prev->ip.prefixlen
-			? prev->prefix
-			: -2;
+		u->ep_prefix_prev[i] = prev && !mseg_cidr_cmp(&prev->ip, &e->ip) &&
+					       e->ip.prefixlen == prev->ip.prefixlen
+					   ? prev->prefix
+					   : -2;
 		/* distinct identities, each represented by its first endpoint in topology order:
 		 * deduplicated before sorting, as there are several endpoints per identity */
 		for (h = ident_slot(u->ep_identity[i], slot_mask);
@@ -470,7 +317,8 @@ static int build_identities(struct mseg_compiler *c, struct upd *u)
 		if (slots[h])
 			continue;
 		slots[h] = (uint32_t)++w;
-		x->idents[w - 1] = (struct cident){.id = u->ep_identity[i], .rep = e, .ns_labels = nsl};
+		x->idents[w - 1] =
+		    (struct cident){.id = u->ep_identity[i], .rep = e, .ns_labels = nsl};
 	}
 	u->n_eps = n;
 	compile_sort(u->eps, n, sizeof(*u->eps), eprec_cmp);
@@ -664,60 +512,6 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 	return 0;
 }
 
-/* Numbers the peers of the set by what they match (x->peer_group, x->n_groups). */
-static int build_peer_groups(struct cctx *x)
-{
-	const struct mseg_policy_set *set = x->set;
-	size_t n = x->peer_off[set->n_policies], mask = 15;
-	_cleanup_free_ uint64_t *hash = NULL;
-	_cleanup_free_ uint32_t *slots = NULL; /* flat peer + 1 of a group's first peer */
-	_cleanup_free_ const struct mseg_policy **pol = NULL;
-	_cleanup_free_ const struct mseg_peer **peer = NULL;
-	size_t f = 0;
-
-	while (mask + 1 < 2 * n)
-		mask = mask << 1 | 1;
-	x->peer_group = malloc((n + 1) * sizeof(*x->peer_group));
-	hash = malloc((n + 1) * sizeof(*hash));
-	pol = malloc((n + 1) * sizeof(*pol));
-	peer = malloc((n + 1) * sizeof(*peer));
-	slots = calloc(mask + 1, sizeof(*slots));
-	if (!x->peer_group || !hash || !pol || !peer || !slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < set->n_policies; i++) {
-		const struct mseg_policy *p = &set->policies[i];
-
-		for (int d = 0; d < 2; d++) {
-			const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
-			size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
-
-			for (size_t k = 0; k < nr; k++)
-				for (size_t j = 0; j < rules[k].n_peers; j++, f++) {
-					pol[f] = p;
-					peer[f] = &rules[k].peers[j];
-				}
-		}
-	}
-	for (f = 0; f < n; f++) {
-		size_t s;
-
-		hash[f] = mseg_compile_peer_digest(pol[f], peer[f]);
-		for (s = hash[f] & mask; slots[s]; s = (s + 1) & mask) {
-			size_t g = slots[s] - 1;
-
-			if (hash[g] == hash[f] && mseg_compile_peer_same(pol[g], peer[g], pol[f], peer[f]))
-				break;
-		}
-		if (slots[s]) {
-			x->peer_group[f] = x->peer_group[slots[s] - 1];
-			continue;
-		}
-		slots[s] = (uint32_t)f + 1;
-		x->peer_group[f] = (uint32_t)x->n_groups++;
-	}
-	return 0;
-}
-
 /* The peer groups: the previous update's while the policies are the same, in the same order. */
 static int peer_groups(const struct mseg_compiler *c, struct upd *u)
 {
@@ -728,32 +522,12 @@ static int peer_groups(const struct mseg_compiler *c, struct upd *u)
 	for (size_t i = 0; same && !u->same_pol_layout && i < n; i++)
 		same = x->set->policies[i].id == c->pol_ids[i];
 	if (!same || !c->peer_group)
-		return build_peer_groups(x);
+		return mseg_compile_peer_groups(x);
 	x->peer_group = malloc((x->peer_off[n] + 1) * sizeof(*x->peer_group));
 	if (!x->peer_group)
 		return -ENOMEM;
 	memcpy(x->peer_group, c->peer_group, x->peer_off[n] * sizeof(*x->peer_group));
 	x->n_groups = c->n_groups;
-	return 0;
-}
-
-/* A policy's digest; with a hint, the previous one for a policy the hint does not name (see
- * endpoint_digest()). */
-static int policy_digest(const struct mseg_compiler *c, const struct upd *u,
-			 const struct mseg_policy *p, uint64_t *ret)
-{
-	bool named = u->hint && u32_in(u->hint->policies, u->hint->n_policies, p->id);
-	const struct polhash *old = u->hint && !named ? polhash_find(c->ph, c->n_ph, p->id) : NULL;
-
-	if (!old) {
-		if (u->hint && u->hint->verify && !named)
-			return -EBADMSG; /* added but not named */
-		*ret = mseg_compile_policy_digest(p);
-		return 0;
-	}
-	if (u->hint->verify && mseg_compile_policy_digest(p) != old->hash)
-		return -EBADMSG;
-	*ret = old->hash;
 	return 0;
 }
 
@@ -838,7 +612,7 @@ static int build_policy_index(const struct mseg_compiler *c, struct upd *u)
 			}
 		}
 		u->ph[i] = (struct polhash){.id = p->id};
-		r = policy_digest(c, u, p, &u->ph[i].hash);
+		r = mseg_compile_hint_policy_digest(c, u, p, &u->ph[i].hash);
 		if (r < 0)
 			return r;
 	}
@@ -1040,7 +814,8 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 				/* touch: 4 | the directions, once known */
 				if (!touch[pi->hash])
 					touch[pi->hash] =
-					    (int8_t)(4 | policy_touches(x, pi->hash, any_new_ident));
+					    (int8_t)(4 |
+						     policy_touches(x, pi->hash, any_new_ident));
 				classes = touch[pi->hash] & 3;
 			}
 			if (!dirty && !classes) {
@@ -1151,7 +926,7 @@ int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topol
 {
 	static const struct mseg_policy_set empty_set;
 	static const struct mseg_topology empty_topo;
-	_cleanup_(hintset_done) struct hintset hs = {0};
+	_cleanup_(mseg_compile_hint_done) struct hintset hs = {0};
 	struct mseg_table_diff d = {0};
 	struct upd u = {0};
 	int r;
@@ -1163,7 +938,7 @@ int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topol
 	u.x.default_deny = c->default_deny;
 	/* a hint says what changed since the previous update: the first one has none */
 	if (hint && c->ph) {
-		r = hintset_init(&hs, hint);
+		r = mseg_compile_hint_init(&hs, hint);
 		if (r < 0)
 			return r;
 		u.hint = &hs;
@@ -1173,7 +948,7 @@ int mseg_compiler_update_hinted(struct mseg_compiler *c, const struct mseg_topol
 	if (r >= 0)
 		r = build_policy_index(c, &u);
 	if (r >= 0 && u.hint && u.hint->verify)
-		r = hint_check_removed(c, &u);
+		r = mseg_compile_hint_check_removed(c, &u);
 	if (r >= 0 && c->ph && u.n_ph == c->n_ph) {
 		u.policies_same = true;
 		for (size_t i = 0; i < u.n_ph && u.policies_same; i++)

@@ -4,8 +4,11 @@
  * compared between updates to find what changed without keeping a copy of the inputs. They
  * are read for every policy and endpoint on every update, hence one multiply per word.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/macro.h"
 #include "policy/cidr.h"
 #include "policy/compile_internal.h"
 #include "policy/labels.h"
@@ -196,4 +199,59 @@ bool mseg_compile_peer_same(const struct mseg_policy *pa, const struct mseg_peer
 		return false;
 	return (!a->has_ns_sel || sel_same(&a->ns_sel, &b->ns_sel)) &&
 	       (!a->has_ep_sel || sel_same(&a->ep_sel, &b->ep_sel));
+}
+
+/* Numbers the peers of the set by what they match (x->peer_group, x->n_groups). */
+int mseg_compile_peer_groups(struct cctx *x)
+{
+	const struct mseg_policy_set *set = x->set;
+	size_t n = x->peer_off[set->n_policies], mask = 15;
+	_cleanup_free_ uint64_t *hash = NULL;
+	_cleanup_free_ uint32_t *slots = NULL; /* flat peer + 1 of a group's first peer */
+	_cleanup_free_ const struct mseg_policy **pol = NULL;
+	_cleanup_free_ const struct mseg_peer **peer = NULL;
+	size_t f = 0;
+
+	while (mask + 1 < 2 * n)
+		mask = mask << 1 | 1;
+	x->peer_group = malloc((n + 1) * sizeof(*x->peer_group));
+	hash = malloc((n + 1) * sizeof(*hash));
+	pol = malloc((n + 1) * sizeof(*pol));
+	peer = malloc((n + 1) * sizeof(*peer));
+	slots = calloc(mask + 1, sizeof(*slots));
+	if (!x->peer_group || !hash || !pol || !peer || !slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n_policies; i++) {
+		const struct mseg_policy *p = &set->policies[i];
+
+		for (int d = 0; d < 2; d++) {
+			const struct mseg_rule *rules = d ? p->egress_rules : p->ingress_rules;
+			size_t nr = d ? p->n_egress_rules : p->n_ingress_rules;
+
+			for (size_t k = 0; k < nr; k++)
+				for (size_t j = 0; j < rules[k].n_peers; j++, f++) {
+					pol[f] = p;
+					peer[f] = &rules[k].peers[j];
+				}
+		}
+	}
+	for (f = 0; f < n; f++) {
+		size_t s;
+
+		hash[f] = mseg_compile_peer_digest(pol[f], peer[f]);
+		for (s = hash[f] & mask; slots[s]; s = (s + 1) & mask) {
+			size_t g = slots[s] - 1;
+
+			if (hash[g] == hash[f] &&
+			    mseg_compile_peer_same(pol[g], peer[g], pol[f], peer[f]))
+				break;
+		}
+		if (slots[s]) {
+			x->peer_group[f] = x->peer_group[slots[s] - 1];
+			continue;
+		}
+		slots[s] = (uint32_t)f + 1;
+		x->peer_group[f] = (uint32_t)x->n_groups++;
+	}
+	return 0;
 }

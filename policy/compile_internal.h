@@ -234,6 +234,18 @@ ssize_t mseg_compile_res_find(struct idres *const *v, size_t n, uint32_t identit
 uint64_t mseg_compile_policy_digest(const struct mseg_policy *p);
 uint64_t mseg_compile_endpoint_digest(const struct mseg_endpoint *e,
 				      const struct mseg_labels *ns_labels);
+/* Hints (compile_hint.c): the sorted names, and the digests they let an update skip. */
+int mseg_compile_hint_init(struct hintset *h, const struct mseg_compile_hint *hint);
+void mseg_compile_hint_done(struct hintset *h);
+int mseg_compile_hint_endpoint_digest(const struct upd *u, const struct eprec *prev,
+				      const struct mseg_endpoint *e, const struct mseg_labels *nsl,
+				      uint64_t *ret);
+int mseg_compile_hint_policy_digest(const struct mseg_compiler *c, const struct upd *u,
+				    const struct mseg_policy *p, uint64_t *ret);
+/* Verify mode: every endpoint or policy that is gone must have been named. */
+int mseg_compile_hint_check_removed(const struct mseg_compiler *c, const struct upd *u);
+/* Numbers the peers of x->set by what they match (x->peer_group, x->n_groups). */
+int mseg_compile_peer_groups(struct cctx *x);
 /* Peers matching the same classes whatever the topology: a digest, then the exact test. */
 uint64_t mseg_compile_peer_digest(const struct mseg_policy *p, const struct mseg_peer *q);
 bool mseg_compile_peer_same(const struct mseg_policy *pa, const struct mseg_peer *a,

@@ -373,7 +373,8 @@ static void run_history(bool hinted)
 
 				mutate(&g, &t, &set, &ch);
 				h = hint_of(&ch, seed % 2);
-				assert_int_equal(mseg_compiler_update_hinted(c, &t, &set, &h, &d), 0);
+				assert_int_equal(mseg_compiler_update_hinted(c, &t, &set, &h, &d),
+						 0);
 			} else {
 				mutate(&g, &t, &set, NULL);
 				assert_int_equal(mseg_compiler_update(c, &t, &set, &d), 0);
@@ -501,7 +502,7 @@ static void test_wrong_hint_caught(void **state)
 			}
 			r = mseg_compiler_update_hinted(c, &t, &set, &h, NULL);
 			if (what == 3 && r == 0) {
-				/* a namespace without endpoints changes nothing the compiler uses */
+				/* a namespace without endpoints: nothing the compiler uses */
 				bool used = false;
 
 				for (size_t i = 0; i < t.n_endpoints; i++)
