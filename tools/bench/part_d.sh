@@ -15,7 +15,7 @@ measure() {
 	if [ -n "$QUICK" ]; then
 		ITER=${ITER:-10} PRESENT=${PRESENT:-30} PAR=${PAR:-5}
 	else
-		ITER=${ITER:-200} PRESENT=${PRESENT:-500} PAR=${PAR:-50}
+		ITER=${ITER:-200} PRESENT=${PRESENT:-500} PAR=${PAR:-10}
 	fi
 	CNI_BIN=/usr/lib/cni
 	[ -x "$CNI_BIN/bridge" ] && [ -x "$CNI_BIN/host-local" ] || {

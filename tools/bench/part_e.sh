@@ -48,7 +48,8 @@ measure() {
 	for i in $(seq 1 "$ENDPOINTS"); do
 		bench_time_ok || { bench_note "stopped at $made containers (time budget)"; break; }
 		mseg_on n1 run -d --name "e$i" --namespace "ns$((i % NSS))" -l app=a$((i % 50)) \
-			-l tier=t$((i % 3)) >/dev/null 2>&1 || { bench_note "mseg run e$i failed"; break; }
+			-l tier=t$((i % 3)) >/dev/null 2>"$MT_DIR/run.err" ||
+			{ bench_note "mseg run e$i failed: $(head -c 200 "$MT_DIR/run.err" | tr '\n' ' ')"; break; }
 		made=$i
 	done
 	t1=${EPOCHREALTIME/./}
