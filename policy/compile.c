@@ -115,6 +115,7 @@ static void upd_done(struct upd *u, bool keep_new_res)
 	free(u->gone);
 	free(x->new_list);
 	free(x->new_ord);
+	free(x->new_sib);
 	free(x->newhit);
 	free(x->peer_group);
 	free(u->cls_nums);
@@ -699,6 +700,55 @@ static unsigned policy_touches(struct cctx *x, size_t pol, bool any_new_ident)
 	return dirs;
 }
 
+static bool same_ports(const struct mseg_endpoint *a, const struct mseg_endpoint *b)
+{
+	if (a->n_ports != b->n_ports)
+		return false;
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (a->ports[i].port != b->ports[i].port || a->ports[i].proto != b->ports[i].proto ||
+		    strcmp(a->ports[i].name, b->ports[i].name))
+			return false;
+	return true;
+}
+
+/*
+ * An existing identity class likely to be matched by the same rules as the new class c: same
+ * listed prefix, namespace and named ports, the most labels in common. Whether the rules are
+ * indeed the same is checked per identity; this only picks the candidate.
+ */
+static int32_t sibling_class(const struct cctx *x, size_t c)
+{
+	const struct cclass *cl = &x->classes[c];
+	const struct mseg_endpoint *rep;
+	int32_t best = -1;
+	size_t best_score = 0;
+
+	if (cl->ident < 0)
+		return -1;
+	rep = x->idents[cl->ident].rep;
+	for (size_t k = 0; k < x->n_classes; k++) {
+		const struct cclass *o = &x->classes[k];
+		const struct mseg_endpoint *orep;
+		size_t score = 1;
+
+		if (o->ident < 0 || o->prefix != cl->prefix || x->new_ord[k] >= 0)
+			continue;
+		orep = x->idents[o->ident].rep;
+		if (strcmp(orep->namespace, rep->namespace) || !same_ports(orep, rep))
+			continue;
+		for (size_t i = 0; i < rep->labels.n; i++) {
+			const char *v = mseg_labels_get(&orep->labels, rep->labels.items[i].key);
+
+			score += v && !strcmp(v, rep->labels.items[i].value);
+		}
+		if (score > best_score) {
+			best = (int32_t)k;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
 /* Few new classes (the common incremental case): memoise which peers match them, as every
  * identity they reach asks the same questions of the same shared policies. */
 #define NEWHIT_MAX_CLASSES 8
@@ -775,13 +825,22 @@ static int plan_and_compile(struct mseg_compiler *c, struct upd *u)
 	}
 	if (x->n_new && x->n_new <= NEWHIT_MAX_CLASSES) {
 		x->new_ord = malloc((x->n_classes + 1) * sizeof(*x->new_ord));
-		x->newhit = calloc(x->n_groups * x->n_new + 1, sizeof(*x->newhit));
-		if (!x->new_ord || !x->newhit)
+		x->new_sib = malloc((x->n_new + 1) * sizeof(*x->new_sib));
+		if (!x->new_ord || !x->new_sib)
 			return -ENOMEM;
 		for (size_t i = 0; i < x->n_classes; i++)
 			x->new_ord[i] = -1;
 		for (size_t i = 0; i < x->n_new; i++)
 			x->new_ord[x->new_list[i]] = (int32_t)i;
+		x->n_hitcls = x->n_new;
+		for (size_t i = 0; i < x->n_new; i++) {
+			x->new_sib[i] = sibling_class(x, x->new_list[i]);
+			if (x->new_sib[i] >= 0 && x->new_ord[x->new_sib[i]] < 0)
+				x->new_ord[x->new_sib[i]] = (int32_t)x->n_hitcls++;
+		}
+		x->newhit = calloc(x->n_groups * x->n_hitcls + 1, sizeof(*x->newhit));
+		if (!x->newhit)
+			return -ENOMEM;
 	}
 
 	for (size_t i = 0; i < x->n_idents; i++) {

@@ -89,8 +89,12 @@ struct cctx {
 	 * class reaches: [flat peer * n_new + position in new_list], 0 unknown, 1 yes, -1 no) */
 	size_t *new_list;
 	size_t n_new;
-	int32_t *new_ord; /* per class: position in new_list or -1; NULL when not memoised */
+	int32_t *new_ord; /* per class: its memo column or -1; NULL when not memoised */
 	int8_t *newhit;   /* indexed by peer group rather than peer */
+	size_t n_hitcls;  /* memo columns: the new classes, then their siblings */
+	/* per new class, an existing class whose entries it shares when the same rules match
+	 * both (same prefix, namespace and named ports), or -1; NULL when none is looked for */
+	int32_t *new_sib;
 	/* peers that match the same classes share a group (policies repeat their peers) */
 	uint32_t *peer_group; /* per flat peer */
 	size_t n_groups;

@@ -242,7 +242,7 @@ bool mseg_compile_peer_hits(struct cctx *x, const struct mseg_policy *p, size_t 
 
 	if (!x->new_ord || x->new_ord[cls] < 0)
 		return mseg_compile_peer_matches_class(x, p, peer, cls);
-	h = &x->newhit[x->peer_group[flat_peer] * x->n_new + (size_t)x->new_ord[cls]];
+	h = &x->newhit[x->peer_group[flat_peer] * x->n_hitcls + (size_t)x->new_ord[cls]];
 	if (!*h)
 		*h = mseg_compile_peer_matches_class(x, p, peer, cls) ? 1 : -1;
 	return *h > 0;
@@ -908,6 +908,60 @@ out:
 	return r;
 }
 
+/* The rules of rc (in order) matching class c, into m; *relevant when c needs entries of its
+ * own: a rule with peers matches it, or a peer-less egress rule names one of its ports. */
+static size_t matching_rules(struct rctx *rc, size_t c, uint32_t *m, bool *relevant)
+{
+	struct cctx *x = rc->x;
+	const struct cclass *cl = &x->classes[c];
+	size_t n = 0;
+
+	*relevant = false;
+	for (size_t k = 0; k < rc->n_er; k++) {
+		const struct erule *e = &rc->er[k];
+		bool hit = !e->r->n_peers;
+
+		for (size_t pi = 0; !hit && pi < e->r->n_peers; pi++)
+			hit = mseg_compile_peer_hits(x, e->p, e->peer_off + pi, &e->r->peers[pi], c);
+		if (!hit)
+			continue;
+		m[n++] = (uint32_t)k;
+		*relevant |= e->r->n_peers > 0 || (rc->dir == MSEG_DIR_EGRESS && cl->ident >= 0 &&
+						   ep_has_port(x->idents[cl->ident].rep, e));
+	}
+	return n;
+}
+
+/* Appends old's entries for (rc->dir, remote from) as entries for remote to. */
+static int copy_class(struct rctx *rc, const struct idres *old, uint32_t from, uint32_t to)
+{
+	size_t lo = 0, hi = old->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mseg_table_entry *e = &old->e[mid];
+
+		if (e->dir < rc->dir || (e->dir == rc->dir && e->remote < from))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < old->n && old->e[lo].dir == rc->dir && old->e[lo].remote == from; lo++) {
+		if (rc->n_out == rc->cap_out) {
+			size_t nc = rc->cap_out ? rc->cap_out * 2 : 64;
+			struct mseg_table_entry *t = realloc(rc->out, nc * sizeof(*t));
+
+			if (!t)
+				return -ENOMEM;
+			rc->out = t;
+			rc->cap_out = nc;
+		}
+		rc->out[rc->n_out] = old->e[lo];
+		rc->out[rc->n_out++].remote = to;
+	}
+	return 0;
+}
+
 /*
  * An identity whose policies did not change, after classes appeared or disappeared: its
  * default and its ANY-remote function are unchanged, and a class's entries depend only on the
@@ -920,7 +974,7 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 				  struct mseg_table_entry **added, size_t *n_added)
 {
 	struct rctx rc = {.x = x, .self = &x->idents[ident]};
-	_cleanup_free_ uint32_t *m = NULL, *m_any = NULL;
+	_cleanup_free_ uint32_t *m = NULL, *m_any = NULL, *m_sib = NULL;
 	uint32_t *pols = NULL;
 	size_t n_pols = 0, cap_pols = 0, n_keep = 0;
 	struct idres *res = NULL;
@@ -952,9 +1006,11 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 			break;
 		free(m);
 		free(m_any);
+		free(m_sib);
 		m = malloc((rc.n_er + 1) * sizeof(*m));
 		m_any = malloc((rc.n_er + 1) * sizeof(*m_any));
-		if (!m || !m_any) {
+		m_sib = malloc((rc.n_er + 1) * sizeof(*m_sib));
+		if (!m || !m_any || !m_sib) {
 			r = -ENOMEM;
 			break;
 		}
@@ -967,22 +1023,21 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 			const struct cclass *cl = &x->classes[c];
 			bool relevant = false;
 
-			for (size_t k = 0; k < rc.n_er; k++) {
-				const struct erule *e = &rc.er[k];
-				bool hit = !e->r->n_peers;
-
-				for (size_t pi = 0; !hit && pi < e->r->n_peers; pi++)
-					hit = mseg_compile_peer_hits(x, e->p, e->peer_off + pi,
-								     &e->r->peers[pi], c);
-				if (!hit)
-					continue;
-				m[n++] = (uint32_t)k;
-				relevant |=
-				    e->r->n_peers > 0 || (d == MSEG_DIR_EGRESS && cl->ident >= 0 &&
-							  ep_has_port(x->idents[cl->ident].rep, e));
-			}
+			n = matching_rules(&rc, c, m, &relevant);
 			if (!relevant)
 				continue;
+			if (x->new_sib && x->new_sib[ci] >= 0) {
+				size_t s = (size_t)x->new_sib[ci];
+				bool rel_s;
+
+				if (matching_rules(&rc, s, m_sib, &rel_s) == n &&
+				    !memcmp(m, m_sib, n * sizeof(*m))) {
+					/* the same rules, the same named ports: the sibling's
+					 * entries, renamed (compute_remote() would emit them) */
+					r = copy_class(&rc, old, x->classes[s].num, cl->num);
+					continue;
+				}
+			}
 			if (!any_done) {
 				/* the ANY function again, as the fallback of the new classes; its
 				 * entries are already in old */
