@@ -169,12 +169,13 @@ test_cluster_etcd_restart() {
 # ---- identities allocated concurrently on three nodes ----------------------------------------
 
 test_cluster_identities_concurrent() {
-	local n i out
+	local n i out pids=()
 	cl_ready --datapath bpf || return $?
 	mseg_on n1 namespace create prod -l env=prod >/dev/null || return 1
 	cluster_wait 5 cl_has_ns n3 prod || return 1
 	cluster_wait 5 cl_has_ns n2 prod || return 1
 	# 50 endpoints over 3 nodes, 5 label sets shared by all nodes (overlapping), at once
+	# (waiting on these pids only: a bare `wait` would wait for the agents and etcd too)
 	for n in 1 2 3; do
 		(
 			for i in $(seq "$n" 3 50); do
@@ -182,8 +183,9 @@ test_cluster_identities_concurrent() {
 					-l app=a$((i % 5)) -l tier=t$((i % 2)) >/dev/null || exit 1
 			done
 		) &
+		pids+=($!)
 	done
-	wait
+	for i in "${pids[@]}"; do wait "$i" || fail "a run failed" || return 1; done
 	for n in n1 n2 n3; do
 		cluster_wait 30 cl_status_is "$n" '.endpoints.local + .endpoints.remote' 50 ||
 			fail "$n does not see 50 endpoints" || return 1
@@ -250,7 +252,7 @@ cl_percentiles() {
 }
 
 test_cluster_bench_propagation_and_resync() {
-	local rounds=${CLUSTER_BENCH_ROUNDS:-20} i f t0 b2 b3 out res rec n
+	local rounds=${CLUSTER_BENCH_ROUNDS:-20} i f t0 b2 b3 p2 p3 out res rec n
 	local report=${CLUSTER_BENCH_OUT:-$MT_DIR/cluster-bench.txt}
 	cl_ready --datapath bpf || return $?
 	cl_story || return 1
@@ -258,11 +260,13 @@ test_cluster_bench_propagation_and_resync() {
 	: >"$MT_DIR/prop"
 	for i in $(seq 1 "$rounds"); do
 		cl_block_time n1 prod/other "$WEB2" 80 >"$MT_DIR/b2" &
+		p2=$!
 		cl_block_time n1 prod/other "$WEB3" 80 >"$MT_DIR/b3" &
+		p3=$!
 		sleep 0.3
 		t0=$(date +%s.%N)
 		mseg_on n1 apply -f "$f" >/dev/null || return 1
-		wait
+		wait "$p2" "$p3"
 		b2=$(cat "$MT_DIR/b2") b3=$(cat "$MT_DIR/b3")
 		[ -n "$b2" ] && [ -n "$b3" ] || fail "round $i: no block time" || return 1
 		awk -v a="$t0" -v x="$b2" -v y="$b3" \
