@@ -239,8 +239,10 @@ test_cluster_vxlan_from_unknown_dropped() {
 # cl_block_time NODE NS/NAME ADDR PORT: from inside the container, probes until the first
 # refused/timed-out connection and prints when (epoch seconds) that probe started.
 cl_block_time() {
-	mseg_on "$1" exec "$2" -- sh -c "while t=\$(date +%s.%N); echo x | timeout 1 socat -T0.3 - \
-		TCP:$3:$4,connect-timeout=0.15 2>/dev/null | grep -q x; do :; done; echo \$t"
+	mseg_on "$1" exec "$2" -- sh -c "end=\$((\$(date +%s) + 20)); \
+		while t=\$(date +%s.%N); echo x | timeout 1 socat -T0.3 - \
+		TCP:$3:$4,connect-timeout=0.15 2>/dev/null | grep -q x; do \
+		[ \$(date +%s) -lt \$end ] || exit 1; done; echo \$t"
 }
 
 # cl_percentiles FILE: "median MS p99 MS" of a file of seconds, one per line
