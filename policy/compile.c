@@ -522,13 +522,23 @@ static int peer_groups(const struct mseg_compiler *c, struct upd *u)
 
 	for (size_t i = 0; same && !u->same_pol_layout && i < n; i++)
 		same = x->set->policies[i].id == c->pol_ids[i];
-	if (!same || !c->peer_group)
-		return mseg_compile_peer_groups(x);
-	x->peer_group = malloc((x->peer_off[n] + 1) * sizeof(*x->peer_group));
-	if (!x->peer_group)
+	if (!same || !c->peer_group) {
+		int r = mseg_compile_peer_groups(x);
+
+		if (r < 0)
+			return r;
+	} else {
+		x->peer_group = malloc((x->peer_off[n] + 1) * sizeof(*x->peer_group));
+		if (!x->peer_group)
+			return -ENOMEM;
+		memcpy(x->peer_group, c->peer_group, x->peer_off[n] * sizeof(*x->peer_group));
+		x->n_groups = c->n_groups;
+	}
+	/* the classes a peer matches, memoised per group */
+	x->memo = calloc(x->n_groups + 1, sizeof(*x->memo));
+	if (!x->memo)
 		return -ENOMEM;
-	memcpy(x->peer_group, c->peer_group, x->peer_off[n] * sizeof(*x->peer_group));
-	x->n_groups = c->n_groups;
+	x->n_memo = x->n_groups;
 	return 0;
 }
 
@@ -641,11 +651,9 @@ static int build_policy_index(const struct mseg_compiler *c, struct upd *u)
 		else if (set->policies[i].kind == MSEG_KIND_CLUSTER_POLICY)
 			x->pol_by_ns[x->n_pol_all++] = i;
 	}
-	x->memo = calloc(n_peers + 1, sizeof(*x->memo));
 	x->protos = malloc(256);
-	if (!x->memo || !x->protos)
+	if (!x->protos)
 		return -ENOMEM;
-	x->n_memo = n_peers;
 	for (int p = 1; p < 256; p++)
 		if (seen[p])
 			x->protos[x->n_protos++] = (uint8_t)p;

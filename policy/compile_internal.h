@@ -76,7 +76,7 @@ struct cctx {
 	uint8_t *protos; /* every protocol a port entry can name, ascending */
 	size_t n_protos;
 
-	size_t *peer_off; /* per policy: index of its first peer in memo */
+	size_t *peer_off; /* per policy: flat index of its first peer ([n] = number of peers) */
 	struct peer_memo *memo;
 	size_t n_memo;
 	/* policy indices: the namespaced ones of namespaces with endpoints, sorted by namespace,
