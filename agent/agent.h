@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "agent/cluster_options.h"
 #include "agent/events_options.h"
 #include "agent/identities.h"
 #include "agent/policies.h"
@@ -32,6 +33,7 @@ struct mseg_agent_config {
 	struct mseg_cidr pod_cidr;
 	bool default_deny; /* mseg_compile_opts.default_deny */
 	struct mseg_events_options events; /* --flows, --metrics, ... (issue 6) */
+	struct mseg_cluster_options cluster; /* --store etcd, ... (issue 7) */
 };
 
 struct mseg_ipam;
@@ -41,6 +43,7 @@ struct mseg_inspect;
 struct mseg_datapath;
 struct mseg_datapath_ops;
 struct mseg_compiler;
+struct mseg_cluster;
 
 struct mseg_agent {
 	struct mseg_agent_config cfg;
@@ -63,6 +66,7 @@ struct mseg_agent {
 	struct mseg_events *events;
 	struct mseg_audit_scope *audit;
 	struct mseg_inspect *inspect; /* agent/events_agent.c: event fd, metrics */
+	struct mseg_cluster *cluster; /* agent/cluster.h; NULL without --store etcd */
 };
 
 /* The control-socket ops, terminated by a NULL name (agent/ops.c). */

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/cluster.h"
 #include "agent/fault.h"
 #include "agent/launch.h"
 #include "agent/reconcile.h"
@@ -171,6 +172,7 @@ int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *
 	ncfg.netns_name = ep->netns;
 	ncfg.host_ifname = ep->ifname;
 	ncfg.addr = ep->ep.ip;
+	ncfg.mtu = mseg_cluster_container_mtu(a); /* 0 (default) outside a cluster */
 	r = mseg_container_net_setup(&ncfg, &info);
 	if (r < 0) {
 		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,

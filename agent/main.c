@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/cluster.h"
 #include "agent/control.h"
 #include "agent/endpoint.h"
 #include "agent/events.h"
@@ -41,6 +42,7 @@ static void usage(FILE *f)
 		   "\"" MSEG_DEFAULT_NETNS_PREFIX "\")\n"
 		   "  --datapath bpf|nft     enforcement backend (default bpf)\n"
 		   "  --default-deny         deny traffic no policy allows\n" MSEG_EVENTS_OPTIONS_USAGE
+		   MSEG_CLUSTER_OPTIONS_USAGE
 		   "  -v, --verbose          debug logging\n"
 		   "  -h, --help             this text\n");
 }
@@ -57,6 +59,8 @@ enum {
 	OPT_DEFAULT_DENY,
 	OPT_EVENTS_FIRST,
 	OPT_EVENTS_LAST = OPT_EVENTS_FIRST + MSEG_EVENTS_OPTIONS_N - 1,
+	OPT_CLUSTER_FIRST,
+	OPT_CLUSTER_LAST = OPT_CLUSTER_FIRST + MSEG_CLUSTER_OPTIONS_N - 1,
 };
 
 static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool *foreground,
@@ -73,6 +77,7 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 	    {"datapath", required_argument, NULL, OPT_DATAPATH},
 	    {"default-deny", no_argument, NULL, OPT_DEFAULT_DENY},
 	    MSEG_EVENTS_LONG_OPTIONS(OPT_EVENTS_FIRST),
+	    MSEG_CLUSTER_LONG_OPTIONS(OPT_CLUSTER_FIRST),
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -119,6 +124,10 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 			if (mseg_events_option(&cfg->events, c - OPT_EVENTS_FIRST, optarg) < 0)
 				return -EINVAL;
 			break;
+		case OPT_CLUSTER_FIRST ... OPT_CLUSTER_LAST:
+			if (mseg_cluster_option(&cfg->cluster, c - OPT_CLUSTER_FIRST, optarg) < 0)
+				return -EINVAL;
+			break;
 		case 'v':
 			*verbose = true;
 			break;
@@ -134,6 +143,8 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 		log_err("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
+	if (mseg_cluster_options_check(&cfg->cluster) < 0)
+		return -EINVAL;
 	if (mseg_cidr_parse(cidr, false, &cfg->pod_cidr, &why) < 0) {
 		log_err("invalid --pod-cidr '%s': %s", cidr, why);
 		return -EINVAL;
@@ -245,6 +256,9 @@ static int run_loop(struct mseg_agent *a, struct mseg_control *ctl, int sigfd)
 	ev.data.fd = mseg_agent_inspect_fd(a);
 	if (ev.data.fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
 		return -errno;
+	ev.data.fd = mseg_cluster_fd(a); /* etcd watch and timers, one descriptor */
+	if (ev.data.fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+		return -errno;
 	/* Later sources (store watch, datapath events, timers) join this set. */
 	for (;;) {
 		struct epoll_event evs[8];
@@ -267,8 +281,11 @@ static int run_loop(struct mseg_agent *a, struct mseg_control *ctl, int sigfd)
 				}
 			} else if (evs[i].data.fd == mseg_agent_inspect_fd(a)) {
 				mseg_agent_inspect_process(a);
+			} else if (evs[i].data.fd == mseg_cluster_fd(a)) {
+				mseg_cluster_process(a);
 			} else {
 				mseg_control_process(ctl);
+				mseg_cluster_after_request(a); /* publish what the request changed */
 			}
 		}
 	}
@@ -318,6 +335,10 @@ int main(int argc, char **argv)
 			log_errno(r, "cannot load the state in '%s'", agent.cfg.state_dir);
 		return 1;
 	}
+	/* In a cluster the pod CIDR comes from etcd. */
+	r = mseg_cluster_start(&agent, &agent.cfg.cluster);
+	if (r < 0)
+		goto out;
 	r = mseg_ipam_new(&agent.cfg.pod_cidr, &agent.ipam);
 	if (r < 0) {
 		log_errno(r, "invalid --pod-cidr '%s'",
@@ -336,6 +357,7 @@ int main(int argc, char **argv)
 		r = reaped;
 		goto out;
 	}
+	mseg_cluster_sync_start(&agent); /* the cluster's view before the first reconcile */
 	r = mseg_agent_enforce_start(&agent);
 	if (r < 0)
 		goto out;
@@ -377,6 +399,7 @@ int main(int argc, char **argv)
 out:
 	mseg_control_free(ctl);
 	mseg_agent_inspect_stop(&agent);
+	mseg_cluster_stop(&agent);
 	/* handles only: enforcement stays as programmed for the next agent */
 	mseg_agent_enforce_close(&agent);
 	mseg_ipam_free(agent.ipam);

@@ -5,6 +5,7 @@
  */
 #include "agent/agent.h"
 #include "agent/audit_scope.h"
+#include "agent/cluster.h"
 #include "agent/events.h"
 
 #include <stddef.h>
@@ -23,5 +24,7 @@ const struct mseg_op mseg_agent_ops[] = {
     {"audit.set", mseg_op_audit_set},
     {"audit.list", mseg_op_audit_list},
     {"policy.hits", mseg_op_policy_hits},
+    {"node.list", mseg_op_node_list},
+    {"agent.status", mseg_op_agent_status},
     {NULL, NULL},
 };

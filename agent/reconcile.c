@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "agent/audit_scope.h"
+#include "agent/cluster.h"
 #include "agent/metrics.h"
 #include "agent/store.h"
 #include "lib/log.h"
@@ -256,6 +257,10 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 	for (size_t i = 0; i < a->state->n_endpoints; i++)
 		if (endpoint_compiled(a->state->endpoints[i]))
 			eps[topo.n_endpoints++] = a->state->endpoints[i]->ep;
+	/* other nodes' endpoints, identities pinned cluster-wide (agent/cluster.h) */
+	r = mseg_cluster_topology_add(a, &eps, &topo.n_endpoints, e);
+	if (r < 0)
+		return r;
 	topo.endpoints = eps;
 	r = mseg_agent_policies_view(&a->policies, &set);
 	if (r < 0)
@@ -266,6 +271,7 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 		set_error(e, r, "cannot compile the policies: %s", strerror(-r));
 		return log_errno(r, "cannot compile the policies");
 	}
+	mseg_cluster_diff_local(a, &diff); /* remote endpoints are never attached here */
 	t1 = now_ms();
 	r = ep_identities_keep(a, &topo, mseg_compiler_table(a->compiler));
 	if (r == 0)

@@ -29,6 +29,8 @@ int mseg_cmd_probe(int argc, char **argv);     /* tools/cmd_probe.c */
 int mseg_cmd_apply(int argc, char **argv);     /* tools/cmd_apply.c */
 int mseg_cmd_delete(int argc, char **argv);    /* tools/cmd_delete.c */
 int mseg_cmd_get(int argc, char **argv);       /* tools/cmd_get.c */
+int mseg_cmd_node(int argc, char **argv);      /* tools/cmd_node.c */
+int mseg_cmd_status(int argc, char **argv);    /* tools/cmd_status.c */
 int mseg_cmd_policy_check(int argc, char **argv);  /* tools/policy_check.c */
 int mseg_cmd_policy_trace(int argc, char **argv);  /* tools/policy_trace.c */
 int mseg_cmd_policy_matrix(int argc, char **argv); /* tools/policy_matrix.c */

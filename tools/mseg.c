@@ -20,6 +20,8 @@ static const struct mseg_cmd mseg_commands[] = {
 	{"observe", "show flow events: drops, audits, allowed flows, and what decided", mseg_cmd_observe},
 	{"audit", "audit mode for one container (report instead of drop)", mseg_cmd_audit},
 	{"map", "draw the service map of observed flows (dot, svg, html)", mseg_cmd_map},
+	{"node", "list the cluster's nodes", mseg_cmd_node},
+	{"status", "this node's health: store, datapath, endpoints, last reconcile", mseg_cmd_status},
 	{NULL, NULL, NULL},
 };
 
