@@ -8,6 +8,7 @@
 #   tools/bench/run.sh [PART...]      PART: a b c d e (default: all)
 #   QUICK=1   shorter trials and smaller counts (whole suite under 3 minutes)
 #   BENCH_DOC=FILE   write there instead of docs/benchmarks.md
+#   PLOT_ONLY=1      only redraw docs/plots/ from the data already in $BENCH_OUT
 set -u
 cd "$(dirname "$0")/../.."
 export MSEG_TOP=$PWD
@@ -24,7 +25,7 @@ PARTS=${*:-a b c d e}
 for t in jq gnuplot iperf3 nft iptables-nft bpftool taskset; do
 	command -v $t >/dev/null || echo "bench: $t is missing (make deps); parts needing it skip" >&2
 done
-rm -rf "$BENCH_OUT"
+[ -n "${PLOT_ONLY:-}" ] || rm -rf "$BENCH_OUT"
 mkdir -p "$BENCH_OUT" docs/plots
 source tools/bench/lib.sh
 trap harness_cleanup EXIT
@@ -39,7 +40,8 @@ fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$SECONDS
-for p in $PARTS; do
+[ -n "${PLOT_ONLY:-}" ] && PARTS_RUN= || PARTS_RUN=$PARTS
+for p in $PARTS_RUN; do
 	[ -x "tools/bench/part_$p.sh" ] || { echo "bench: no part '$p' (a b c d e)" >&2; exit 2; }
 	echo "bench: part $p (budget ${BUDGET[$p]}s)" >&2
 	t0=$SECONDS
@@ -71,14 +73,15 @@ done
 elapsed=$((SECONDS - start))
 
 # ---- plots ----------------------------------------------------------------------------------
-plot() { # plot FILE TITLE YLABEL PLOTSPEC...
-	local file=$1 title=$2 ylabel=$3
-	shift 3
+plot() { # plot FILE TITLE YLABEL LOGY PLOTSPEC...
+	local file=$1 title=$2 ylabel=$3 logy=$4
+	shift 4
 	gnuplot <<-EOF 2>>"$BENCH_OUT/gnuplot.err" || echo "bench: plot $file failed" >&2
 		set terminal pngcairo size 900,520 noenhanced font ',10'
 		set output '$file'
 		set title '$title'
 		set logscale x 10
+		$([ "$logy" = logy ] && echo "set logscale y 10")
 		set xlabel 'rules'
 		set ylabel '$ylabel'
 		set key outside right
@@ -90,7 +93,7 @@ if command -v gnuplot >/dev/null; then
 	if [ -s "$BENCH_OUT/a_verdict.dat" ]; then
 		f=$BENCH_OUT/a_verdict.dat
 		plot docs/plots/verdict-cost.png \
-			'eBPF verdict cost, BPF_PROG_TEST_RUN (median, min-max)' 'ns per packet' \
+			'eBPF verdict cost, BPF_PROG_TEST_RUN (median, min-max)' 'ns per packet' liny \
 			"'$f' u 1:2:3:4 w yerrorlines t 'allowed', '$f' u 1:5:6:7 w yerrorlines t 'denied'," \
 			"'$f' u 1:8:9:10 w yerrorlines t 'reply'"
 	fi
@@ -103,18 +106,20 @@ if command -v gnuplot >/dev/null; then
 		done
 		plot docs/plots/packet-cost.png \
 			'UDP stream c1 -> c2 through the node: CPU per packet (median, min-max)' \
-			'sender CPU ns per packet' "$spec"
+			'sender CPU ns per packet (log)' logy "$spec"
 	fi
 	spec=""
-	for s in msegnft nftset iptnft iptleg; do
+	for s in applybpf applynft msegbpf msegnft nftset iptnft iptleg; do
 		f=$BENCH_OUT/c_plot_$s.dat
 		[ -s "$f" ] && awk '$3 != "nan"' "$f" | grep -q . || continue
 		spec="$spec${spec:+, }'$f' u 1:3:4:5 w yerrorlines t '$s'"
 	done
 	[ -n "$spec" ] && plot docs/plots/apply-time.png \
-		'Control plane: load N rules until enforced (median, min-max)' 'ms' \
+		'Control plane: load N rules until enforced (median, min-max)' 'ms (log)' logy \
 		"$spec"
 fi
+
+[ -n "${PLOT_ONLY:-}" ] && { echo "bench: redrew docs/plots/ from $BENCH_OUT" >&2; exit 0; }
 
 # ---- the document ---------------------------------------------------------------------------
 {
