@@ -272,16 +272,17 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 		return log_errno(r, "cannot compile the policies");
 	}
 	mseg_cluster_diff_local(a, &diff); /* remote endpoints are never attached here */
-	t1 = now_ms();
 	r = ep_identities_keep(a, &topo, mseg_compiler_table(a->compiler));
 	if (r == 0)
 		r = identities_record(a, &topo, mseg_compiler_table(a->compiler));
 	if (r < 0) {
 		mseg_table_diff_free(&diff);
 		set_error(e, r, "cannot record identities in %s: %s", a->cfg.state_dir,
-				  strerror(-r));
+			  strerror(-r));
 		return log_errno(r, "cannot record identities in '%s'", a->cfg.state_dir);
 	}
+	/* after the identity file's fsync: what follows is the datapath's own time */
+	t1 = now_ms();
 	if (a->dp) {
 		mseg_audit_scope_transform(a->audit, a->state, &diff); /* namespace/endpoint audit */
 		r = a->dp_ops->apply(a->dp, &diff);
