@@ -544,7 +544,13 @@ static void watch_register(struct mseg_cluster *c)
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fds[i].fd, &ev) == 0)
 			c->watch_fds[c->n_watch_fds++] = fds[i].fd;
 	}
-	/* the watch's own deadlines (reconnect backoff, curl timeouts) ride on the tick */
+	/* the watch's own deadline (curl's state machine, reconnect backoff), when sooner */
+	if (timeout >= 0 && timeout < TICK_MS) {
+		struct itimerspec its = {.it_interval = {0, TICK_MS * 1000000L},
+					 .it_value = {0, (timeout ? timeout : 1) * 1000000L}};
+
+		timerfd_settime(c->timerfd, 0, &its, NULL);
+	}
 }
 
 static void watch_start(struct mseg_agent *a, struct mseg_cluster *c, int64_t from)

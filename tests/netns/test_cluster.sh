@@ -281,8 +281,9 @@ test_cluster_bench_propagation_and_resync() {
 	res=$(cl_percentiles "$MT_DIR/prop")
 	echo "propagation apply(n1) -> enforced on n2 and n3: $res" | tee "$report"
 
-	# 1,000 endpoints of a node "ghost" (50 label sets), written straight into etcd
-	python3 - "$ETCD_URL" <<'PY' || return 1
+	# 1,000 endpoints of a node "ghost" (50 label sets), written straight into etcd (from
+	# the underlay namespace, where etcd is)
+	ip netns exec "$MT-ul" python3 - "$ETCD_URL" <<'PY' || return 1
 import base64, json, sys, urllib.request
 url = sys.argv[1]
 b = lambda s: base64.b64encode(s.encode()).decode()
