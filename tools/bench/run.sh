@@ -33,7 +33,7 @@ trap 'exit 143' INT TERM
 
 # Time budgets per part, seconds (QUICK: the whole suite stays under 3 minutes).
 if [ -n "$QUICK" ]; then
-	declare -A BUDGET=([a]=60 [b]=25 [c]=30 [d]=25 [e]=20)
+	declare -A BUDGET=([a]=45 [b]=18 [c]=22 [d]=20 [e]=15)
 else
 	declare -A BUDGET=([a]=300 [b]=80 [c]=220 [d]=180 [e]=80)
 fi
