@@ -212,15 +212,15 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"datapath", required_argument, NULL, 'd'},
-		{"bpf-dir", required_argument, NULL, 'b'},
-		{"endpoints", required_argument, NULL, 'e'},
-		{"file", required_argument, NULL, 'f'},
-		{"attach", required_argument, NULL, 'a'},
-		{"purge", no_argument, NULL, 'P'},
-		{"serve", no_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"datapath", required_argument, NULL, 'd'},
+	    {"bpf-dir", required_argument, NULL, 'b'},
+	    {"endpoints", required_argument, NULL, 'e'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"attach", required_argument, NULL, 'a'},
+	    {"purge", no_argument, NULL, 'P'},
+	    {"serve", no_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct mseg_datapath_config cfg = {.nflog_group = 7};
 	struct mseg_compile_opts copts = {0};
@@ -281,7 +281,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (l.ops == &mseg_datapath_bpf && !cfg.bpf_dir) {
-		/* The default would be the host's /sys/fs/bpf/mseg: never guess it in a benchmark. */
+		/* The default would be the host's /sys/fs/bpf/mseg: never guess it in a benchmark.
+		 */
 		fprintf(stderr, "dp-load: --datapath bpf needs --bpf-dir\n");
 		return 2;
 	}

@@ -129,8 +129,8 @@ static int do_server(uint16_t port, bool tcp, double seconds, size_t size)
 	return 0;
 }
 
-static int do_client(const struct sockaddr_in *dst, bool tcp, unsigned long count,
-		     double seconds, size_t size)
+static int do_client(const struct sockaddr_in *dst, bool tcp, unsigned long count, double seconds,
+		     size_t size)
 {
 	_cleanup_free_ double *rtt = calloc(count, sizeof(double));
 	_cleanup_close_ int fd = -1;
@@ -177,14 +177,15 @@ static int do_client(const struct sockaddr_in *dst, bool tcp, unsigned long coun
 
 			/* Stale answers to requests already counted lost are skipped. */
 			do {
-				if (poll(&p, 1, 200) <= 0 || read(fd, in, sizeof(in)) < (ssize_t)size)
+				if (poll(&p, 1, 200) <= 0 ||
+				    read(fd, in, sizeof(in)) < (ssize_t)size)
 					goto lost;
 				memcpy(&seq, in, sizeof(seq));
 			} while (seq != n);
 		}
 		rtt[n++] = (now_s() - t0) * 1e6;
 		continue;
-lost:
+	lost:
 		lost++;
 		if (lost > count)
 			break;
@@ -210,10 +211,10 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dst", required_argument, NULL, 'd'},	   {"port", required_argument, NULL, 'p'},
-		{"tcp", no_argument, NULL, 't'},	   {"count", required_argument, NULL, 'c'},
-		{"seconds", required_argument, NULL, 's'}, {"size", required_argument, NULL, 'z'},
-		{"help", no_argument, NULL, 'h'},	   {},
+	    {"dst", required_argument, NULL, 'd'},     {"port", required_argument, NULL, 'p'},
+	    {"tcp", no_argument, NULL, 't'},	       {"count", required_argument, NULL, 'c'},
+	    {"seconds", required_argument, NULL, 's'}, {"size", required_argument, NULL, 'z'},
+	    {"help", no_argument, NULL, 'h'},	       {},
 	};
 	struct sockaddr_in dst = {.sin_family = AF_INET};
 	unsigned long port = 0, count = 10000, size = 32;

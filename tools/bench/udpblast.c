@@ -173,10 +173,13 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dst", required_argument, NULL, 'd'},	   {"port", required_argument, NULL, 'p'},
-		{"seconds", required_argument, NULL, 's'}, {"size", required_argument, NULL, 'z'},
-		{"batch", required_argument, NULL, 'b'},   {"help", no_argument, NULL, 'h'},
-		{},
+	    {"dst", required_argument, NULL, 'd'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"size", required_argument, NULL, 'z'},
+	    {"batch", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct sockaddr_in dst = {.sin_family = AF_INET};
 	unsigned long port = 0, size = 18, batch = 64;
