@@ -2,6 +2,7 @@
 #include "agent/endpoint.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,13 @@ int mseg_agent_endpoints_recover(struct mseg_agent *a)
 		}
 		log_info("reaping endpoint '%s/%s' left %s by an interrupted agent",
 			 ep->ep.namespace, ep->ep.name, mseg_ep_state_name(ep->state));
+		/*
+		 * A crash may have come after the attach. A restarted backend only removes what
+		 * it knows (the nft chains of an endpoint it never attached stay), so let it know
+		 * the endpoint first; without an interface there is nothing to find anyway.
+		 */
+		if (if_nametoindex(ep->ifname))
+			mseg_agent_endpoint_attach(a, ep);
 		r = mseg_agent_endpoint_detach(a, ep);
 		if (r < 0)
 			log_warn("endpoint '%s/%s': cannot detach the datapath: %s",

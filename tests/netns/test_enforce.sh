@@ -357,3 +357,30 @@ test_enforce_switch_backend() {
 	enf_expect "bpf again" allow enf_tcp prod/client 80 || return 1
 	enf_expect "bpf again" deny enf_tcp prod/other 80
 }
+
+# ---- a crash between attach and ready ------------------------------------------------------
+
+# msegd dies right after attaching a new endpoint; the restarted agent reaps the endpoint and
+# leaves nothing of it in the datapath (bpf: endpoint map entry; nft: chains and maps).
+enf_crash_after_attach() {
+	local backend=$1 left
+	node_create n1 || return 1
+	MSEG_TEST_CRASH_AT=after-attach agent_start n1 --datapath "$backend" || return 1
+	mseg_on n1 run -d --name web -l app=web >/dev/null 2>&1
+	agent_kill n1 KILL
+	agent_start n1 --datapath "$backend" || return 1
+	[ "$(mseg_on n1 ps -o json | jq length)" = 0 ] || fail "the endpoint was not reaped" ||
+		return 1
+	if [ "$backend" = bpf ]; then
+		left=$(bpftool map dump pinned "$MT_DIR/n1/bpf/mseg_endpoints" 2>&1)
+		case $left in *'"key"'*) fail "endpoint map entries left: $left" || return 1 ;; esac
+	else
+		left=$(on n1 nft list table inet mseg | grep -c 'ep_default_web')
+		[ "$left" = 0 ] || fail "nft objects of default/web left:
+$(on n1 nft list table inet mseg)" || return 1
+	fi
+	expect_ok "run again" mseg_on n1 run -d --name web -l app=web
+}
+
+test_enforce_crash_after_attach_bpf() { enf_crash_after_attach bpf; }
+test_enforce_crash_after_attach_nft() { enf_crash_after_attach nft; }
