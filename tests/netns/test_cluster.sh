@@ -107,6 +107,14 @@ test_cluster_enforce_nft() { cl_enforce nft; }
 
 # ---- node failure and rejoin -----------------------------------------------------------------
 
+# cl_ipcache_has NODE ADDR: the bpf datapath of NODE maps ADDR/32 to an identity (pinned map)
+cl_ipcache_has() {
+	bpftool -j map dump pinned "$MT_DIR/$1/bpf/mseg_ipcache_hosts" | jq -e \
+		--argjson a "[$(tr . , <<<"$2")]" \
+		'[.[] | select(.formatted.key.addr[0:4] == $a)] | length > 0' >/dev/null
+}
+cl_ipcache_lacks() { ! cl_ipcache_has "$@"; }
+
 cl_node_alive() { # NODE OF: NODE's agent lists node OF as alive (true/false)
 	[ "$(mseg_on "$1" node ls -o json | jq -r --arg n "$2" '.[] | select(.name == $n) | .alive')" = "$3" ]
 }
@@ -117,6 +125,8 @@ test_cluster_node_failure_and_rejoin() {
 	cl_story || return 1
 	cidr=$(mseg_on n2 status -o json | jq -r .pod_cidr)
 	[ "$cidr" = 10.200.2.0/24 ] || fail "n2 pod CIDR is $cidr" || return 1
+	cl_ipcache_has n1 "$WEB2" || fail "n1's ipcache lacks web2 ($WEB2)" || return 1
+	cl_ipcache_has n3 "$WEB2" || fail "n3's ipcache lacks web2 ($WEB2)" || return 1
 	agent_kill n2 KILL
 	# After the TTL (3 s) the others drop n2 and its endpoint web2.
 	cluster_wait 10 cl_remote_is n1 1 || fail "n1 still has $(cl_remote_count n1) remote endpoints" ||
@@ -124,6 +134,10 @@ test_cluster_node_failure_and_rejoin() {
 	cluster_wait 5 cl_remote_is n3 2 || fail "n3 still has $(cl_remote_count n3) remote endpoints" ||
 		return 1
 	cluster_wait 5 cl_node_alive n1 n2 false || fail "n1 still sees n2 alive" || return 1
+	cluster_wait 5 cl_ipcache_lacks n1 "$WEB2" || fail "n1's ipcache still maps web2" ||
+		return 1
+	cluster_wait 5 cl_ipcache_lacks n3 "$WEB2" || fail "n3's ipcache still maps web2" ||
+		return 1
 	expect_fail "n1 route to n2 is gone" sh -c "ip -n $MT-n1 route | grep -q 10.200.2.0/24" ||
 		return 1
 	# web3 (n3) is unaffected: client on n1 still reaches it through the overlay.
@@ -133,6 +147,7 @@ test_cluster_node_failure_and_rejoin() {
 	cidr=$(mseg_on n2 status -o json | jq -r .pod_cidr)
 	[ "$cidr" = 10.200.2.0/24 ] || fail "n2 rejoined with pod CIDR $cidr" || return 1
 	cluster_wait 10 cl_remote_is n1 2 || fail "n1 did not see web2 again" || return 1
+	cluster_wait 5 cl_ipcache_has n1 "$WEB2" || fail "web2 not back in n1's ipcache" || return 1
 	cluster_wait 5 cl_node_alive n3 n2 true || fail "n3 does not see n2 again" || return 1
 	cl_expect "web2 back" allow n1 prod/client "$WEB2" 80 || return 1
 }
