@@ -616,6 +616,13 @@ int mseg_nft_batch_send(struct mseg_nft_batch *b, struct mnl_socket *nl, char *e
 	int sndbuf = (int)(len + 64 * 1024);
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	/* Every message asks for an ack, and all acks are queued before sendmsg() returns: the
+	 * receive buffer must hold one small skb per message (its truesize, not the 36 bytes of
+	 * the ack), or a large batch fails with ENOBUFS after the kernel applied it. */
+	int rcvbuf = (int)((b->seq - b->seq_first + 16) * 1024);
+	if (rcvbuf > 256 * 1024 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (mnl_socket_sendto(nl, buf, len) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "sending the batch (%zu bytes): %s", len, strerror(-r));
