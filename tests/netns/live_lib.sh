@@ -28,7 +28,10 @@ live_mseg() {
 live_ready() {
 	command -v jq >/dev/null || { skip "jq is not installed"; return; }
 	command -v "$LIVE_PYTHON" >/dev/null || { skip "python3 is not installed"; return; }
-	[ -x "$MSEG" ] && [ -x "$MSEGD" ] || { skip "build/mseg and build/msegd are not built"; return; }
+	if [ ! -x "$MSEG" ] || [ ! -x "$MSEGD" ]; then
+		skip "build/mseg and build/msegd are not built"
+		return
+	fi
 	return 0
 }
 

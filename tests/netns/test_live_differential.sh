@@ -225,7 +225,7 @@ diff_minimize() {
 	keep=("${docs[@]}")
 	n=${#keep[@]}
 	i=0
-	while [ $i -lt $n ] && [ $n -gt 1 ]; do
+	while [ "$i" -lt "$n" ] && [ "$n" -gt 1 ]; do
 		local try=("${keep[@]:0:$i}" "${keep[@]:$((i + 1))}")
 		diff_policies_file "$MT_DIR/try.yaml" "${try[@]}"
 		if diff_pair_differs "$MT_DIR/try.yaml" "$src" "$dst" "$pp"; then
