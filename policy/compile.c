@@ -128,6 +128,8 @@ static void upd_done(struct upd *u, bool keep_new_res)
 	free(x->prefixes);
 	free(x->classes);
 	free(x->ident_cls);
+	free(x->prefix_cls);
+	free(x->prefix_cls_first);
 	free(x->protos);
 	free(x->peer_off);
 	for (size_t i = 0; i < x->n_memo; i++)
@@ -467,6 +469,9 @@ static int build_classes(struct mseg_compiler *c, struct upd *u)
 
 			x->ident_cls[id->cls_first + id->n_cls++] = (uint32_t)i;
 		}
+	r = mseg_compile_prefix_index(x);
+	if (r < 0)
+		return r;
 
 	/* ipcache */
 	u->ipc = malloc((n_ep + x->n_prefixes + 1) * sizeof(*u->ipc));

@@ -287,3 +287,60 @@ int mseg_ipcache_entry_cmp(const struct mseg_ipcache_entry *a, const struct mseg
 		return a->identity < b->identity ? -1 : 1;
 	return a->class < b->class ? -1 : a->class > b->class;
 }
+
+int mseg_compile_prefix_index(struct cctx *x)
+{
+	size_t *first = calloc(x->n_prefixes + 2, sizeof(*first));
+	uint32_t *cls = malloc((x->n_classes + 1) * sizeof(*cls));
+
+	if (!first || !cls) {
+		free(first);
+		free(cls);
+		return -ENOMEM;
+	}
+	/* counting sort by prefix index: classes of prefix p end up contiguous, ascending */
+	for (size_t i = 0; i < x->n_classes; i++)
+		if (x->classes[i].prefix >= 0)
+			first[x->classes[i].prefix + 2]++;
+	for (size_t p = 2; p < x->n_prefixes + 2; p++)
+		first[p] += first[p - 1];
+	for (size_t i = 0; i < x->n_classes; i++)
+		if (x->classes[i].prefix >= 0)
+			cls[first[x->classes[i].prefix + 1]++] = (uint32_t)i;
+	x->prefix_cls = cls;
+	x->prefix_cls_first = first;
+	return 0;
+}
+
+int mseg_compile_classes_inside(const struct cctx *x, const struct mseg_cidr *cidr,
+				int (*fn)(size_t cls, const struct mseg_cidr *prefix, void *arg),
+				void *arg)
+{
+	uint32_t mask = cidr->prefixlen ? 0xffffffffu << (32 - cidr->prefixlen) : 0;
+	uint32_t start = mseg_cidr_v4(cidr) & mask, end = start | ~mask;
+	size_t lo = 0, hi = x->n_prefixes;
+
+	if (cidr->family != MSEG_AF_INET)
+		return 0;
+	/* prefixes are sorted by address: every prefix inside cidr has its address in
+	 * [start, end], and those form one run starting at the first address >= start */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mseg_cidr_v4(&x->prefixes[mid]) < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t p = lo; p < x->n_prefixes && mseg_cidr_v4(&x->prefixes[p]) <= end; p++) {
+		if (!mseg_cidr_contains(cidr, &x->prefixes[p]))
+			continue;
+		for (size_t k = x->prefix_cls_first[p]; k < x->prefix_cls_first[p + 1]; k++) {
+			int r = fn(x->prefix_cls[k], &x->prefixes[p], arg);
+
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}

@@ -30,6 +30,14 @@ ssize_t mseg_compile_prefix_find(const struct mseg_cidr *prefixes, size_t n,
  * listed prefix has length L. */
 ssize_t mseg_compile_most_specific(const struct mseg_cidr *prefixes, size_t n,
 				   const struct mseg_cidr *addr, uint64_t lens);
+struct cctx;
+/* Builds ctx->prefix_cls/prefix_cls_first from ctx->classes (see compile_internal.h). */
+int mseg_compile_prefix_index(struct cctx *x);
+/* Calls fn for every class whose listed prefix lies inside cidr, in prefix order; stops at
+ * the first negative return and returns it. */
+int mseg_compile_classes_inside(const struct cctx *x, const struct mseg_cidr *cidr,
+				int (*fn)(size_t cls, const struct mseg_cidr *prefix, void *arg),
+				void *arg);
 int mseg_class_key_cmp(const struct mseg_class_key *a, const struct mseg_class_key *b);
 int mseg_ipcache_entry_cmp(const struct mseg_ipcache_entry *a, const struct mseg_ipcache_entry *b);
 

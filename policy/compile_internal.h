@@ -72,6 +72,11 @@ struct cctx {
 	struct cclass *classes; /* sorted by num */
 	size_t n_classes;
 	uint32_t *ident_cls;
+	/* classes grouped by their listed prefix, in prefix (address) order, so an ipBlock peer
+	 * finds the classes inside its cidr by binary search instead of testing every class:
+	 * prefix p's classes are prefix_cls[prefix_cls_first[p] .. prefix_cls_first[p + 1]) */
+	uint32_t *prefix_cls;
+	size_t *prefix_cls_first;
 
 	uint8_t *protos; /* every protocol a port entry can name, ascending */
 	size_t n_protos;

@@ -12,6 +12,7 @@
 
 #include "lib/macro.h"
 #include "policy/cidr.h"
+#include "policy/compile_classes.h"
 #include "policy/compile_internal.h"
 #include "policy/labels.h"
 #include "policy/selector.h"
@@ -146,6 +147,22 @@ static int memo_push(struct peer_memo *m, size_t *cap, uint32_t c)
 	return 0;
 }
 
+struct ipblock_walk {
+	const struct mseg_ipblock *block;
+	struct peer_memo *memo;
+	size_t *cap;
+};
+
+static int ipblock_take(size_t cls, const struct mseg_cidr *prefix, void *arg)
+{
+	struct ipblock_walk *w = arg;
+
+	for (size_t k = 0; k < w->block->n_except; k++)
+		if (mseg_cidr_contains(&w->block->except[k], prefix))
+			return 0;
+	return memo_push(w->memo, w->cap, (uint32_t)cls);
+}
+
 int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
 			      const struct mseg_peer *peer, const struct peer_memo **ret)
 {
@@ -160,28 +177,15 @@ int mseg_compile_peer_classes(struct cctx *x, size_t pol, size_t flat_peer,
 		return 0;
 	}
 	if (peer->kind == MSEG_PEER_IPBLOCK) {
-		const struct mseg_ipblock *b = &peer->ipblock;
+		struct ipblock_walk w = {.block = &peer->ipblock, .memo = m, .cap = &cap};
 
 		/* Listed prefixes nest or are disjoint, so the most specific listed prefix Q
 		 * holding an address decides membership in every listed prefix: in cidr iff
-		 * Q is inside cidr. */
-		for (size_t c = 0; c < x->n_classes; c++) {
-			const struct mseg_cidr *q;
-			bool in;
-
-			if (x->classes[c].prefix < 0)
-				continue;
-			q = &x->prefixes[x->classes[c].prefix];
-			in = mseg_cidr_contains(&b->cidr, q);
-			for (size_t k = 0; in && k < b->n_except; k++)
-				if (mseg_cidr_contains(&b->except[k], q))
-					in = false;
-			if (in) {
-				r = memo_push(m, &cap, c);
-				if (r < 0)
-					return r;
-			}
-		}
+		 * Q is inside cidr (and inside no except). */
+		r = mseg_compile_classes_inside(x, &peer->ipblock.cidr, ipblock_take, &w);
+		if (r < 0)
+			return r;
+		compile_sort(m->cls, m->n, sizeof(*m->cls), u32_cmp);
 	} else {
 		size_t lo = 0, hi = x->n_idents;
 
