@@ -85,7 +85,8 @@ int mseg_cluster_option(struct mseg_cluster_options *o, int index, const char *a
 		    o->cidr.family != MSEG_AF_INET || o->cidr.prefixlen > 23 ||
 		    o->cidr.prefixlen < 8) {
 			log_err("invalid --cluster-cidr '%s': %s", arg,
-				why ? why : "need an IPv4 prefix from /8 to /23 (one /24 per node)");
+				why ? why
+				    : "need an IPv4 prefix from /8 to /23 (one /24 per node)");
 			return -EINVAL;
 		}
 		o->cidr_set = true;
@@ -132,8 +133,7 @@ int mseg_cluster_options_check(struct mseg_cluster_options *o)
 	}
 	if (!o->prefix)
 		o->prefix = MSEG_CLUSTER_DEFAULT_PREFIX;
-	if (!o->cidr_set &&
-	    mseg_cidr_parse(MSEG_CLUSTER_DEFAULT_CIDR, false, &o->cidr, &why) < 0)
+	if (!o->cidr_set && mseg_cidr_parse(MSEG_CLUSTER_DEFAULT_CIDR, false, &o->cidr, &why) < 0)
 		return -EINVAL;
 	if (!o->vxlan_port)
 		o->vxlan_port = MSEG_VXLAN_PORT;

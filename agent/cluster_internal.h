@@ -16,7 +16,7 @@ struct mseg_kvmap {
 	struct mseg_kvmap_item {
 		char *key;
 		char *value;
-	} *v;
+	} * v;
 	size_t n, cap;
 };
 
@@ -71,7 +71,7 @@ struct mseg_cluster {
 	char last_error[256];
 	struct timespec last_sync; /* realtime of the last full resync */
 	uint64_t resyncs, watch_events;
-	double last_resync_ms; /* read + merge of the last full resync */
+	double last_resync_ms;	    /* read + merge of the last full resync */
 	double resync_reconcile_ms; /* the reconcile that followed it */
 
 	/* the cluster view */
@@ -98,7 +98,7 @@ void mseg_cluster_store_ok(struct mseg_cluster *c);
 bool mseg_cluster_store_usable(const struct mseg_cluster *c);
 /* "<prefix>/<fmt...>" malloc'd */
 char *mseg_cluster_key(const struct mseg_cluster *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* After a full read at revision: the watch goes on from revision + 1. */
 void mseg_cluster_resync_done(struct mseg_agent *a, int64_t revision);

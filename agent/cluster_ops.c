@@ -18,8 +18,7 @@ static json_t *time_json(const struct timespec *t)
 		return json_null();
 	gmtime_r(&t->tv_sec, &tm);
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 t->tv_nsec / 1000000);
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t->tv_nsec / 1000000);
 	return json_string(buf);
 }
 
@@ -61,8 +60,8 @@ int mseg_op_node_list(void *ctx, json_t *args, json_t **result, struct mseg_op_e
 		    arr, json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:I}", "name", n->name, "ip",
 				   mseg_cidr_format(&n->ip, true, ip), "pod_cidr",
 				   mseg_cidr_format(&n->pod_cidr, false, pod), "index",
-				   (json_int_t)n->index, "alive", n->alive, "self", self, "endpoints",
-				   (json_int_t)eps));
+				   (json_int_t)n->index, "alive", n->alive, "self", self,
+				   "endpoints", (json_int_t)eps));
 	}
 	if (!self_listed)
 		/* not in etcd (yet, or while etcd is away): this node still is */
@@ -92,14 +91,14 @@ int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_o
 	if (!c) {
 		store = json_pack("{s:s,s:s}", "type", "local", "dir", a->cfg.state_dir);
 	} else {
-		store = json_pack(
-		    "{s:s,s:s,s:s,s:b,s:b,s:s,s:I,s:I,s:I,s:o,s:b}", "type", "etcd", "endpoint",
-		    mseg_etcd_endpoint(c->etcd), "prefix", c->prefix, "connected",
-		    c->store_up && !c->watch_down && c->synced_once, "watch",
-		    c->watch && mseg_etcd_watch_connected(c->watch), "last_error", c->last_error,
-		    "lease", (json_int_t)c->lease, "resyncs", (json_int_t)c->resyncs, "events",
-		    (json_int_t)c->watch_events, "last_sync", time_json(&c->last_sync), "synced",
-		    c->synced_once);
+		store =
+		    json_pack("{s:s,s:s,s:s,s:b,s:b,s:s,s:I,s:I,s:I,s:o,s:b}", "type", "etcd",
+			      "endpoint", mseg_etcd_endpoint(c->etcd), "prefix", c->prefix,
+			      "connected", c->store_up && !c->watch_down && c->synced_once, "watch",
+			      c->watch && mseg_etcd_watch_connected(c->watch), "last_error",
+			      c->last_error, "lease", (json_int_t)c->lease, "resyncs",
+			      (json_int_t)c->resyncs, "events", (json_int_t)c->watch_events,
+			      "last_sync", time_json(&c->last_sync), "synced", c->synced_once);
 	}
 	o = json_pack("{s:s,s:s,s:o,s:{s:s,s:b},s:{s:I,s:I,s:I},s:I,s:s}", "node", a->cfg.node,
 		      "pod_cidr", mseg_cidr_format(&a->cfg.pod_cidr, false, pod), "store", store,

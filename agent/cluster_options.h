@@ -18,15 +18,15 @@
 #define MSEG_CLUSTER_DEFAULT_TTL 10
 
 struct mseg_cluster_options {
-	bool etcd;		  /* --store etcd */
-	const char *endpoints;	  /* --etcd-endpoints URL[,URL] */
-	const char *prefix;	  /* --etcd-prefix, no trailing '/' */
-	const char *node_ip;	  /* --node-ip; NULL: the default route's interface address */
-	struct mseg_cidr cidr;	  /* --cluster-cidr */
+	bool etcd;	       /* --store etcd */
+	const char *endpoints; /* --etcd-endpoints URL[,URL] */
+	const char *prefix;    /* --etcd-prefix, no trailing '/' */
+	const char *node_ip;   /* --node-ip; NULL: the default route's interface address */
+	struct mseg_cidr cidr; /* --cluster-cidr */
 	bool cidr_set;
-	uint16_t vxlan_port;	  /* --vxlan-port; 0: 4789 */
-	uint32_t vni;		  /* --vxlan-vni; 0: 1 */
-	unsigned node_ttl;	  /* --node-ttl seconds; 0: MSEG_CLUSTER_DEFAULT_TTL */
+	uint16_t vxlan_port; /* --vxlan-port; 0: 4789 */
+	uint32_t vni;	     /* --vxlan-vni; 0: 1 */
+	unsigned node_ttl;   /* --node-ttl seconds; 0: MSEG_CLUSTER_DEFAULT_TTL */
 };
 
 #define MSEG_CLUSTER_OPTIONS_N 8
@@ -38,19 +38,21 @@ struct mseg_cluster_options {
 	    {"cluster-cidr", required_argument, NULL, (base) + 4},                                 \
 	    {"vxlan-port", required_argument, NULL, (base) + 5},                                   \
 	    {"vxlan-vni", required_argument, NULL, (base) + 6},                                    \
-	    {"node-ttl", required_argument, NULL, (base) + 7}
+	{                                                                                          \
+		"node-ttl", required_argument, NULL, (base) + 7                                    \
+	}
 
 #define MSEG_CLUSTER_OPTIONS_USAGE                                                                 \
-	"  --store local|etcd     where shared state lives (default local: the state directory)\n"  \
-	"  --etcd-endpoints URLS  etcd client URLs, comma-separated (with --store etcd)\n"           \
+	"  --store local|etcd     where shared state lives (default local: the state directory)\n" \
+	"  --etcd-endpoints URLS  etcd client URLs, comma-separated (with --store etcd)\n"         \
 	"  --etcd-prefix PREFIX   key prefix in etcd (default " MSEG_CLUSTER_DEFAULT_PREFIX ")\n"  \
-	"  --node-ip ADDR         this node's underlay address (default: the address of the\n"      \
+	"  --node-ip ADDR         this node's underlay address (default: the address of the\n"     \
 	"                         interface holding the default route)\n"                          \
-	"  --cluster-cidr CIDR    container addresses of the cluster, one /24 per node\n"           \
+	"  --cluster-cidr CIDR    container addresses of the cluster, one /24 per node\n"          \
 	"                         (default " MSEG_CLUSTER_DEFAULT_CIDR ")\n"                       \
-	"  --vxlan-port PORT      UDP port of the overlay (default 4789, same on every node)\n"     \
-	"  --vxlan-vni N          VXLAN network identifier (default 1, same on every node)\n"       \
-	"  --node-ttl SECONDS     lease of this node in etcd: gone this long after the agent\n"     \
+	"  --vxlan-port PORT      UDP port of the overlay (default 4789, same on every node)\n"    \
+	"  --vxlan-vni N          VXLAN network identifier (default 1, same on every node)\n"      \
+	"  --node-ttl SECONDS     lease of this node in etcd: gone this long after the agent\n"    \
 	"                         stops renewing (default 10)\n"
 
 /* Option index (0..MSEG_CLUSTER_OPTIONS_N-1) with its argument; logs and returns -EINVAL. */

@@ -191,7 +191,7 @@ static int remote_parse(const char *key, const char *node, const char *value,
 	ret->id_labels = strdup(idl);
 	ret->identity = (uint32_t)id;
 	r = ret->ep.namespace && ret->ep.name && ret->key && ret->node && ret->id_labels ? 0
-											: -ENOMEM;
+											 : -ENOMEM;
 out:
 	json_decref(doc);
 	if (r < 0)
@@ -219,8 +219,7 @@ static void remote_del(struct mseg_cluster *c, const char *key)
 }
 
 /* key: endpoints/<node>/<ns>/<name> (tail); node is that node. */
-static int remote_put(struct mseg_cluster *c, const char *key, const char *node,
-		      const char *value)
+static int remote_put(struct mseg_cluster *c, const char *key, const char *node, const char *value)
 {
 	struct mseg_cluster_remote r = {0}, *v;
 	ssize_t i;
@@ -302,8 +301,7 @@ static char *policy_key(const struct mseg_cluster *c, const struct mseg_policy *
 
 static json_t *policy_value(const struct mseg_agent_policy *p)
 {
-	return json_pack("{s:s,s:s,s:i}", "file", p->file, "text", p->text, "index",
-			 (int)p->index);
+	return json_pack("{s:s,s:s,s:i}", "file", p->file, "text", p->text, "index", (int)p->index);
 }
 
 static ssize_t policy_find_key(const struct mseg_agent *a, const char *key)
@@ -412,8 +410,7 @@ static void id_cache_put(struct mseg_cluster *c, const char *value)
 }
 
 /* A PUT (value) or DELETE (value NULL) of key, from a resync or the watch. */
-static int key_apply(struct mseg_agent *a, const char *key, const char *value,
-		     struct merge_ctx *m)
+static int key_apply(struct mseg_agent *a, const char *key, const char *value, struct merge_ctx *m)
 {
 	struct mseg_cluster *c = a->cluster;
 	const char *t = key_tail(c, key);
@@ -444,7 +441,8 @@ static int key_apply(struct mseg_agent *a, const char *key, const char *value,
 			struct mseg_cluster_node *n = node_find(c, name);
 
 			if (n && n->alive)
-				log_info("cluster: node '%s' left (lease expired or revoked)", name);
+				log_info("cluster: node '%s' left (lease expired or revoked)",
+					 name);
 			if (n)
 				n->alive = false;
 		}
@@ -595,8 +593,8 @@ int mseg_cluster_resync(struct mseg_agent *a)
 		for (size_t i = 0; i < rg.n_kvs; i++) {
 			const char *k = rg.kvs[i].key;
 
-			if (starts(k, own_ep) || !starts(key_tail(c, k) ? key_tail(c, k) : "",
-							 "endpoints/"))
+			if (starts(k, own_ep) ||
+			    !starts(key_tail(c, k) ? key_tail(c, k) : "", "endpoints/"))
 				continue;
 			key_apply(a, k, rg.kvs[i].value, &m);
 			for (size_t j = 0; j < n_old; j++)
@@ -688,10 +686,10 @@ static json_t *endpoint_value(const struct mseg_agent *a, const struct mseg_agen
 	char ip[MSEG_CIDR_STRLEN];
 
 	for (size_t i = 0; i < ep->ep.n_ports; i++)
-		json_array_append_new(ports, json_pack("{s:s,s:i,s:s}", "name",
-						       ep->ep.ports[i].name, "port",
-						       (int)ep->ep.ports[i].port, "protocol",
-						       mseg_proto_name(ep->ep.ports[i].proto)));
+		json_array_append_new(ports,
+				      json_pack("{s:s,s:i,s:s}", "name", ep->ep.ports[i].name,
+						"port", (int)ep->ep.ports[i].port, "protocol",
+						mseg_proto_name(ep->ep.ports[i].proto)));
 	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:I,s:s}", "node", a->cfg.node, "namespace",
 			 ep->ep.namespace, "name", ep->ep.name, "labels",
 			 mseg_labels_to_json(&ep->ep.labels), "ports", ports, "ip",

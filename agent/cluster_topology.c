@@ -86,11 +86,12 @@ static int pin(struct mseg_agent *a, const struct mseg_endpoint *ep, struct mseg
 	if (r == 0) {
 		r = mseg_identities_put(a->ids, &l, id);
 		if (r == -EEXIST && local && e)
-			mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
-					  "identity %u of '%s/%s' ({%s}) clashes with one this node "
-					  "numbered by itself (state directory from a single-node "
-					  "run?)",
-					  id, ep->namespace, ep->name, key);
+			mseg_op_error_set(
+			    e, r, MSEG_ERR_INTERNAL,
+			    "identity %u of '%s/%s' ({%s}) clashes with one this node "
+			    "numbered by itself (state directory from a single-node "
+			    "run?)",
+			    id, ep->namespace, ep->name, key);
 	} else if (r == -EAGAIN && local && e) {
 		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
 				  "no cluster identity for '%s/%s' ({%s}): etcd is unreachable "

@@ -120,8 +120,8 @@ static ssize_t peer_find(const struct mseg_vxlan_peer *v, size_t n, const struct
 	return -1;
 }
 
-int mseg_overlay_nodes_set(struct mseg_overlay *ov, const struct mseg_overlay_node *nodes,
-			   size_t n, bool *changed)
+int mseg_overlay_nodes_set(struct mseg_overlay *ov, const struct mseg_overlay_node *nodes, size_t n,
+			   bool *changed)
 {
 	_cleanup_free_ struct mseg_vxlan_peer *want = calloc(n + 1, sizeof(*want));
 	size_t n_want = 0;

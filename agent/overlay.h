@@ -38,8 +38,8 @@ void mseg_overlay_free(struct mseg_overlay *ov);
  * Programs exactly these peers (this node's own entry, if listed, is skipped) and re-applies
  * the filter with them plus this node when the set changed. *changed (may be NULL) says so.
  */
-int mseg_overlay_nodes_set(struct mseg_overlay *ov, const struct mseg_overlay_node *nodes,
-			   size_t n, bool *changed);
+int mseg_overlay_nodes_set(struct mseg_overlay *ov, const struct mseg_overlay_node *nodes, size_t n,
+			   bool *changed);
 size_t mseg_overlay_n_peers(const struct mseg_overlay *ov);
 int mseg_overlay_ifindex(const struct mseg_overlay *ov);
 

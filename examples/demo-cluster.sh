@@ -55,8 +55,8 @@ show n1 node ls
 say "Namespaces made on n1 are seen by every node"
 show n1 namespace create prod -l env=prod >/dev/null
 show n1 namespace create dev -l env=dev >/dev/null
-wait_for 5 sh -c "MSEG_SOCKET=$(node_socket n3) ip netns exec $MT-n3 $MSEG namespace ls | grep -q dev" ||
-	die "n3 never saw namespace dev"
+has_dev() { mseg_on n3 namespace ls | grep -q dev; }
+cluster_wait 10 has_dev || die "n3 never saw namespace dev"
 
 say "Services spread over the nodes: prod/web on n1, prod/db on n2, dev/api on n3, prod/api on n3"
 mseg_on n1 run -d --name web --namespace prod -l app=web >/dev/null || die "run web"
@@ -65,8 +65,8 @@ mseg_on n3 run -d --name api --namespace prod -l app=api >/dev/null || die "run 
 mseg_on n3 run -d --name api --namespace dev -l app=api >/dev/null || die "run dev/api"
 db_ip=$(cluster_ep_field n2 prod/db ip)
 cluster_serve n2 prod/db 5432 || die "db server"
-wait_for 10 sh -c "[ \"\$(MSEG_SOCKET=$(node_socket n2) ip netns exec $MT-n2 $MSEG status -o json | jq .endpoints.remote)\" = 3 ]" ||
-	die "n2 does not see the other nodes' endpoints"
+sees_3() { [ "$(cluster_status n2 .endpoints.remote)" = 3 ]; }
+cluster_wait 10 sees_3 || die "n2 does not see the other nodes' endpoints"
 show n2 status
 
 flow() { # NODE NS/NAME -> prod/db

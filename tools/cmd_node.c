@@ -33,10 +33,11 @@ static int node_ls(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'h':
-			printf("Usage: mseg node ls [-o json|table] [--socket PATH]\n"
-			       "Lists the nodes of the cluster: name, underlay address, pod CIDR, "
-			       "liveness\n(its lease in etcd is renewed) and endpoints. A node whose "
-			       "lease expired\nstays listed as not alive until it rejoins.\n");
+			printf(
+			    "Usage: mseg node ls [-o json|table] [--socket PATH]\n"
+			    "Lists the nodes of the cluster: name, underlay address, pod CIDR, "
+			    "liveness\n(its lease in etcd is renewed) and endpoints. A node whose "
+			    "lease expired\nstays listed as not alive until it rejoins.\n");
 			return 0;
 		default:
 			return 2;

@@ -31,7 +31,7 @@ static void print_status(const json_t *st)
 		       json_is_true(json_object_get(store, "watch")) ? " (watching)" : "",
 		       str(store, "prefix"),
 		       json_is_true(json_object_get(store, "connected")) ? "connected"
-									  : "DISCONNECTED");
+									 : "DISCONNECTED");
 		if (strcmp(str(store, "last_error"), "-"))
 			printf("             last error: %s\n", str(store, "last_error"));
 		printf("             lease %llx, %lld resync(s), %lld event(s), last sync %s\n",
@@ -48,8 +48,8 @@ static void print_status(const json_t *st)
 	if (cl)
 		printf("Cluster:     %lld node(s) alive, %lld overlay peer(s), underlay %s, "
 		       "VXLAN port %lld VNI %lld, container MTU %lld\n",
-		       num(cl, "nodes"), num(cl, "peers"), str(cl, "node_ip"), num(cl, "vxlan_port"),
-		       num(cl, "vni"), num(cl, "mtu"));
+		       num(cl, "nodes"), num(cl, "peers"), str(cl, "node_ip"),
+		       num(cl, "vxlan_port"), num(cl, "vni"), num(cl, "mtu"));
 	if (rec)
 		printf("Reconciled:  %s\n", str(rec, "time"));
 }

@@ -116,7 +116,8 @@ cl_ipcache_has() {
 cl_ipcache_lacks() { ! cl_ipcache_has "$@"; }
 
 cl_node_alive() { # NODE OF: NODE's agent lists node OF as alive (true/false)
-	[ "$(mseg_on "$1" node ls -o json | jq -r --arg n "$2" '.[] | select(.name == $n) | .alive')" = "$3" ]
+	[ "$(mseg_on "$1" node ls -o json |
+		jq -r --arg n "$2" '.[] | select(.name == $n) | .alive')" = "$3" ]
 }
 
 test_cluster_node_failure_and_rejoin() {
@@ -320,7 +321,8 @@ PY
 	cluster_wait 30 cl_status_is n1 ".store.resyncs > $n" true || fail "n1 did not resync" ||
 		return 1
 	out=$(mseg_on n1 status -o json)
-	rec=$(jq -r '"read+merge \(.store.last_resync_ms | floor) ms, reconcile \(.store.resync_reconcile_ms | floor) ms"' <<<"$out")
+	rec=$(jq -r '"read+merge \(.store.last_resync_ms | floor) ms, " +
+		"reconcile \(.store.resync_reconcile_ms | floor) ms"' <<<"$out")
 	echo "full resync with $(jq .endpoints.remote <<<"$out") remote endpoints on n1: $rec" |
 		tee -a "$report"
 	cl_expect "after resync: other -> web2 still denied" deny n1 prod/other "$WEB2" 80 ||
