@@ -49,7 +49,10 @@ CLEAN_EXTRA :=
 .PHONY: all
 all:
 
-# Libraries first (they fill LIBS_ALL), then the programs and tests that link them.
+# Libraries first (they fill LIBS_ALL), then the programs and tests that link them. A program
+# defined next to its library (msegd) names $$(LIBS_ALL) as prerequisite: second expansion
+# reads the list once every library is known.
+.SECONDEXPANSION:
 include $(sort $(wildcard */module.mk))
 include $(sort $(wildcard tests/*/module.mk tools/*/module.mk))
 
@@ -76,7 +79,7 @@ deps:
 
 .PHONY: check
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
 	$(Q)BUILD=$(BUILD) ./tests/run-all.sh
 
 .PHONY: check-unit check-netns
@@ -87,16 +90,16 @@ check-netns: all
 
 .PHONY: demo demo-cluster
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
 	$(Q)BUILD=$(BUILD) ./examples/demo.sh
 
 demo-cluster: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
 	$(Q)BUILD=$(BUILD) ./examples/demo-cluster.sh
 
 .PHONY: bench
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
 	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) ./tools/bench/run.sh
 
 .PHONY: install

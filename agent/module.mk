@@ -9,6 +9,6 @@ MSEGD := $(BUILD)/msegd
 ifneq ($(wildcard agent/main.c),)
 BINS += $(MSEGD)
 endif
-$(MSEGD): $(BUILD)/agent/main.o $(LIBS_ALL)
+$(MSEGD): $(BUILD)/agent/main.o $$(LIBS_ALL)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(LIBS_ALL) -Wl,--end-group $(PKG_LIBS)
