@@ -327,4 +327,14 @@ PY
 		tee -a "$report"
 	cl_expect "after resync: other -> web2 still denied" deny n1 prod/other "$WEB2" 80 ||
 		return 1
+	# the same from scratch: n1's agent restarts (fresh compiler: every entry compiled again)
+	agent_kill n1 TERM
+	t0=$(date +%s.%N)
+	cluster_agent_start n1 1 --datapath bpf || return 1
+	cluster_wait 30 cl_remote_is n1 1002 || fail "n1 restarted without the remotes" || return 1
+	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "agent restart with 1002 remote \
+endpoints: %.0f ms from exec to socket up and the cluster view loaded\n", (b - a) * 1000 }' |
+		tee -a "$report"
+	cl_expect "after restart: other -> web2 still denied" deny n1 prod/other "$WEB2" 80 ||
+		return 1
 }
