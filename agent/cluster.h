@@ -78,5 +78,8 @@ static inline bool mseg_cluster_endpoint_remote(uint32_t id)
 /* Control ops (agent/cluster_ops.c). */
 int mseg_op_node_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+/* endpoint.list plus the other nodes' endpoints (state "remote"): `mseg get endpoints`. */
+int mseg_op_endpoint_cluster_list(void *ctx, json_t *args, json_t **result,
+				  struct mseg_op_error *e);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/reconcile.h"
 #include "policy/cidr.h"
 
 static json_t *time_json(const struct timespec *t)
@@ -129,5 +130,43 @@ int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_o
 				    json_real(c->resync_reconcile_ms));
 	}
 	*result = o;
+	return 0;
+}
+
+/*
+ * `mseg get endpoints`: this node's endpoints as endpoint.list shows them, then the other
+ * nodes' ones ({"namespace", "name", "labels", "ports", "ip", "identity", "node",
+ * "state": "remote"}), so the cluster view is one list.
+ */
+int mseg_op_endpoint_cluster_list(void *ctx, json_t *args, json_t **result,
+				  struct mseg_op_error *e)
+{
+	struct mseg_agent *a = ctx;
+	struct mseg_cluster *c = a->cluster;
+	json_t *arr = NULL;
+	char ip[MSEG_CIDR_STRLEN];
+	int r;
+
+	r = mseg_op_endpoint_list(ctx, args, &arr, e);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; c && i < c->n_remotes; i++) {
+		const struct mseg_cluster_remote *rm = &c->remotes[i];
+		json_t *ports = json_array();
+
+		for (size_t k = 0; k < rm->ep.n_ports; k++)
+			json_array_append_new(ports,
+					      json_pack("{s:s,s:i,s:s}", "name", rm->ep.ports[k].name,
+							"port", (int)rm->ep.ports[k].port, "protocol",
+							mseg_proto_name(rm->ep.ports[k].proto)));
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:s,s:o,s:o,s:s,s:I,s:s,s:s}", "namespace",
+				   rm->ep.namespace, "name", rm->ep.name, "labels",
+				   mseg_labels_to_json(&rm->ep.labels), "ports", ports, "ip",
+				   mseg_cidr_format(&rm->ep.ip, true, ip), "identity",
+				   (json_int_t)mseg_agent_endpoint_identity(a, rm->ep.id), "node",
+				   rm->node, "state", "remote"));
+	}
+	*result = arr;
 	return 0;
 }

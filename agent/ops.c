@@ -26,5 +26,6 @@ const struct mseg_op mseg_agent_ops[] = {
     {"policy.hits", mseg_op_policy_hits},
     {"node.list", mseg_op_node_list},
     {"agent.status", mseg_op_agent_status},
+    {"endpoint.cluster_list", mseg_op_endpoint_cluster_list},
     {NULL, NULL},
 };

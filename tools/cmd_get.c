@@ -117,7 +117,8 @@ int mseg_cmd_get(int argc, char **argv)
 		void (*print)(json_t *);
 	} what[] = {
 	    {{"policies", "policy", "pol"}, "policy.list", print_policies},
-	    {{"endpoints", "endpoint", "ep"}, "endpoint.list", print_endpoints},
+	    /* with the other nodes' endpoints in a cluster (agent/cluster_ops.c) */
+	    {{"endpoints", "endpoint", "ep"}, "endpoint.cluster_list", print_endpoints},
 	    {{"identities", "identity", "id"}, "identity.list", print_identities},
 	};
 	const char *sock = NULL;

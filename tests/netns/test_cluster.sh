@@ -86,6 +86,11 @@ cl_enforce() {
 		[ "$(jq '[.[] | select(.alive)] | length' <<<"$out")" = 3 ] ||
 			fail "$n: node ls: $out" || return 1
 	done
+	# the cluster view: n3 lists web2 (on n2) with the identity n2 gave it
+	out=$(mseg_on n3 get endpoints -o json | jq -r '.[] | select(.name == "web2") |
+		"\(.node) \(.state) \(.ip) \(.identity)"')
+	[ "$out" = "n2 remote $WEB2 $(cluster_ep_field n2 prod/web2 identity)" ] ||
+		fail "n3 get endpoints: web2 is '$out'" || return 1
 	cl_expect "no policy: other(n1) -> web2(n2)" allow n1 prod/other "$WEB2" 80 || return 1
 	cl_expect "no policy: client(n1) -> web3(n3)" allow n1 prod/client "$WEB3" 80 || return 1
 	f=$(cl_policy_web)
