@@ -21,9 +21,25 @@ enum { STAGE_ADMIN, STAGE_NS, STAGE_BASELINE };
 
 #define PROTO_OTHER (-1) /* a protocol no port entry names: only port-less rules match */
 
+/*
+ * A rule with many numeric ports (10,000 in one rule is a benchmark case) would make every
+ * point of the port sweep scan all of them; its numeric ranges are indexed instead: sorted by
+ * (proto, lo), with the running maximum of hi, so one binary search answers "is n inside any".
+ */
+struct port_index {
+	uint32_t *start; /* proto << 16 | lo */
+	uint32_t *reach; /* max over [0, i] of proto << 16 | hi, within the same proto */
+	size_t n;
+	const struct mseg_port **other; /* named, ICMP and "every port" entries: scanned */
+	size_t n_other;
+};
+
+#define PORT_INDEX_MIN 16
+
 struct erule {
 	const struct mseg_policy *p;
 	const struct mseg_rule *r;
+	struct port_index *pidx; /* NULL when the rule has few ports */
 	size_t pol;
 	size_t peer_off; /* flat memo index of its first peer */
 	uint16_t idx;
@@ -327,17 +343,110 @@ static bool port_matches(const struct mseg_port *q, int proto, uint32_t n,
 	return true;
 }
 
-static bool rule_ports_match(const struct mseg_rule *r, int proto, uint32_t port,
+static int u32_pair_cmp(const void *a, const void *b)
+{
+	const uint32_t *x = a, *y = b;
+
+	return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] < y[1] ? -1 : x[1] > y[1]);
+}
+
+static void port_index_free(struct port_index *pi)
+{
+	if (!pi)
+		return;
+	free(pi->start);
+	free(pi->reach);
+	free(pi->other);
+	free(pi);
+}
+
+static int port_index_new(const struct mseg_rule *r, struct port_index **ret)
+{
+	struct port_index *pi = calloc(1, sizeof(*pi));
+	uint32_t *pairs = malloc(2 * r->n_ports * sizeof(*pairs));
+
+	if (!pi || !pairs)
+		goto oom;
+	pi->start = malloc(r->n_ports * sizeof(*pi->start));
+	pi->reach = malloc(r->n_ports * sizeof(*pi->reach));
+	pi->other = malloc(r->n_ports * sizeof(*pi->other));
+	if (!pi->start || !pi->reach || !pi->other)
+		goto oom;
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct mseg_port *q = &r->ports[i];
+
+		if (q->has_port && q->proto != MSEG_PROTO_ICMP) {
+			pairs[2 * pi->n] = (uint32_t)q->proto << 16 | q->port;
+			pairs[2 * pi->n + 1] = (uint32_t)q->proto << 16 | q->end_port;
+			pi->n++;
+		} else {
+			pi->other[pi->n_other++] = q;
+		}
+	}
+	qsort(pairs, pi->n, 2 * sizeof(*pairs), u32_pair_cmp);
+	for (size_t i = 0; i < pi->n; i++) {
+		pi->start[i] = pairs[2 * i];
+		pi->reach[i] = pairs[2 * i + 1];
+		/* running maximum within one protocol (the high 16 bits) */
+		if (i && pi->start[i - 1] >> 16 == pi->start[i] >> 16 &&
+		    pi->reach[i - 1] > pi->reach[i])
+			pi->reach[i] = pi->reach[i - 1];
+	}
+	free(pairs);
+	*ret = pi;
+	return 0;
+oom:
+	free(pairs);
+	port_index_free(pi);
+	return -ENOMEM;
+}
+
+static bool port_index_hit(const struct port_index *pi, int proto, uint32_t port,
+			   const struct mseg_endpoint *dst)
+{
+	uint32_t key = (uint32_t)proto << 16 | port;
+	size_t lo = 0, hi = pi->n;
+
+	/* the last range starting at or before key; reach says whether any of them gets to it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pi->start[mid] <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && pi->start[lo - 1] >> 16 == (uint32_t)proto && pi->reach[lo - 1] >= key)
+		return true;
+	for (size_t i = 0; i < pi->n_other; i++)
+		if (port_matches(pi->other[i], proto, port, dst))
+			return true;
+	return false;
+}
+
+static bool rule_ports_match(const struct erule *e, int proto, uint32_t port,
 			     const struct mseg_endpoint *dst)
 {
+	const struct mseg_rule *r = e->r;
+
 	if (!r->n_ports)
 		return true;
 	if (proto == PROTO_OTHER)
 		return false;
+	if (e->pidx)
+		return port_index_hit(e->pidx, proto, port, dst);
 	for (size_t i = 0; i < r->n_ports; i++)
 		if (port_matches(&r->ports[i], proto, port, dst))
 			return true;
 	return false;
+}
+
+static void rctx_er_free(struct rctx *rc)
+{
+	for (size_t k = 0; rc->er && k < rc->n_er; k++)
+		port_index_free(rc->er[k].pidx);
+	free(rc->er);
+	rc->er = NULL;
 }
 
 /* ---- the procedure at one point --------------------------------------------------------- */
@@ -357,7 +466,7 @@ static uint8_t decide(const struct rctx *rc, const uint32_t *m, size_t n, int pr
 
 	for (; i < n && rc->er[m[i]].stage == STAGE_ADMIN; i++) {
 		e = &rc->er[m[i]];
-		if ((real && e->audit) || !rule_ports_match(e->r, proto, port, dst))
+		if ((real && e->audit) || !rule_ports_match(e, proto, port, dst))
 			continue;
 		if (e->r->action == MSEG_ACTION_PASS)
 			break;
@@ -374,7 +483,7 @@ static uint8_t decide(const struct rctx *rc, const uint32_t *m, size_t n, int pr
 			for (i = ns_first; i < n && rc->er[m[i]].stage == STAGE_NS; i++) {
 				e = &rc->er[m[i]];
 				if (e->r->action != want || (real && e->audit) ||
-				    !rule_ports_match(e->r, proto, port, dst))
+				    !rule_ports_match(e, proto, port, dst))
 					continue;
 				*by = rule_decider(rc, e);
 				return pass ? MSEG_VERDICT_ALLOW : MSEG_VERDICT_DENY;
@@ -389,7 +498,7 @@ static uint8_t decide(const struct rctx *rc, const uint32_t *m, size_t n, int pr
 		;
 	for (; i < n; i++) {
 		e = &rc->er[m[i]];
-		if ((real && e->audit) || !rule_ports_match(e->r, proto, port, dst))
+		if ((real && e->audit) || !rule_ports_match(e, proto, port, dst))
 			continue;
 		if (e->r->action == MSEG_ACTION_PASS)
 			break; /* not valid in the baseline tier; treated as "no decision" */
@@ -712,7 +821,16 @@ static int gather(struct rctx *rc, const size_t *cand, size_t n_cand, uint32_t *
 		uint8_t stage = stage_of(p);
 
 		for (size_t k = 0; k < nr; k++) {
+			struct port_index *pidx = NULL;
+
+			if (rules[k].n_ports >= PORT_INDEX_MIN) {
+				int r = port_index_new(&rules[k], &pidx);
+
+				if (r < 0)
+					return r;
+			}
 			rc->er[rc->n_er++] = (struct erule){.p = p,
+							    .pidx = pidx,
 							    .r = &rules[k],
 							    .pol = refs[i].pol,
 							    .peer_off = off,
@@ -881,7 +999,7 @@ int mseg_compile_identity(struct cctx *x, size_t ident, struct idres **ret)
 			rc.any_pieces[pi] = NULL;
 			rc.any_n[pi] = 0;
 		}
-		free(rc.er);
+		rctx_er_free(&rc);
 		rc.er = NULL;
 		r = compile_dir(&rc, &pols, &n_pols, &cap_pols);
 		res->def[d] = rc.def;
@@ -904,7 +1022,7 @@ out:
 		free(rc.any_pieces[pi]);
 	free(rc.any_pieces);
 	free(rc.any_n);
-	free(rc.er);
+	rctx_er_free(&rc);
 	free(rc.out);
 	free(rc.bounds);
 	free(pols);
@@ -1003,7 +1121,7 @@ int mseg_compile_identity_classes(struct cctx *x, size_t ident, const struct idr
 			rc.any_pieces[pi] = NULL;
 			rc.any_n[pi] = 0;
 		}
-		free(rc.er);
+		rctx_er_free(&rc);
 		rc.er = NULL;
 		r = gather(&rc, cand, n_cand, &pols, &n_pols, &cap_pols);
 		if (r < 0)
@@ -1099,7 +1217,7 @@ out:
 		free(rc.any_pieces[pi]);
 	free(rc.any_pieces);
 	free(rc.any_n);
-	free(rc.er);
+	rctx_er_free(&rc);
 	free(rc.out);
 	free(rc.bounds);
 	free(pols);

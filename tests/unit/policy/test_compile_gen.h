@@ -189,6 +189,10 @@ static inline void gen_rules(struct gen *g, const struct mseg_topology *t,
 				gen_selector(g, &q->ep_sel, false);
 		}
 		r->n_ports = gen_chance(g, 35) ? 0 : 1 + gen_below(g, 2);
+		/* now and then a long list, so the compiler's port index (>= 16 ports) is
+		 * compared with the evaluator too: overlapping ranges, names and ICMP mixed */
+		if (gen_chance(g, 5))
+			r->n_ports = 16 + gen_below(g, 8);
 		r->ports = calloc(r->n_ports + 1, sizeof(*r->ports));
 		for (size_t k = 0; k < r->n_ports; k++)
 			gen_port(g, &r->ports[k], p->kind != MSEG_KIND_NETWORK_POLICY);
