@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# The mseg demo: a throwaway node namespace with msegd, namespaces prod and dev, three services
-# in each, and their connectivity. Nothing outside namespaces made here is touched, and all of
+# The mseg demo: a throwaway node namespace with msegd, namespaces prod and dev with web, api
+# and db each, the policies that keep dev out of prod and let only web -> api -> db through,
+# the reachability matrix from real packets, the blocked-traffic log naming the deciding
+# policy, and the service map. Nothing outside namespaces made here is touched, and all of
 # it is removed at the end (KEEP=1 keeps it to explore; the last lines say how to remove it).
 # Run through `make demo` (which builds first) or directly after `make`.
 set -u
@@ -41,48 +43,62 @@ die() {
 
 say "A node: network namespace '$MT-node', with msegd running inside it"
 node_create node || die "cannot create the node namespace"
-agent_start node || die "msegd did not start"
+# --flows new: allowed connections are reported too, so the service map shows both colours
+agent_start node --flows new || die "msegd did not start"
 echo "msegd: state in $MT_DIR/node/state, socket $(node_socket node)"
 
-say "Two namespaces, labelled by environment"
+say "Two namespaces, prod and dev, labelled by environment"
 show namespace create prod -l env=prod >/dev/null || die "namespace create prod"
 show namespace create dev -l env=dev >/dev/null || die "namespace create dev"
-show namespace ls
 
 say "web, api and db in each: every container gets its own network namespace and a /32"
 for ns in prod dev; do
-	show run -d --namespace "$ns" --name web -l app=web --port http:80/TCP || die "run $ns/web"
-	show run -d --namespace "$ns" --name api -l app=api --port http:8080/TCP || die "run $ns/api"
-	show run -d --namespace "$ns" --name db -l app=db --port pg:5432/TCP || die "run $ns/db"
+	mseg_on node run -d --namespace "$ns" --name web -l app=web --port http:80/TCP >/dev/null ||
+		die "run $ns/web"
+	mseg_on node run -d --namespace "$ns" --name api -l app=api --port http:8080/TCP >/dev/null ||
+		die "run $ns/api"
+	mseg_on node run -d --namespace "$ns" --name db -l app=db --port pg:5432/TCP >/dev/null ||
+		die "run $ns/db"
 done
 show ps
+
+say "The policies: dev may never reach prod (one admin ClusterPolicy, above everything), and in
+    each namespace web may call api on 8080 and api may call db on 5432, nothing else"
+sed -n '/^spec:/,$p' "$here/demo/cluster-policy.yaml" | sed 's/^/    /'
+show apply -f "$here/demo" || die "apply"
+
+say "What may talk to what, measured with real packets (rows: from, columns: to)"
+show probe --port 8080/tcp || die "probe 8080"
+show probe --port 5432/tcp || die "probe 5432"
 
 ip_of() {
 	mseg_on node ps -o json | jq -r --arg ns "${1%/*}" --arg n "${1#*/}" \
 		'.[] | select(.namespace == $ns and .name == $n) | .ip'
 }
 
-say "Connectivity on the routed veth network (no policy yet: everything may talk)"
-for pair in prod/web:prod/api prod/api:prod/db dev/web:dev/db dev/api:prod/db; do
-	src=${pair%%:*} dst=${pair#*:}
-	dst_ip=$(ip_of "$dst")
-	if mseg_on node exec "$src" -- ping -c1 -W1 -q "$dst_ip" >/dev/null 2>&1; then
-		printf '  %-9s -> %-9s (%s)  reachable\n' "$src" "$dst" "$dst_ip"
+say "prod/db serves on 5432; three clients try it"
+db_ip=$(ip_of prod/db)
+mseg_on node exec prod/db -- sh -c 'exec socat -T2 TCP-LISTEN:5432,reuseaddr,fork SYSTEM:"echo hello from prod/db" </dev/null >/dev/null 2>&1 &'
+wait_for 2 mseg_on node exec prod/db -- sh -c 'ss -ltn | grep -q :5432' || die "listener did not start"
+for src in prod/api dev/web prod/web; do
+	if out=$(mseg_on node exec "$src" -- socat -T1 - "TCP:$db_ip:5432,connect-timeout=1" \
+		</dev/null 2>/dev/null) && [ -n "$out" ]; then
+		printf '  %-9s -> prod/db:5432  allowed  (%s)\n' "$src" "$out"
 	else
-		die "$src cannot reach $dst ($dst_ip)"
+		printf '  %-9s -> prod/db:5432  blocked\n' "$src"
 	fi
 done
-echo "  (dev/api reaching prod/db is exactly what policies will forbid in the next step)"
 
-say "A TCP service: db listens on 5432 in prod, api connects"
-db_ip=$(ip_of prod/db)
-mseg_on node exec prod/db -- sh -c 'exec socat -T2 TCP-LISTEN:5432,reuseaddr SYSTEM:"echo hello from prod/db" </dev/null >/dev/null 2>&1 &'
-wait_for 2 mseg_on node exec prod/db -- sh -c 'ss -ltn | grep -q :5432' || die "listener did not start"
-show exec prod/api -- socat -T2 - "TCP:$db_ip:5432" </dev/null || die "api could not connect to db"
+say "Why was it blocked? The drops, each naming the policy that decided"
+show observe --verdict dropped --to prod/db --port 5432/tcp --last 6
 
-say "Removing a container frees its address, veth and route"
-show rm dev/web
-show ps -n dev
+map=$MSEG_TOP/demo-map.svg
+say "The service map: allowed flows green, blocked red"
+if mseg_on node map -o svg >"$map" && [ -s "$map" ]; then
+	echo "  written to $map (open it in a browser)"
+else
+	die "mseg map failed"
+fi
 
 if [ "${KEEP:-0}" = 1 ]; then
 	say "Kept. Explore with:"
