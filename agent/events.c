@@ -49,6 +49,8 @@ struct mseg_events {
 	uint64_t dp_lost_seen; /* the bpf backend's cumulative lost counter, last read */
 	bool dp_lost_primed;
 	struct mseg_events_stats st;
+	struct mseg_events_cache cache; /* empty between batches */
+	struct mseg_events_bpf *bpf;	/* budgeted ring buffer reader, when attached */
 };
 
 void mseg_events_config_default(struct mseg_events_config *cfg)
@@ -159,6 +161,7 @@ void mseg_events_free(struct mseg_events *ev)
 	free(ev->ring);
 	free(ev->buckets);
 	mseg_flow_log_close(ev->log);
+	mseg_events_bpf_close(ev->bpf);
 	free(ev->node);
 	free(ev);
 }
@@ -331,6 +334,23 @@ int mseg_events_push(struct mseg_events *ev, const struct mseg_events_context *c
 	return 0;
 }
 
+int mseg_events_attach_bpf(struct mseg_events *ev, int ringbuf_fd)
+{
+	struct mseg_events_bpf *b;
+	int r = mseg_events_bpf_open(&b, ringbuf_fd);
+
+	if (r < 0)
+		return r;
+	mseg_events_bpf_close(ev->bpf);
+	ev->bpf = b;
+	return 0;
+}
+
+int mseg_events_fd(const struct mseg_events *ev)
+{
+	return ev->bpf ? mseg_events_bpf_fd(ev->bpf) : -1;
+}
+
 void mseg_events_lost_datapath(struct mseg_events *ev, uint64_t n)
 {
 	ev->st.lost_datapath += n;
@@ -374,11 +394,16 @@ int mseg_events_ingest(struct mseg_events *ev, const struct mseg_events_context 
 		       const struct mseg_datapath_ops *ops, struct mseg_datapath *dp)
 {
 	bool bpf = !strcmp(ops->name, "bpf");
-	struct ingest_ctx c = {.ev = ev, .ctx = ctx, .link = bpf};
+	struct mseg_events_context bctx = ctx ? *ctx : (struct mseg_events_context){0};
+	struct ingest_ctx c = {.ev = ev, .ctx = &bctx, .link = bpf};
 	int r, total = 0;
 
+	/* the context holds still for this batch: isolation lookups may be reused within it */
+	bctx.cache = &ev->cache;
+
 	for (int round = 0; round < 2; round++) {
-		r = ops->events_read(dp, ingest_one, &c);
+		r = ev->bpf ? mseg_events_bpf_read(ev->bpf, MSEG_EVENTS_BUDGET, ingest_one, &c)
+			    : ops->events_read(dp, ingest_one, &c);
 		if (r == -ENOBUFS) {
 			/* the NFLOG socket overran: at least one event is gone, and the socket
 			 * stays usable, so read what followed */
@@ -389,6 +414,7 @@ int mseg_events_ingest(struct mseg_events *ev, const struct mseg_events_context 
 			total += r;
 		break;
 	}
+	mseg_events_cache_clear(&ev->cache);
 	if (bpf)
 		bpf_lost_update(ev, dp);
 	if (ev->log)

@@ -66,11 +66,29 @@ int mseg_events_flows_parse(const char *s, enum mseg_events_flows *ret);
  * it. Any pointer may be NULL (then the record carries what the datapath said: addresses,
  * identities, numeric policy ids).
  */
+/*
+ * The isolating policies of recent flows, valid while the context does not change (one
+ * batch): a flood of drops of one flow asks the reference evaluator once, not per packet.
+ */
+#define MSEG_EVENTS_CACHE_N 32
+struct mseg_events_cache {
+	struct mseg_events_cache_entry {
+		uint32_t endpoint;
+		uint8_t dir, proto;
+		uint16_t port;
+		uint8_t saddr[4], daddr[4];
+		json_t *isolated_by; /* owned */
+	} e[MSEG_EVENTS_CACHE_N];
+	size_t n, next;
+};
+void mseg_events_cache_clear(struct mseg_events_cache *c);
+
 struct mseg_events_context {
 	const struct mseg_topology *topo;	/* namespaces and endpoints, local and remote */
 	const struct mseg_policy_set *policies; /* in force, with the agent's policy ids */
 	const struct mseg_compile_opts *opts;	/* --default-deny */
 	const struct mseg_state *state;		/* local endpoints: interface names */
+	struct mseg_events_cache *cache;	/* optional, for one batch */
 };
 
 struct mseg_events;
@@ -92,6 +110,23 @@ int mseg_events_ingest(struct mseg_events *ev, const struct mseg_events_context 
  */
 int mseg_events_push(struct mseg_events *ev, const struct mseg_events_context *ctx,
 		     const struct mseg_dp_event *e, bool link);
+/*
+ * The bpf backend's ring buffer read with a budget (events_bpf.c): attach its pinned
+ * "mseg_events" map and ingest reads at most MSEG_EVENTS_BUDGET events per call instead of
+ * draining the ring through the backend; the fd to watch is then mseg_events_fd().
+ */
+#define MSEG_EVENTS_BUDGET 1024
+int mseg_events_attach_bpf(struct mseg_events *ev, int ringbuf_fd);
+int mseg_events_fd(const struct mseg_events *ev); /* -1 when nothing is attached */
+
+struct mseg_events_bpf;
+int mseg_events_bpf_open(struct mseg_events_bpf **ret, int ringbuf_fd);
+void mseg_events_bpf_close(struct mseg_events_bpf *b);
+int mseg_events_bpf_fd(const struct mseg_events_bpf *b);
+/* Reads at most budget events; returns how many or a negative errno. */
+int mseg_events_bpf_read(struct mseg_events_bpf *b, unsigned budget, mseg_dp_event_fn fn,
+			 void *userdata);
+
 /* Adds n events the datapath reports as lost (cumulative counters: pass the increase). */
 void mseg_events_lost_datapath(struct mseg_events *ev, uint64_t n);
 

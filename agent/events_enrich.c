@@ -144,8 +144,34 @@ static json_t *policy_ref(const struct mseg_policy_set *set, uint32_t id)
 	return o;
 }
 
+void mseg_events_cache_clear(struct mseg_events_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		json_decref(c->e[i].isolated_by);
+	c->n = c->next = 0;
+}
+
+static struct mseg_events_cache_entry cache_key(const struct mseg_dp_event *e)
+{
+	struct mseg_events_cache_entry k = {
+	    .endpoint = e->endpoint, .dir = e->dir, .proto = e->proto, .port = e->dport};
+
+	if (e->proto == MSEG_PROTO_ICMP)
+		k.port = (uint16_t)(e->sport << 8 | (e->dport & 0xff));
+	memcpy(k.saddr, e->saddr.addr, 4);
+	memcpy(k.daddr, e->daddr.addr, 4);
+	return k;
+}
+
+static bool cache_match(const struct mseg_events_cache_entry *a,
+			const struct mseg_events_cache_entry *b)
+{
+	return a->endpoint == b->endpoint && a->dir == b->dir && a->proto == b->proto &&
+	       a->port == b->port && !memcmp(a->saddr, b->saddr, 4) && !memcmp(a->daddr, b->daddr, 4);
+}
+
 /* The policies isolating the enforcing endpoint for this flow, per the reference evaluator. */
-static json_t *isolated_by(const struct mseg_events_context *ctx, const struct mseg_dp_event *e,
+static json_t *isolated_by_eval(const struct mseg_events_context *ctx, const struct mseg_dp_event *e,
 			   const struct mseg_endpoint *src, const struct mseg_endpoint *dst)
 {
 	struct mseg_flow flow = {
@@ -167,6 +193,33 @@ static json_t *isolated_by(const struct mseg_events_context *ctx, const struct m
 	for (size_t i = 0; i < side->n_isolated_by; i++)
 		json_array_append_new(arr, policy_ref(ctx->policies, side->isolated_by[i]));
 	mseg_eval_result_free(&res);
+	return arr;
+}
+
+static json_t *isolated_by(const struct mseg_events_context *ctx, const struct mseg_dp_event *e,
+			   const struct mseg_endpoint *src, const struct mseg_endpoint *dst)
+{
+	struct mseg_events_cache *c = ctx ? ctx->cache : NULL;
+	struct mseg_events_cache_entry k;
+	json_t *arr;
+
+	if (!c)
+		return isolated_by_eval(ctx, e, src, dst);
+	k = cache_key(e);
+	for (size_t i = 0; i < c->n; i++)
+		if (cache_match(&c->e[i], &k))
+			return json_deep_copy(c->e[i].isolated_by);
+	arr = isolated_by_eval(ctx, e, src, dst);
+	k.isolated_by = arr ? json_deep_copy(arr) : NULL;
+	if (!k.isolated_by)
+		return arr; /* not cached: asked again next time */
+	if (c->n < MSEG_EVENTS_CACHE_N) {
+		c->e[c->n++] = k;
+	} else {
+		json_decref(c->e[c->next].isolated_by);
+		c->e[c->next] = k;
+		c->next = (c->next + 1) % MSEG_EVENTS_CACHE_N;
+	}
 	return arr;
 }
 

@@ -108,7 +108,11 @@ PY
 	drops=$((after - before))
 	[ "$drops" -ge 100000 ] ||
 		skip "this machine delivered only $drops denied packets in 3 s ($(cat "$MT_DIR/blast.txt"))"
-	python3 -c "import sys; sys.exit(0 if $worst < 0.1 else 1)" ||
+	# 100 ms; an ASan build (make SAN=1) pays its allocator and quarantine on every request,
+	# so there the bound is what still proves no stall for the length of the flood (3 s)
+	local bound=0.1
+	nm -D "$MSEGD" 2>/dev/null | grep -q __asan_init && bound=1.0
+	python3 -c "import sys; sys.exit(0 if $worst < $bound else 1)" ||
 		fail "a control request took ${worst}s during the flood ($n requests)" || return 1
 	[ "$n" -ge 50 ] || fail "only $n control requests answered in 5 s" || return 1
 	stats=$(echo '{"op": "events.stats"}' | on n1 socat - UNIX-CONNECT:"$(node_socket n1)")

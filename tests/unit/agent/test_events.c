@@ -275,6 +275,35 @@ static void test_enrich_rule_and_world(void **state)
 	json_decref(rec);
 }
 
+static void test_enrich_cache_reuses_isolation(void **state)
+{
+	struct fixture *f = *state;
+	struct mseg_events_cache cache = {0};
+	struct mseg_events_context ctx = f->ctx;
+	struct mseg_dp_event e = drop_to_db("10.200.0.1", 256, MSEG_DROP_ISOLATED,
+					    (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION,
+								  .policy = 1});
+
+	ctx.cache = &cache;
+	for (int i = 0; i < 3; i++) {
+		json_t *rec = mseg_events_enrich(&ctx, "n", &e);
+		json_t *iso = json_object_get(json_object_get(rec, "decided_by"), "isolated_by");
+
+		assert_int_equal(json_array_size(iso), 2);
+		assert_string_equal(str(iso, "1.name"), "default-deny");
+		/* a caller changing its record leaves the cached list alone */
+		json_array_clear(iso);
+		json_decref(rec);
+	}
+	assert_int_equal(cache.n, 1);
+	/* another flow (a different port) is another entry */
+	e.dport = 5433;
+	json_decref(mseg_events_enrich(&ctx, "n", &e));
+	assert_int_equal(cache.n, 2);
+	mseg_events_cache_clear(&cache);
+	assert_int_equal(cache.n, 0);
+}
+
 static struct mseg_events *events_new(struct fixture *f, size_t ring, double rate, double burst,
 				      bool log)
 {
@@ -629,6 +658,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enrich_isolation_names_every_policy, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_rule_and_world, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich_cache_reuses_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rate_limit_counts_what_it_sheds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_bounded_and_filters, setup, teardown),
 	    cmocka_unit_test(test_filter_errors),
