@@ -125,7 +125,8 @@ json_t *mseg_audit_scope_to_json(const struct mseg_audit_scope *s)
 
 		json_array_append_new(json_object_get(o, "endpoints"),
 				      json_pack("{s:s%,s:s}", "namespace", s->endpoints[i],
-						(size_t)(slash - s->endpoints[i]), "name", slash + 1));
+						(size_t)(slash - s->endpoints[i]), "name",
+						slash + 1));
 	}
 	return o;
 }
@@ -154,8 +155,8 @@ int mseg_audit_scope_load(const char *dir, struct mseg_audit_scope **ret, char *
 	r = -EBADMSG;
 	if (!json_is_array(json_object_get(doc, "namespaces")) ||
 	    !json_is_array(json_object_get(doc, "endpoints"))) {
-		snprintf(why, MSEG_STORE_WHY_LEN, "%s/%s: expected arrays 'namespaces' and 'endpoints'",
-			 dir, AUDIT_FILE);
+		snprintf(why, MSEG_STORE_WHY_LEN,
+			 "%s/%s: expected arrays 'namespaces' and 'endpoints'", dir, AUDIT_FILE);
 		goto fail;
 	}
 	json_array_foreach(json_object_get(doc, "namespaces"), i, x)
@@ -314,7 +315,8 @@ int mseg_audit_scope_diff(const struct mseg_compiled *table, const struct mseg_s
 	for (int d = 0; d < 2 && r == 0; d++)
 		for (size_t i = 0; i < table->n_defaults && r == 0; i++) {
 			struct mseg_endpoint_default x = table->defaults[d][i];
-			bool was = covered_id(old, st, x.endpoint), is = covered_id(new_, st, x.endpoint);
+			bool was = covered_id(old, st, x.endpoint),
+			     is = covered_id(new_, st, x.endpoint);
 
 			if (was == is)
 				continue;

@@ -100,8 +100,8 @@ int mseg_events_new(struct mseg_events **ret, const struct mseg_events_config *c
 	struct mseg_events *ev;
 	int r;
 
-	if (!cfg || cfg->ring == 0 || cfg->log_files == 0 || cfg->log_max < 4096 ||
-	    cfg->rate < 0 || (cfg->rate > 0 && cfg->burst < 1))
+	if (!cfg || cfg->ring == 0 || cfg->log_files == 0 || cfg->log_max < 4096 || cfg->rate < 0 ||
+	    (cfg->rate > 0 && cfg->burst < 1))
 		return -EINVAL;
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
@@ -194,8 +194,8 @@ static struct bucket *bucket_get(struct mseg_events *ev, uint32_t endpoint, uint
 	}
 	i = bucket_slot(ev->buckets, ev->cap_buckets, endpoint);
 	if (!ev->buckets[i].endpoint) {
-		ev->buckets[i] = (struct bucket){
-		    .endpoint = endpoint, .tokens = ev->cfg.burst, .last_ns = now};
+		ev->buckets[i] =
+		    (struct bucket){.endpoint = endpoint, .tokens = ev->cfg.burst, .last_ns = now};
 		ev->n_buckets++;
 	}
 	return &ev->buckets[i];
@@ -439,12 +439,12 @@ json_t *mseg_events_stats_to_json(const struct mseg_events_stats *s)
 			if (s->drops[r][d])
 				json_array_append_new(
 				    drops, json_pack("{s:s,s:s,s:I}", "reason",
-						     mseg_drop_reason_name((uint16_t)r), "direction",
-						     d ? "egress" : "ingress", "events",
-						     (json_int_t)s->drops[r][d]));
-	return json_pack("{s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I}", "received",
-			 (json_int_t)s->received, "stored", (json_int_t)s->stored, "lost",
-			 "datapath", (json_int_t)s->lost_datapath, "rate_limit",
+						     mseg_drop_reason_name((uint16_t)r),
+						     "direction", d ? "egress" : "ingress",
+						     "events", (json_int_t)s->drops[r][d]));
+	return json_pack("{s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I}",
+			 "received", (json_int_t)s->received, "stored", (json_int_t)s->stored,
+			 "lost", "datapath", (json_int_t)s->lost_datapath, "rate_limit",
 			 (json_int_t)s->lost_rate_limit, "followers", (json_int_t)s->lost_followers,
 			 "total",
 			 (json_int_t)(s->lost_datapath + s->lost_rate_limit + s->lost_followers),

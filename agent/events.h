@@ -49,11 +49,11 @@ enum mseg_events_flows {
 
 struct mseg_events_config {
 	const char *node;
-	const char *log_dir;   /* flows.jsonl goes here; NULL: no flow log */
-	size_t ring;	       /* events kept in memory, >= 1 */
-	uint64_t log_max;      /* bytes of one flow log file before it rotates, >= 4096 */
-	unsigned log_files;    /* files kept, counting the current one, >= 1 */
-	double rate, burst;    /* per-endpoint token bucket; rate 0: unlimited */
+	const char *log_dir; /* flows.jsonl goes here; NULL: no flow log */
+	size_t ring;	     /* events kept in memory, >= 1 */
+	uint64_t log_max;    /* bytes of one flow log file before it rotates, >= 4096 */
+	unsigned log_files;  /* files kept, counting the current one, >= 1 */
+	double rate, burst;  /* per-endpoint token bucket; rate 0: unlimited */
 };
 
 /* Fills cfg with the defaults above (node and log_dir NULL). */
@@ -131,13 +131,13 @@ int mseg_events_bpf_read(struct mseg_events_bpf *b, unsigned budget, mseg_dp_eve
 void mseg_events_lost_datapath(struct mseg_events *ev, uint64_t n);
 
 struct mseg_events_stats {
-	uint64_t received;	   /* events read from the datapath */
-	uint64_t stored;	   /* kept (ring + log) */
-	uint64_t lost_datapath;	   /* never reached the agent (ring buffer full, NFLOG overrun) */
-	uint64_t lost_rate_limit;  /* over an endpoint's rate */
-	uint64_t lost_followers;   /* not delivered to a slow follower */
-	uint64_t log_errors;	   /* flow log writes that failed */
-	uint64_t by_verdict[3];	   /* received, by MSEG_EVENT_* */
+	uint64_t received;	  /* events read from the datapath */
+	uint64_t stored;	  /* kept (ring + log) */
+	uint64_t lost_datapath;	  /* never reached the agent (ring buffer full, NFLOG overrun) */
+	uint64_t lost_rate_limit; /* over an endpoint's rate */
+	uint64_t lost_followers;  /* not delivered to a slow follower */
+	uint64_t log_errors;	  /* flow log writes that failed */
+	uint64_t by_verdict[3];	  /* received, by MSEG_EVENT_* */
 	uint64_t drops[MSEG_DROP_REASON_MAX][2]; /* received drops by reason and dir */
 	size_t ring_used, ring_size;
 };
@@ -165,8 +165,7 @@ void mseg_events_time_format(uint64_t time_ns, char buf[40]);
 struct mseg_flow_log;
 
 /* <dir>/flows.jsonl, appended; rotated to flows.jsonl.1 .. .(files-1) past max bytes. */
-int mseg_flow_log_open(struct mseg_flow_log **ret, const char *dir, uint64_t max,
-		       unsigned files);
+int mseg_flow_log_open(struct mseg_flow_log **ret, const char *dir, uint64_t max, unsigned files);
 void mseg_flow_log_close(struct mseg_flow_log *l);
 /* Appends one line (a newline is added). */
 int mseg_flow_log_write(struct mseg_flow_log *l, const char *line, size_t len);
@@ -191,7 +190,7 @@ bool mseg_events_filter_match(const struct mseg_events_filter *f, const json_t *
 /* Quick checks on what the ring keeps outside the record (no JSON parsing needed). */
 bool mseg_events_filter_prematch(const struct mseg_events_filter *f, uint64_t time_ns,
 				 uint8_t verdict, uint64_t now_ns);
-size_t mseg_events_filter_last(const struct mseg_events_filter *f); /* 0: all */
+size_t mseg_events_filter_last(const struct mseg_events_filter *f);  /* 0: all */
 bool mseg_events_filter_packets(const struct mseg_events_filter *f); /* add packet bytes */
 
 /*

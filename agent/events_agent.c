@@ -65,8 +65,9 @@ int mseg_events_option(struct mseg_events_options *o, int index, const char *arg
 		return 0;
 	case 1:
 		if (parse_u64(arg, &v) < 0 || v < 4096) {
-			log_err("invalid --flow-log-max '%s': bytes, at least 4096 (k, M, G allowed)",
-				arg);
+			log_err(
+			    "invalid --flow-log-max '%s': bytes, at least 4096 (k, M, G allowed)",
+			    arg);
 			return -EINVAL;
 		}
 		o->log_max = v;
@@ -87,7 +88,8 @@ int mseg_events_option(struct mseg_events_options *o, int index, const char *arg
 		return 0;
 	case 4:
 		if (parse_u64(arg, &v) < 0 || v > 10000000) {
-			log_err("invalid --event-rate '%s': events per second, 0 for unlimited", arg);
+			log_err("invalid --event-rate '%s': events per second, 0 for unlimited",
+				arg);
 			return -EINVAL;
 		}
 		o->rate = v ? (double)v : -1;
@@ -165,7 +167,8 @@ int mseg_agent_inspect_start(struct mseg_agent *a)
 		}
 		in->dp_fd = -1;
 		if (a->dp_ops == &mseg_datapath_bpf) {
-			/* read with a budget per wake-up (events_bpf.c), not drained by the backend */
+			/* read with a budget per wake-up (events_bpf.c), not drained by the backend
+			 */
 			int fd = mseg_datapath_bpf_map_fd(a->dp, "mseg_events");
 
 			r = fd < 0 ? fd : mseg_events_attach_bpf(a->events, fd);
@@ -190,7 +193,8 @@ int mseg_agent_inspect_start(struct mseg_agent *a)
 	if (o->metrics) {
 		r = mseg_metrics_start(&in->metrics, o->metrics, o->metrics_any, render, a, &mwhy);
 		if (r < 0) {
-			log_err("invalid --metrics '%s': %s", o->metrics, mwhy ? mwhy : strerror(-r));
+			log_err("invalid --metrics '%s': %s", o->metrics,
+				mwhy ? mwhy : strerror(-r));
 			return r;
 		}
 		r = epoll_add(in->epfd, mseg_metrics_fd(in->metrics));
@@ -297,8 +301,8 @@ static void render_rule_hits(FILE *f, struct mseg_agent *a)
 			for (size_t k = 0; k <= nrules[d]; k++) {
 				/* k == nrules: the isolation this policy causes */
 				struct mseg_decider dec = {
-				    .kind = k < nrules[d] ? MSEG_DECIDED_RULE
-							  : MSEG_DECIDED_ISOLATION,
+				    .kind =
+					k < nrules[d] ? MSEG_DECIDED_RULE : MSEG_DECIDED_ISOLATION,
 				    .policy = p->id,
 				    .rule = (uint16_t)(k < nrules[d] ? k : 0),
 				    .dir = (uint8_t)d};
@@ -313,8 +317,10 @@ static void render_rule_hits(FILE *f, struct mseg_agent *a)
 					snprintf(rule, sizeof(rule), "%s/%zu", dirs[d], k);
 				else
 					snprintf(rule, sizeof(rule), "%s/isolation", dirs[d]);
-				fprintf(f, "mseg_policy_rule_hits_total{policy=\"%s\",rule=\"%s\"} %llu\n",
-					name, rule, (unsigned long long)c.packets);
+				fprintf(
+				    f,
+				    "mseg_policy_rule_hits_total{policy=\"%s\",rule=\"%s\"} %llu\n",
+				    name, rule, (unsigned long long)c.packets);
 			}
 		}
 	}
@@ -338,7 +344,8 @@ static void render(FILE *f, void *userdata)
 			struct mseg_counter c;
 
 			/* the bpf datapath counts every drop, also those it sent no event for */
-			if (bpf && mseg_datapath_bpf_counter(a->dp, MSEG_COUNTER_INDEX(r, d), &c) == 0)
+			if (bpf &&
+			    mseg_datapath_bpf_counter(a->dp, MSEG_COUNTER_INDEX(r, d), &c) == 0)
 				v = c.packets;
 			fprintf(f, "mseg_drops_total{reason=\"%s\",direction=\"%s\"} %llu\n",
 				mseg_drop_reason_name(r), d ? "egress" : "ingress", v);
@@ -355,11 +362,13 @@ static void render(FILE *f, void *userdata)
 	render_rule_hits(f, a);
 	for (size_t i = 0; i < a->state->n_endpoints; i++)
 		ready += a->state->endpoints[i]->state == MSEG_EP_READY;
-	fprintf(f, "# HELP mseg_endpoints Local endpoints ready.\n# TYPE mseg_endpoints gauge\n"
-		   "mseg_endpoints %zu\n",
+	fprintf(f,
+		"# HELP mseg_endpoints Local endpoints ready.\n# TYPE mseg_endpoints gauge\n"
+		"mseg_endpoints %zu\n",
 		ready);
-	fprintf(f, "# HELP mseg_policies Policies in force.\n# TYPE mseg_policies gauge\n"
-		   "mseg_policies %zu\n",
+	fprintf(f,
+		"# HELP mseg_policies Policies in force.\n# TYPE mseg_policies gauge\n"
+		"mseg_policies %zu\n",
 		a->policies.n);
 	mseg_metrics_reconcile_render(f);
 	fputs("# HELP mseg_events_lost_total Events not recorded, by cause.\n"

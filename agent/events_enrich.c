@@ -167,12 +167,14 @@ static bool cache_match(const struct mseg_events_cache_entry *a,
 			const struct mseg_events_cache_entry *b)
 {
 	return a->endpoint == b->endpoint && a->dir == b->dir && a->proto == b->proto &&
-	       a->port == b->port && !memcmp(a->saddr, b->saddr, 4) && !memcmp(a->daddr, b->daddr, 4);
+	       a->port == b->port && !memcmp(a->saddr, b->saddr, 4) &&
+	       !memcmp(a->daddr, b->daddr, 4);
 }
 
 /* The policies isolating the enforcing endpoint for this flow, per the reference evaluator. */
-static json_t *isolated_by_eval(const struct mseg_events_context *ctx, const struct mseg_dp_event *e,
-			   const struct mseg_endpoint *src, const struct mseg_endpoint *dst)
+static json_t *isolated_by_eval(const struct mseg_events_context *ctx,
+				const struct mseg_dp_event *e, const struct mseg_endpoint *src,
+				const struct mseg_endpoint *dst)
 {
 	struct mseg_flow flow = {
 	    .src = {.ep = src, .ip = e->saddr},
@@ -258,7 +260,7 @@ static json_t *decided_by_json(const struct mseg_events_context *ctx, const stru
 }
 
 static const struct mseg_agent_endpoint *local_endpoint(const struct mseg_events_context *ctx,
-							  uint32_t id)
+							uint32_t id)
 {
 	if (!ctx || !ctx->state || !id)
 		return NULL;
@@ -293,23 +295,24 @@ json_t *mseg_events_enrich(const struct mseg_events_context *ctx, const char *no
 	json_object_set_new(o, "reason_code", json_integer(e->reason));
 	if (e->saddr.family == MSEG_AF_INET) {
 		json_object_set_new(o, "protocol", json_string(proto_name(e->proto, pbuf)));
-		json_object_set_new(o, "source", end_json(src, &e->saddr, e->src_identity,
-							  e->proto, e->sport));
-		json_object_set_new(o, "destination", end_json(dst, &e->daddr, e->dst_identity,
-							       e->proto, e->dport));
+		json_object_set_new(o, "source",
+				    end_json(src, &e->saddr, e->src_identity, e->proto, e->sport));
+		json_object_set_new(o, "destination",
+				    end_json(dst, &e->daddr, e->dst_identity, e->proto, e->dport));
 		if (e->proto == MSEG_PROTO_ICMP)
-			json_object_set_new(o, "icmp", json_pack("{s:i,s:i}", "type", e->sport,
-								 "code", e->dport));
+			json_object_set_new(
+			    o, "icmp", json_pack("{s:i,s:i}", "type", e->sport, "code", e->dport));
 	}
 	/* a spoofed source is nobody's address: the endpoint is still known by its id */
 	if (!local && lep)
 		local = &lep->ep;
 	if (local)
-		json_object_set_new(o, "endpoint", json_pack("{s:s,s:s,s:I}", "namespace",
-							     local->namespace, "name", local->name,
-							     "id", (json_int_t)e->endpoint));
+		json_object_set_new(o, "endpoint",
+				    json_pack("{s:s,s:s,s:I}", "namespace", local->namespace,
+					      "name", local->name, "id", (json_int_t)e->endpoint));
 	else
-		json_object_set_new(o, "endpoint", json_pack("{s:I}", "id", (json_int_t)e->endpoint));
+		json_object_set_new(o, "endpoint",
+				    json_pack("{s:I}", "id", (json_int_t)e->endpoint));
 	if (ifname && ifname[0])
 		json_object_set_new(o, "interface", json_string(ifname));
 	json_object_set_new(o, "decided_by", decided_by_json(ctx, e, src, dst));

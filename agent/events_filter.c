@@ -279,8 +279,7 @@ static int opt_string(json_t *args, const char *key, const char **ret, struct ms
 	return r;
 }
 
-int mseg_events_filter_parse(json_t *args, struct mseg_events_filter **ret,
-			     struct mseg_op_error *e)
+int mseg_events_filter_parse(json_t *args, struct mseg_events_filter **ret, struct mseg_op_error *e)
 {
 	struct mseg_events_filter *f = calloc(1, sizeof(*f));
 	json_t *v;
@@ -301,7 +300,8 @@ int mseg_events_filter_parse(json_t *args, struct mseg_events_filter **ret,
 
 		json_array_foreach(v, i, x)
 		{
-			if (!json_is_string(x) || verdict_bit(json_string_value(x), &f->verdicts) < 0) {
+			if (!json_is_string(x) ||
+			    verdict_bit(json_string_value(x), &f->verdicts) < 0) {
 				r = mseg_op_error_set(e, -EINVAL, NULL,
 						      "invalid verdict in 'verdict': dropped, "
 						      "forwarded or audit");
@@ -407,11 +407,11 @@ bool mseg_events_filter_match(const struct mseg_events_filter *f, const json_t *
 	if (f->has_port) {
 		const char *proto = json_string_value(json_object_get(rec, "protocol"));
 		json_t *port = json_object_get(dst, "port");
-		uint8_t p = !proto			  ? 0
-			    : !strcmp(proto, "TCP")	  ? MSEG_PROTO_TCP
-			    : !strcmp(proto, "UDP")	  ? MSEG_PROTO_UDP
+		uint8_t p = !proto		     ? 0
+			    : !strcmp(proto, "TCP")  ? MSEG_PROTO_TCP
+			    : !strcmp(proto, "UDP")  ? MSEG_PROTO_UDP
 			    : !strcmp(proto, "SCTP") ? MSEG_PROTO_SCTP
-						      : 0;
+						     : 0;
 
 		if (!json_is_integer(port) || json_integer_value(port) != f->port)
 			return false;

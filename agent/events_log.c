@@ -57,8 +57,7 @@ static int log_reopen(struct mseg_flow_log *l)
 	return 0;
 }
 
-int mseg_flow_log_open(struct mseg_flow_log **ret, const char *dir, uint64_t max,
-		       unsigned files)
+int mseg_flow_log_open(struct mseg_flow_log **ret, const char *dir, uint64_t max, unsigned files)
 {
 	struct mseg_flow_log *l;
 	int r;

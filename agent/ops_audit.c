@@ -46,15 +46,16 @@ int mseg_op_audit_set(void *ctx, json_t *args, json_t **result, struct mseg_op_e
 		return changed;
 	}
 	if (changed && a->dp && a->dp_ops && a->compiler) {
-		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit, next,
-					  &diff);
+		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit,
+					  next, &diff);
 		if (r == 0)
 			r = a->dp_ops->apply(a->dp, &diff);
 		mseg_table_diff_free(&diff);
 		if (r < 0) {
 			mseg_audit_scope_free(next);
-			return mseg_op_error_set(e, r, NULL, "cannot program audit mode for '%s%s%s'",
-						 ns, name ? "/" : "", name ? name : "");
+			return mseg_op_error_set(e, r, NULL,
+						 "cannot program audit mode for '%s%s%s'", ns,
+						 name ? "/" : "", name ? name : "");
 		}
 	}
 	if (changed) {

@@ -17,7 +17,8 @@ static struct mseg_events *events_of(void *ctx, struct mseg_op_error *e)
 	struct mseg_agent *a = ctx;
 
 	if (!a->events)
-		mseg_op_error_set(e, -ENOTSUP, MSEG_ERR_INTERNAL, "the event pipeline is not running");
+		mseg_op_error_set(e, -ENOTSUP, MSEG_ERR_INTERNAL,
+				  "the event pipeline is not running");
 	return a->events;
 }
 
@@ -76,7 +77,8 @@ int mseg_op_events_stats(void *ctx, json_t *args, json_t **result, struct mseg_o
 		return -ENOTSUP;
 	mseg_events_stats_get(ev, &st);
 	*result = mseg_events_stats_to_json(&st);
-	json_object_set_new(*result, "followers", json_integer((json_int_t)mseg_events_followers(ev)));
+	json_object_set_new(*result, "followers",
+			    json_integer((json_int_t)mseg_events_followers(ev)));
 	return *result ? 0 : -ENOMEM;
 }
 
@@ -103,8 +105,8 @@ int mseg_op_policy_hits(void *ctx, json_t *args, json_t **result, struct mseg_op
 		for (int d = 0; d < 2 && bpf; d++)
 			for (size_t k = 0; k <= nrules[d]; k++) {
 				struct mseg_decider dec = {
-				    .kind = k < nrules[d] ? MSEG_DECIDED_RULE
-							  : MSEG_DECIDED_ISOLATION,
+				    .kind =
+					k < nrules[d] ? MSEG_DECIDED_RULE : MSEG_DECIDED_ISOLATION,
 				    .policy = p->id,
 				    .rule = (uint16_t)(k < nrules[d] ? k : 0),
 				    .dir = (uint8_t)d};
@@ -115,19 +117,22 @@ int mseg_op_policy_hits(void *ctx, json_t *args, json_t **result, struct mseg_op
 				if (mseg_datapath_bpf_rule_hits(a->dp, &ref, &c) < 0)
 					c = (struct mseg_counter){0}; /* never hit */
 				if (k == nrules[d] && !c.packets)
-					continue; /* isolation shown only when it dropped something */
+					continue; /* isolation shown only when it dropped something
+						   */
 				json_array_append_new(
-				    rules, json_pack("{s:s,s:o,s:I,s:I}", "direction", dirs[d], "rule",
-						     k < nrules[d] ? json_integer((json_int_t)k)
-								   : json_string("isolation"),
-						     "packets", (json_int_t)c.packets, "bytes",
-						     (json_int_t)c.bytes));
+				    rules,
+				    json_pack("{s:s,s:o,s:I,s:I}", "direction", dirs[d], "rule",
+					      k < nrules[d] ? json_integer((json_int_t)k)
+							    : json_string("isolation"),
+					      "packets", (json_int_t)c.packets, "bytes",
+					      (json_int_t)c.bytes));
 				total += (json_int_t)c.packets;
 			}
-		json_array_append_new(
-		    list, json_pack("{s:I,s:s,s:s?,s:s,s:o,s:I}", "id", (json_int_t)p->id, "kind",
-				    mseg_policy_kind_name(p->kind), "namespace", p->namespace, "name",
-				    p->name ? p->name : "", "rules", rules, "packets", total));
+		json_array_append_new(list, json_pack("{s:I,s:s,s:s?,s:s,s:o,s:I}", "id",
+						      (json_int_t)p->id, "kind",
+						      mseg_policy_kind_name(p->kind), "namespace",
+						      p->namespace, "name", p->name ? p->name : "",
+						      "rules", rules, "packets", total));
 	}
 	*result = json_pack("{s:b,s:o}", "counted", bpf, "policies", list);
 	(void)args;

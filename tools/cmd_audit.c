@@ -46,10 +46,10 @@ static int audit_list(const char *sock)
 	if (mseg_client_call(mseg_client_socket(sock), "audit.list", NULL, &result) < 0)
 		return 1;
 	json_array_foreach(json_object_get(result, "namespaces"), i, x)
-		printf("namespace %s\n", json_string_value(x));
+	    printf("namespace %s\n", json_string_value(x));
 	json_array_foreach(json_object_get(result, "endpoints"), i, x)
-		printf("container %s/%s\n", json_string_value(json_object_get(x, "namespace")),
-		       json_string_value(json_object_get(x, "name")));
+	    printf("container %s/%s\n", json_string_value(json_object_get(x, "namespace")),
+		   json_string_value(json_object_get(x, "name")));
 	json_decref(result);
 	return 0;
 }
@@ -87,10 +87,11 @@ int mseg_cmd_audit(int argc, char **argv)
 	int n = args_parse(argc, argv, &sock, pos, 2, &help), r;
 
 	if (help) {
-		printf("Usage: mseg audit NS/NAME on|off [--socket PATH]\n"
-		       "       mseg audit ls\n"
-		       "Audit mode for one container: what policies would drop there passes and is\n"
-		       "reported as an audit event naming the policy (see mseg observe).\n");
+		printf(
+		    "Usage: mseg audit NS/NAME on|off [--socket PATH]\n"
+		    "       mseg audit ls\n"
+		    "Audit mode for one container: what policies would drop there passes and is\n"
+		    "reported as an audit event naming the policy (see mseg observe).\n");
 		return 0;
 	}
 	if (n == 1 && !strcmp(pos[0], "ls"))

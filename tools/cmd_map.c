@@ -123,7 +123,10 @@ static int map_add(struct map *m, const json_t *rec, const json_t *dropped)
 	_cleanup_free_ char *src = mseg_map_service(s), *dst = mseg_map_service(d);
 	_cleanup_free_ char *pstr = NULL, *tuple = NULL;
 	json_t *dport = json_object_get(d, "port"), *icmp = json_object_get(rec, "icmp");
-	int outcome = !verdict ? 2 : !strcmp(verdict, "forwarded") ? 0 : !strcmp(verdict, "audit") ? 1 : 2;
+	int outcome = !verdict			      ? 2
+		      : !strcmp(verdict, "forwarded") ? 0
+		      : !strcmp(verdict, "audit")     ? 1
+						      : 2;
 	_cleanup_free_ char *key = mseg_observe_tuple(rec);
 	struct edge *e;
 
@@ -136,8 +139,8 @@ static int map_add(struct map *m, const json_t *rec, const json_t *dropped)
 	if (json_is_integer(dport))
 		(void)!asprintf(&pstr, "%lld/%s", (long long)json_integer_value(dport), proto);
 	else if (icmp)
-		(void)!asprintf(&pstr, "icmp %lld", (long long)json_integer_value(
-							json_object_get(icmp, "type")));
+		(void)!asprintf(&pstr, "icmp %lld",
+				(long long)json_integer_value(json_object_get(icmp, "type")));
 	else
 		pstr = strdup(proto);
 	(void)!asprintf(&tuple, "%s:%lld>%s:%lld/%s",
@@ -186,11 +189,10 @@ static char *map_dot(struct map *m)
 		size_t j = i;
 
 		if (slash)
-			fprintf(f, "  subgraph \"cluster_%.*s\" {\n    label=\"%.*s\";\n", (int)nslen,
-				m->nodes[i], (int)nslen, m->nodes[i]);
+			fprintf(f, "  subgraph \"cluster_%.*s\" {\n    label=\"%.*s\";\n",
+				(int)nslen, m->nodes[i], (int)nslen, m->nodes[i]);
 		while (j < m->n_nodes &&
-		       (slash ? !strncmp(m->nodes[j], m->nodes[i], nslen + 1)
-			      : j == i)) {
+		       (slash ? !strncmp(m->nodes[j], m->nodes[i], nslen + 1) : j == i)) {
 			const char *sl = strchr(m->nodes[j], '/');
 
 			fprintf(f, "%s  \"%s\" [label=\"%s\"%s];\n", slash ? "  " : "", m->nodes[j],
@@ -208,7 +210,9 @@ static char *map_dot(struct map *m)
 		qsort(e->ports, e->n_ports, sizeof(*e->ports), cmp_str);
 		fprintf(f, "  \"%s\" -> \"%s\" [color=%s, fontcolor=%s%s, label=\"", e->src, e->dst,
 			colors[e->outcome], colors[e->outcome],
-			e->outcome == 1 ? ", style=dashed" : e->outcome == 2 ? ", penwidth=2" : "");
+			e->outcome == 1	  ? ", style=dashed"
+			: e->outcome == 2 ? ", penwidth=2"
+					  : "");
 		for (size_t k = 0; k < e->n_ports; k++)
 			fprintf(f, "%s%s", k ? ", " : "", e->ports[k]);
 		fprintf(f, "\\n%s x%zu\"];\n", words[e->outcome], e->n_tuples);
@@ -316,7 +320,8 @@ int mseg_cmd_map(int argc, char **argv)
 		switch (c) {
 		case 's':
 			if (mseg_observe_duration_parse(optarg, &since) < 0) {
-				fprintf(stderr, "mseg: invalid --since '%s': e.g. 30s, 5m, 2h, 1d\n",
+				fprintf(stderr,
+					"mseg: invalid --since '%s': e.g. 30s, 5m, 2h, 1d\n",
 					optarg);
 				json_decref(args);
 				return 2;
@@ -324,7 +329,8 @@ int mseg_cmd_map(int argc, char **argv)
 			json_object_set_new(args, "since", json_real(since));
 			break;
 		case 'o':
-			if (strcmp(optarg, "dot") && strcmp(optarg, "svg") && strcmp(optarg, "html")) {
+			if (strcmp(optarg, "dot") && strcmp(optarg, "svg") &&
+			    strcmp(optarg, "html")) {
 				fprintf(stderr, "mseg: invalid output '%s': dot, svg or html\n",
 					optarg);
 				json_decref(args);
@@ -336,11 +342,12 @@ int mseg_cmd_map(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'h':
-			printf("Usage: mseg map [--since DURATION] [-o dot|svg|html] [--socket PATH]\n"
-			       "The service map of the flows msegd observed, on stdout: services\n"
-			       "(namespace and app label, else name) as nodes, flows as edges with\n"
-			       "ports and counts; allowed green, audit orange, blocked red. Allowed\n"
-			       "flows appear when msegd runs with --flows new.\n");
+			printf(
+			    "Usage: mseg map [--since DURATION] [-o dot|svg|html] [--socket PATH]\n"
+			    "The service map of the flows msegd observed, on stdout: services\n"
+			    "(namespace and app label, else name) as nodes, flows as edges with\n"
+			    "ports and counts; allowed green, audit orange, blocked red. Allowed\n"
+			    "flows appear when msegd runs with --flows new.\n");
 			json_decref(args);
 			return 0;
 		default:

@@ -73,7 +73,8 @@ char *mseg_observe_tuple(const json_t *rec)
 	const json_t *icmp = json_object_get(rec, "icmp");
 	char *k = NULL;
 
-	if (asprintf(&k, "%s:%lld>%s:%lld/%s:%lld", json_string_value(json_object_get(s, "ip")) ?: "",
+	if (asprintf(&k, "%s:%lld>%s:%lld/%s:%lld",
+		     json_string_value(json_object_get(s, "ip")) ?: "",
 		     (long long)json_integer_value(json_object_get(s, "port")),
 		     json_string_value(json_object_get(d, "ip")) ?: "",
 		     (long long)json_integer_value(json_object_get(d, "port")),
@@ -134,7 +135,8 @@ static char *port_string(const json_t *rec)
 	int r;
 
 	if (json_is_integer(port))
-		r = asprintf(&s, "%lld/%s", (long long)json_integer_value(port), proto ? proto : "?");
+		r = asprintf(&s, "%lld/%s", (long long)json_integer_value(port),
+			     proto ? proto : "?");
 	else if (icmp)
 		r = asprintf(&s, "icmp %lld/%lld",
 			     (long long)json_integer_value(json_object_get(icmp, "type")),
@@ -151,7 +153,8 @@ static void policy_name(FILE *f, const json_t *p)
 	const char *name = json_string_value(json_object_get(p, "name"));
 
 	if (!name) {
-		fprintf(f, "policy #%lld", (long long)json_integer_value(json_object_get(p, "policy_id")));
+		fprintf(f, "policy #%lld",
+			(long long)json_integer_value(json_object_get(p, "policy_id")));
 		return;
 	}
 	fprintf(f, "%s %s%s%s", kind ? kind : "policy", ns ? ns : "", ns ? "/" : "", name);
@@ -453,34 +456,29 @@ static int follow(const char *sock, json_t *args, struct output *o)
 
 static void observe_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mseg observe [-f] [--verdict dropped|forwarded|audit] [--from SEL|NS/NAME]\n"
-		"                    [--to SEL|NS/NAME] [--port PORT[/PROTO]] [--since DURATION]\n"
-		"                    [--last N] [-o table|json] [--pcap FILE] [--socket PATH]\n"
-		"Shows the flow events of the node: drops, audit verdicts and (msegd --flows new)\n"
-		"allowed new connections, each with the policy and rule that decided it.\n\n"
-		"  -f, --follow       keep printing new events until interrupted\n"
-		"  --from, --to       NS/NAME, 'world', or a label selector (app=web,tier!=db)\n"
-		"  --since DURATION   only events of the last 30s, 5m, 2h, 1d\n"
-		"  --last N           only the newest N matching events\n"
-		"  --pcap FILE        write the packets to FILE (pcap; default --verdict dropped)\n");
+	fprintf(
+	    f,
+	    "Usage: mseg observe [-f] [--verdict dropped|forwarded|audit] [--from SEL|NS/NAME]\n"
+	    "                    [--to SEL|NS/NAME] [--port PORT[/PROTO]] [--since DURATION]\n"
+	    "                    [--last N] [-o table|json] [--pcap FILE] [--socket PATH]\n"
+	    "Shows the flow events of the node: drops, audit verdicts and (msegd --flows new)\n"
+	    "allowed new connections, each with the policy and rule that decided it.\n\n"
+	    "  -f, --follow       keep printing new events until interrupted\n"
+	    "  --from, --to       NS/NAME, 'world', or a label selector (app=web,tier!=db)\n"
+	    "  --since DURATION   only events of the last 30s, 5m, 2h, 1d\n"
+	    "  --last N           only the newest N matching events\n"
+	    "  --pcap FILE        write the packets to FILE (pcap; default --verdict dropped)\n");
 }
 
 int mseg_cmd_observe(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"follow", no_argument, NULL, 'f'},
-	    {"verdict", required_argument, NULL, 'V'},
-	    {"from", required_argument, NULL, 'F'},
-	    {"to", required_argument, NULL, 'T'},
-	    {"port", required_argument, NULL, 'P'},
-	    {"since", required_argument, NULL, 's'},
-	    {"last", required_argument, NULL, 'n'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"pcap", required_argument, NULL, 'w'},
-	    {"socket", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"follow", no_argument, NULL, 'f'},	    {"verdict", required_argument, NULL, 'V'},
+	    {"from", required_argument, NULL, 'F'}, {"to", required_argument, NULL, 'T'},
+	    {"port", required_argument, NULL, 'P'}, {"since", required_argument, NULL, 's'},
+	    {"last", required_argument, NULL, 'n'}, {"output", required_argument, NULL, 'o'},
+	    {"pcap", required_argument, NULL, 'w'}, {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct output o = {0};
 	const char *sock = NULL, *pcap_path = NULL;
@@ -497,8 +495,9 @@ int mseg_cmd_observe(int argc, char **argv)
 		case 'V':
 			if (strcmp(optarg, "dropped") && strcmp(optarg, "forwarded") &&
 			    strcmp(optarg, "audit")) {
-				fprintf(stderr, "mseg: invalid --verdict '%s': dropped, forwarded "
-						"or audit\n",
+				fprintf(stderr,
+					"mseg: invalid --verdict '%s': dropped, forwarded "
+					"or audit\n",
 					optarg);
 				goto usage;
 			}
@@ -515,7 +514,8 @@ int mseg_cmd_observe(int argc, char **argv)
 			break;
 		case 's':
 			if (mseg_observe_duration_parse(optarg, &since) < 0) {
-				fprintf(stderr, "mseg: invalid --since '%s': e.g. 30s, 5m, 2h, 1d\n",
+				fprintf(stderr,
+					"mseg: invalid --since '%s': e.g. 30s, 5m, 2h, 1d\n",
 					optarg);
 				goto usage;
 			}
@@ -592,7 +592,8 @@ int mseg_cmd_observe(int argc, char **argv)
 		pcap_dump_close(o.dumper);
 		pcap_close(o.pcap);
 		if (r == 0)
-			fprintf(stderr, "mseg: wrote %zu packet(s) to %s\n", o.n_packets, pcap_path);
+			fprintf(stderr, "mseg: wrote %zu packet(s) to %s\n", o.n_packets,
+				pcap_path);
 	}
 	return r < 0 ? 1 : 0;
 usage:

@@ -38,11 +38,13 @@ int mseg_get_policies_wide(const char *sock)
 		}
 		if (f)
 			fclose(f);
-		if (asprintf(&id, "%lld", (long long)json_integer_value(json_object_get(p, "id"))) < 0)
+		if (asprintf(&id, "%lld", (long long)json_integer_value(json_object_get(p, "id"))) <
+		    0)
 			id = NULL;
 		if (json_is_true(json_object_get(result, "counted"))) {
 			if (asprintf(&hits, "%lld",
-				     (long long)json_integer_value(json_object_get(p, "packets"))) < 0)
+				     (long long)json_integer_value(json_object_get(p, "packets"))) <
+			    0)
 				hits = NULL;
 		}
 		mseg_table_add(&t, id, json_string_value(json_object_get(p, "kind")),

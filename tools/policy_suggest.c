@@ -18,7 +18,7 @@
 #include "tools/client.h"
 
 struct svc {
-	char *key;	   /* "ns/app-or-name" */
+	char *key; /* "ns/app-or-name" */
 	char *ns;
 	json_t *selector; /* matchLabels */
 };
@@ -26,7 +26,7 @@ struct svc {
 struct flow {
 	char *src, *dst; /* service keys, or "cidr:A.B.C.D" for addresses outside */
 	char *proto;
-	int port;	     /* -1: none (ICMP) */
+	int port; /* -1: none (ICMP) */
 	int icmp_type, icmp_code;
 };
 
@@ -71,8 +71,8 @@ static int svc_add(struct suggest *s, const json_t *ep, char **key_ret)
 	v->key = strdup(key);
 	v->ns = strdup(ns);
 	/* app=X selects the whole service; without it, the endpoint's own labels */
-	v->selector = app ? json_pack("{s:s}", "app", app)
-			  : json_deep_copy(labels ? labels : json_object());
+	v->selector =
+	    app ? json_pack("{s:s}", "app", app) : json_deep_copy(labels ? labels : json_object());
 	if (!v->key || !v->ns || !v->selector)
 		return -ENOMEM;
 	s->n_svcs++;
@@ -317,7 +317,8 @@ int mseg_cmd_policy_suggest(int argc, char **argv)
 			break;
 		case 's':
 			if (mseg_observe_duration_parse(optarg, &since) < 0) {
-				fprintf(stderr, "mseg: invalid --since '%s': e.g. 30s, 5m, 2h, 1d\n",
+				fprintf(stderr,
+					"mseg: invalid --since '%s': e.g. 30s, 5m, 2h, 1d\n",
 					optarg);
 				goto usage;
 			}
@@ -329,9 +330,12 @@ int mseg_cmd_policy_suggest(int argc, char **argv)
 		case 'h':
 			printf("Usage: mseg policy suggest [--namespace NS]... [--since DURATION] "
 			       "[--socket PATH]\n"
-			       "Writes mseg.io/v1 Policy YAML allowing exactly the flows msegd observed\n"
-			       "(forwarded and audit events; run msegd with --flows new), one policy per\n"
-			       "service (app label, else endpoint) of the namespaces, isolating the rest.\n"
+			       "Writes mseg.io/v1 Policy YAML allowing exactly the flows msegd "
+			       "observed\n"
+			       "(forwarded and audit events; run msegd with --flows new), one "
+			       "policy per\n"
+			       "service (app label, else endpoint) of the namespaces, isolating "
+			       "the rest.\n"
 			       "Check with 'mseg policy check', apply with 'mseg apply -f'.\n");
 			json_decref(args);
 			return 0;
@@ -383,7 +387,8 @@ int mseg_cmd_policy_suggest(int argc, char **argv)
 	}
 	qsort(s.svcs, s.n_svcs, sizeof(*s.svcs), svc_cmp);
 	printf("# SPDX-License-Identifier: Apache-2.0\n"
-	       "# Written by mseg policy suggest from %zu distinct observed flow(s)", s.n_flows);
+	       "# Written by mseg policy suggest from %zu distinct observed flow(s)",
+	       s.n_flows);
 	if (since > 0)
 		printf(" of the last %g s", since);
 	printf(".\n# Each service may reach, and be reached by, exactly what was observed.\n");
@@ -398,8 +403,9 @@ int mseg_cmd_policy_suggest(int argc, char **argv)
 			continue;
 		}
 		dns_name(v->key, name);
-		printf("---\napiVersion: mseg.io/v1\nkind: Policy\nmetadata: {name: %s, namespace: ",
-		       name);
+		printf(
+		    "---\napiVersion: mseg.io/v1\nkind: Policy\nmetadata: {name: %s, namespace: ",
+		    name);
 		q(stdout, v->ns);
 		printf("}\nspec:\n  podSelector: ");
 		match_labels(stdout, v->selector);
@@ -409,7 +415,8 @@ int mseg_cmd_policy_suggest(int argc, char **argv)
 		n_pol++;
 	}
 	if (!n_pol)
-		fprintf(stderr, "mseg: no services in %s\n", n_nss ? "those namespaces" : "the node");
+		fprintf(stderr, "mseg: no services in %s\n",
+			n_nss ? "those namespaces" : "the node");
 	suggest_free(&s);
 	return 0;
 usage:

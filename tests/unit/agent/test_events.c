@@ -27,42 +27,42 @@
 #include "policy/parse.h"
 #include "policy/topology.h"
 
-static const char topo_yaml[] = "namespaces:\n"
-				"  - {name: prod, labels: {env: prod}}\n"
-				"  - {name: dev, labels: {env: dev}}\n"
-				"endpoints:\n"
-				"  - {namespace: prod, name: web, labels: {app: web}, ip: 10.200.0.1}\n"
-				"  - {namespace: prod, name: db, labels: {app: db}, ip: 10.200.0.2}\n"
-				"  - {namespace: dev, name: web, labels: {app: web}, ip: 10.200.0.3}\n";
+static const char topo_yaml[] =
+    "namespaces:\n"
+    "  - {name: prod, labels: {env: prod}}\n"
+    "  - {name: dev, labels: {env: dev}}\n"
+    "endpoints:\n"
+    "  - {namespace: prod, name: web, labels: {app: web}, ip: 10.200.0.1}\n"
+    "  - {namespace: prod, name: db, labels: {app: db}, ip: 10.200.0.2}\n"
+    "  - {namespace: dev, name: web, labels: {app: web}, ip: 10.200.0.3}\n";
 
 /* Two policies isolate prod/db for ingress; a ClusterPolicy denies dev -> prod. */
-static const char pol_yaml[] =
-    "apiVersion: networking.k8s.io/v1\n"
-    "kind: NetworkPolicy\n"
-    "metadata: {name: db-from-api, namespace: prod}\n"
-    "spec:\n"
-    "  podSelector: {matchLabels: {app: db}}\n"
-    "  ingress:\n"
-    "    - from: [{podSelector: {matchLabels: {app: api}}}]\n"
-    "      ports: [{port: 5432}]\n"
-    "---\n"
-    "apiVersion: networking.k8s.io/v1\n"
-    "kind: NetworkPolicy\n"
-    "metadata: {name: default-deny, namespace: prod}\n"
-    "spec:\n"
-    "  podSelector: {}\n"
-    "  policyTypes: [Ingress]\n"
-    "---\n"
-    "apiVersion: mseg.io/v1\n"
-    "kind: ClusterPolicy\n"
-    "metadata: {name: dev-not-prod}\n"
-    "spec:\n"
-    "  tier: admin\n"
-    "  priority: 10\n"
-    "  subject: {namespaceSelector: {matchLabels: {env: prod}}}\n"
-    "  ingress:\n"
-    "    - action: deny\n"
-    "      from: [{namespaceSelector: {matchLabels: {env: dev}}}]\n";
+static const char pol_yaml[] = "apiVersion: networking.k8s.io/v1\n"
+			       "kind: NetworkPolicy\n"
+			       "metadata: {name: db-from-api, namespace: prod}\n"
+			       "spec:\n"
+			       "  podSelector: {matchLabels: {app: db}}\n"
+			       "  ingress:\n"
+			       "    - from: [{podSelector: {matchLabels: {app: api}}}]\n"
+			       "      ports: [{port: 5432}]\n"
+			       "---\n"
+			       "apiVersion: networking.k8s.io/v1\n"
+			       "kind: NetworkPolicy\n"
+			       "metadata: {name: default-deny, namespace: prod}\n"
+			       "spec:\n"
+			       "  podSelector: {}\n"
+			       "  policyTypes: [Ingress]\n"
+			       "---\n"
+			       "apiVersion: mseg.io/v1\n"
+			       "kind: ClusterPolicy\n"
+			       "metadata: {name: dev-not-prod}\n"
+			       "spec:\n"
+			       "  tier: admin\n"
+			       "  priority: 10\n"
+			       "  subject: {namespaceSelector: {matchLabels: {env: prod}}}\n"
+			       "  ingress:\n"
+			       "    - action: deny\n"
+			       "      from: [{namespaceSelector: {matchLabels: {env: dev}}}]\n";
 
 struct fixture {
 	struct mseg_topology topo;
@@ -78,9 +78,9 @@ static int setup(void **state)
 	struct mseg_diag diag = {0};
 
 	assert_non_null(f);
-	assert_int_equal(mseg_topology_parse_buffer("topo.yaml", topo_yaml, strlen(topo_yaml),
-						    &f->topo, &diag),
-			 0);
+	assert_int_equal(
+	    mseg_topology_parse_buffer("topo.yaml", topo_yaml, strlen(topo_yaml), &f->topo, &diag),
+	    0);
 	if (mseg_policy_parse_buffer("pol.yaml", pol_yaml, strlen(pol_yaml), &f->set, &diag) < 0) {
 		for (size_t i = 0; i < diag.n; i++) {
 			char *m = mseg_diag_entry_format(&diag.items[i]);
@@ -92,8 +92,8 @@ static int setup(void **state)
 	mseg_diag_free(&diag);
 	for (size_t i = 0; i < f->topo.n_endpoints; i++)
 		f->topo.endpoints[i].id = (uint32_t)(i + 1);
-	f->ctx = (struct mseg_events_context){.topo = &f->topo, .policies = &f->set,
-					      .opts = &f->opts};
+	f->ctx =
+	    (struct mseg_events_context){.topo = &f->topo, .policies = &f->set, .opts = &f->opts};
 	strcpy(f->dir, "/tmp/mseg-test-events-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	*state = f;
@@ -182,9 +182,9 @@ static void test_enrich_isolation_names_every_policy(void **state)
 {
 	struct fixture *f = *state;
 	/* the datapath names the lowest isolating policy only (id 1) */
-	struct mseg_dp_event e = drop_to_db("10.200.0.1", 256, MSEG_DROP_ISOLATED,
-					    (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION,
-								  .policy = 1});
+	struct mseg_dp_event e =
+	    drop_to_db("10.200.0.1", 256, MSEG_DROP_ISOLATED,
+		       (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION, .policy = 1});
 	json_t *rec = mseg_events_enrich(&f->ctx, "node1", &e);
 	json_t *iso;
 
@@ -198,12 +198,10 @@ static void test_enrich_isolation_names_every_policy(void **state)
 	assert_string_equal(str(rec, "source.name"), "web");
 	assert_string_equal(str(rec, "source.labels.app"), "web");
 	assert_string_equal(str(rec, "source.ip"), "10.200.0.1");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "source"),
-							    "identity")),
-			 256);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "destination"),
-							    "port")),
-			 5432);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(rec, "source"), "identity")), 256);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(rec, "destination"), "port")), 5432);
 	assert_string_equal(str(rec, "endpoint.name"), "db");
 	assert_string_equal(str(rec, "decided_by.kind"), "isolation");
 	iso = json_object_get(json_object_get(rec, "decided_by"), "isolated_by");
@@ -219,10 +217,10 @@ static void test_enrich_isolation_names_every_policy(void **state)
 static void test_enrich_rule_and_world(void **state)
 {
 	struct fixture *f = *state;
-	struct mseg_dp_event e = drop_to_db("10.200.0.3", 258, MSEG_DROP_POLICY_DENY,
-					    (struct mseg_decider){.kind = MSEG_DECIDED_RULE,
-								  .policy = 3, .rule = 0,
-								  .dir = MSEG_DIR_INGRESS});
+	struct mseg_dp_event e = drop_to_db(
+	    "10.200.0.3", 258, MSEG_DROP_POLICY_DENY,
+	    (struct mseg_decider){
+		.kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 0, .dir = MSEG_DIR_INGRESS});
 	json_t *rec = mseg_events_enrich(&f->ctx, "n", &e);
 
 	assert_string_equal(str(rec, "reason"), "policy-deny");
@@ -230,9 +228,8 @@ static void test_enrich_rule_and_world(void **state)
 	assert_string_equal(str(rec, "decided_by.policy_kind"), "ClusterPolicy");
 	assert_string_equal(str(rec, "decided_by.name"), "dev-not-prod");
 	assert_null(json_object_get(json_object_get(rec, "decided_by"), "namespace"));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "decided_by"),
-							    "rule")),
-			 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(rec, "decided_by"), "rule")), 0);
 	assert_string_equal(str(rec, "source.namespace"), "dev");
 	json_decref(rec);
 
@@ -243,9 +240,8 @@ static void test_enrich_rule_and_world(void **state)
 	assert_true(json_is_true(json_object_get(json_object_get(rec, "source"), "world")));
 	assert_null(json_object_get(json_object_get(rec, "source"), "name"));
 	assert_string_equal(str(rec, "source.ip"), "192.0.2.7");
-	assert_int_equal(json_array_size(json_object_get(json_object_get(rec, "decided_by"),
-							 "isolated_by")),
-			 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(rec, "decided_by"), "isolated_by")), 2);
 	json_decref(rec);
 
 	/* a non-policy drop names nothing; ICMP carries type and code, no ports */
@@ -267,9 +263,9 @@ static void test_enrich_rule_and_world(void **state)
 	e = drop_to_db("10.200.0.1", 256, MSEG_DROP_POLICY_DENY,
 		       (struct mseg_decider){.kind = MSEG_DECIDED_RULE, .policy = 9});
 	rec = mseg_events_enrich(NULL, "n", &e);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "decided_by"),
-							    "policy_id")),
-			 9);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(rec, "decided_by"), "policy_id")),
+	    9);
 	assert_true(json_is_true(json_object_get(json_object_get(rec, "source"), "world")) ||
 		    json_object_get(json_object_get(rec, "source"), "identity"));
 	json_decref(rec);
@@ -280,9 +276,9 @@ static void test_enrich_cache_reuses_isolation(void **state)
 	struct fixture *f = *state;
 	struct mseg_events_cache cache = {0};
 	struct mseg_events_context ctx = f->ctx;
-	struct mseg_dp_event e = drop_to_db("10.200.0.1", 256, MSEG_DROP_ISOLATED,
-					    (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION,
-								  .policy = 1});
+	struct mseg_dp_event e =
+	    drop_to_db("10.200.0.1", 256, MSEG_DROP_ISOLATED,
+		       (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION, .policy = 1});
 
 	ctx.cache = &cache;
 	for (int i = 0; i < 3; i++) {
@@ -373,9 +369,9 @@ static void test_ring_bounded_and_filters(void **state)
 	json_t *l;
 
 	for (int i = 0; i < 10; i++) {
-		struct mseg_dp_event e = drop_to_db(i % 2 ? "10.200.0.3" : "10.200.0.1", 256,
-						    MSEG_DROP_POLICY_DENY,
-						    (struct mseg_decider){.policy = 3});
+		struct mseg_dp_event e =
+		    drop_to_db(i % 2 ? "10.200.0.3" : "10.200.0.1", 256, MSEG_DROP_POLICY_DENY,
+			       (struct mseg_decider){.policy = 3});
 
 		e.sport = (uint16_t)(1000 + i);
 		e.dport = i == 9 ? 80 : 5432;
@@ -385,9 +381,10 @@ static void test_ring_bounded_and_filters(void **state)
 	l = list(ev, "{}");
 	assert_int_equal(json_array_size(l), 4); /* the newest 4, oldest first */
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(json_integer_value(json_object_get(
-				     json_object_get(json_array_get(l, (size_t)i), "source"), "port")),
-				 1006 + i);
+		assert_int_equal(
+		    json_integer_value(json_object_get(
+			json_object_get(json_array_get(l, (size_t)i), "source"), "port")),
+		    1006 + i);
 	json_decref(l);
 	l = list(ev, "{\"verdict\": \"audit\"}");
 	assert_int_equal(json_array_size(l), 1);
@@ -425,9 +422,11 @@ static void test_ring_bounded_and_filters(void **state)
 static void test_filter_errors(void **state)
 {
 	static const char *bad[] = {
-	    "{\"verdict\": \"blocked\"}", "{\"from\": \"a/b/c\"}",  "{\"to\": \"app in ()\"}",
-	    "{\"port\": \"http\"}",	  "{\"port\": \"80/icmpx\"}", "{\"since\": -1}",
-	    "{\"last\": \"x\"}",	  "{\"from\": 7}",	      "{\"to\": \"Bad Key=1\"}",
+	    "{\"verdict\": \"blocked\"}", "{\"from\": \"a/b/c\"}",
+	    "{\"to\": \"app in ()\"}",	  "{\"port\": \"http\"}",
+	    "{\"port\": \"80/icmpx\"}",	  "{\"since\": -1}",
+	    "{\"last\": \"x\"}",	  "{\"from\": 7}",
+	    "{\"to\": \"Bad Key=1\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		json_t *args = json_loads(bad[i], 0, NULL);
@@ -449,9 +448,8 @@ static void test_selector_strings(void **state)
 
 	assert_int_equal(mseg_labels_set(&l, "app", "web"), 0);
 	assert_int_equal(mseg_labels_set(&l, "tier", "front"), 0);
-	assert_int_equal(mseg_selector_parse_string("app=web, tier in (front,back), !legacy", &sel,
-						    &why),
-			 0);
+	assert_int_equal(
+	    mseg_selector_parse_string("app=web, tier in (front,back), !legacy", &sel, &why), 0);
 	assert_int_equal(sel.n_exprs, 3);
 	assert_true(mseg_selector_matches(&sel, &l));
 	mseg_selector_free(&sel);
@@ -574,21 +572,37 @@ static void test_audit_scope(void **state)
 	struct mseg_audit_scope *s = NULL, *t = NULL, *back = NULL;
 	struct mseg_decider deny_by = {.kind = MSEG_DECIDED_RULE, .policy = 3};
 	struct mseg_table_entry entries[] = {
-	    {.endpoint = 2, .dir = 0, .proto = 6, .port_hi = 65535, .remote = 258,
-	     .verdict = MSEG_VERDICT_DENY, .decided_by = deny_by},
-	    {.endpoint = 2, .dir = 0, .proto = 6, .port_lo = 5432, .port_hi = 5432, .remote = 256,
+	    {.endpoint = 2,
+	     .dir = 0,
+	     .proto = 6,
+	     .port_hi = 65535,
+	     .remote = 258,
+	     .verdict = MSEG_VERDICT_DENY,
+	     .decided_by = deny_by},
+	    {.endpoint = 2,
+	     .dir = 0,
+	     .proto = 6,
+	     .port_lo = 5432,
+	     .port_hi = 5432,
+	     .remote = 256,
 	     .verdict = MSEG_VERDICT_ALLOW},
-	    {.endpoint = 3, .dir = 1, .proto = 0, .port_hi = 65535, .remote = 257,
-	     .verdict = MSEG_VERDICT_DENY, .decided_by = deny_by},
+	    {.endpoint = 3,
+	     .dir = 1,
+	     .proto = 0,
+	     .port_hi = 65535,
+	     .remote = 257,
+	     .verdict = MSEG_VERDICT_DENY,
+	     .decided_by = deny_by},
 	};
 	struct mseg_endpoint_default defs[3] = {
 	    {.endpoint = 1, .verdict = MSEG_VERDICT_ALLOW},
-	    {.endpoint = 2, .verdict = MSEG_VERDICT_DENY,
+	    {.endpoint = 2,
+	     .verdict = MSEG_VERDICT_DENY,
 	     .decided_by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 1}},
 	    {.endpoint = 3, .verdict = MSEG_VERDICT_ALLOW},
 	};
-	struct mseg_compiled table = {.entries = entries, .n_entries = 3,
-				      .defaults = {defs, defs}, .n_defaults = 3};
+	struct mseg_compiled table = {
+	    .entries = entries, .n_entries = 3, .defaults = {defs, defs}, .n_defaults = 3};
 	struct mseg_table_diff d = {0};
 	char why[512] = "";
 
