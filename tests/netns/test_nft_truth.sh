@@ -64,10 +64,16 @@ test_nft_truth_tables_k8s() {
 	nft_setup_topology "$NFT_TOPO" || return 1
 	# shellcheck disable=SC2046
 	dpdrive_serve --endpoints "$NFT_TOPO" $(nft_attach_args) || return 1
+	# Every case goes through the nft backend inside msegd in test_live_truth and
+	# test_live_differential; here, without the agent, every fourth case keeps the check of
+	# dpdrive's incremental path affordable (NFT_TRUTH_ALL=1 runs them all).
+	local k=0
 	for f in "$data"/k8s/*.yaml; do
 		case $f in *.topology.yaml) continue ;; esac
 		# a case with its own topology needs other containers: not on this one
 		[ -e "${f%.yaml}.topology.yaml" ] && continue
+		k=$((k + 1))
+		[ "${NFT_TRUTH_ALL:-0}" = 1 ] || [ $((k % 4)) = 1 ] || continue
 		dp_cmd apply "$f" || { echo "apply $(basename "$f") failed" >&2; return 1; }
 		for pp in $(awk '/^port /{print $2}' "${f%.yaml}.expect"); do
 			# SCTP needs the sctp module in every container namespace: TCP and UDP only
