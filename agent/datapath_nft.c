@@ -30,6 +30,8 @@
 #include "lib/macro.h"
 #include "policy/cidr.h"
 
+#define NFLOG_BUDGET 1024 /* events read per wake-up (events_bpf.c reads as many) */
+
 enum map_kind { MAP_CLS, MAP_CLSANY, MAP_ANY, MAP_REST, N_MAPS };
 static const char *const map_suffix[N_MAPS] = {"_cls", "_clsany", "_any", "_rest"};
 static const enum mseg_nft_set_kind map_set_kind[N_MAPS] = {
@@ -78,6 +80,7 @@ struct mseg_datapath {
 	size_t n_decs;
 
 	struct mseg_nflog *nflog;
+	bool flows; /* msegd --flows: allow chains log new connections */
 	char err[512];
 };
 
@@ -511,7 +514,8 @@ static int decision_create(struct mseg_datapath *dp, struct mseg_nft_batch *b, s
 	if (r == 0 && dp->adopted)
 		r = mseg_nft_batch_chain_flush(b, x->name);
 	if (r == 0)
-		r = mseg_nft_batch_rules_decision(b, x->name, &x->d, dp->cfg.nflog_group);
+		r = mseg_nft_batch_rules_decision(b, x->name, &x->d, dp->cfg.nflog_group,
+						  dp->flows);
 	return r;
 }
 
@@ -1285,7 +1289,42 @@ static int nft_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *
 
 	if (!dp->nflog)
 		return -ENOTCONN;
-	return mseg_nflog_read(dp->nflog, on_packet, &c);
+	/* a budget per wake-up, like the ring buffer's: a drop flood cannot hold the loop, and
+	 * what is left keeps the socket readable for the next turn */
+	return mseg_nflog_read(dp->nflog, NFLOG_BUDGET, on_packet, &c);
+}
+
+/* A plain allow: the only decisions whose rules --flows changes. */
+static bool dec_flow_logged(const struct dec *x)
+{
+	return !x->d.special && x->d.verdict == MSEG_VERDICT_ALLOW && !x->d.audit;
+}
+
+int mseg_datapath_nft_set_flows(struct mseg_datapath *dp, bool on)
+{
+	_cleanup_(mseg_nft_batch_freep) struct mseg_nft_batch *b = NULL;
+	bool old = dp->flows;
+	int r;
+
+	/* Rewritten even when unchanged: an earlier agent's chains may say otherwise, and only
+	 * the programmed ones are known (the rest are written with the new setting). */
+	dp->flows = on;
+	r = mseg_nft_batch_new(&b, dp->seq);
+	for (size_t i = 0; i < dp->n_decs && r == 0; i++) {
+		struct dec *x = dp->decs[i];
+
+		if (!x->programmed || !dec_flow_logged(x))
+			continue;
+		r = mseg_nft_batch_chain_flush(b, x->name);
+		if (r == 0)
+			r = mseg_nft_batch_rules_decision(b, x->name, &x->d, dp->cfg.nflog_group,
+							  on);
+	}
+	if (r == 0 && mseg_nft_batch_count(b) > 0)
+		r = batch_send(dp, b);
+	if (r < 0)
+		dp->flows = old;
+	return r;
 }
 
 const char *mseg_datapath_nft_error(const struct mseg_datapath *dp)

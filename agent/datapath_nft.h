@@ -34,6 +34,22 @@
 /* The last kernel error of the backend, naming the object that caused it ("" if none). */
 const char *mseg_datapath_nft_error(const struct mseg_datapath *dp);
 
+/*
+ * msegd --flows on nft: the allow chains log the first packet of each new connection to the
+ * NFLOG group (prefix "mseg:F:..."); rewrites the allow chains already programmed when the
+ * setting changes. Always called at start: an earlier agent may have left it on.
+ */
+int mseg_datapath_nft_set_flows(struct mseg_datapath *dp, bool on);
+
+/*
+ * Packets and bytes the decision chains deciding by dec counted (their named counters), summed
+ * over both the chains' audit and plain variants: -ENOENT when no programmed chain decides by
+ * it. dec: a rule (policy, dir, rule) or an isolation (policy, dir).
+ */
+struct mseg_counter;
+int mseg_datapath_nft_rule_hits(struct mseg_datapath *dp, const struct mseg_decider *dec,
+				struct mseg_counter *ret);
+
 /* ---- remote classes as disjoint IPv4 intervals (datapath_nft_names.c) ------------------ */
 
 struct mseg_nft_interval {
@@ -77,7 +93,7 @@ bool mseg_nft_decision_equal(const struct mseg_nft_decision *a, const struct mse
 
 /*
  * The NFLOG prefix of a decision: "mseg:<V>:<d>:<reason>:<kind>:<policy>:<rdir>:<rule>",
- * V = D (dropped) or A (audit), d = i/o (the endpoint's side), kind = R/I/D (rule, isolation,
+ * V = D (dropped), A (audit) or F (forwarded: an allowed new connection, msegd --flows), d = i/o (the endpoint's side), kind = R/I/D (rule, isolation,
  * default, N = none: a special drop), rdir = i/e (the rule list). Audit lines name audit_by
  * (the policy that would have dropped). Parsing is strict: anything else is -EINVAL.
  */
@@ -163,8 +179,10 @@ int mseg_nft_batch_rules_base(struct mseg_nft_batch *b, const char *chain, bool 
 int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain, enum mseg_dir dir,
 				  const struct mseg_dp_endpoint *ep, const char *spoof_mac,
 				  const char *spoof_ip, const char *nonip_chain);
+/* flows: allow chains (not audits) also log each new connection's first packet ("F"). */
 int mseg_nft_batch_rules_decision(struct mseg_nft_batch *b, const char *chain,
-				  const struct mseg_nft_decision *d, uint32_t nflog_group);
+				  const struct mseg_nft_decision *d, uint32_t nflog_group,
+				  bool flows);
 
 /* Sends a finished batch and drains every answer; on error *err names the object. */
 struct mnl_socket;

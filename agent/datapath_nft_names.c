@@ -270,8 +270,11 @@ int mseg_nft_log_prefix(char *buf, size_t len, const struct mseg_nft_decision *d
 	const struct mseg_decider *by = d->special ? &none : audit ? &d->audit_by : &d->by;
 	int n;
 
+	/* F: an allowed new connection (msegd --flows), logged by the allow chains */
+	char v = d->special || d->verdict != MSEG_VERDICT_ALLOW ? 'D' : audit ? 'A' : 'F';
+
 	n = snprintf(
-	    buf, len, "mseg:%c:%c:%u:%c:%" PRIu32 ":%c:%u", audit ? 'A' : 'D',
+	    buf, len, "mseg:%c:%c:%u:%c:%" PRIu32 ":%c:%u", v,
 	    d->dir == MSEG_DIR_INGRESS ? 'i' : 'o', (unsigned)d->reason, kind_char(by),
 	    by->kind == MSEG_DECIDED_RULE || by->kind == MSEG_DECIDED_ISOLATION ? by->policy : 0,
 	    by->dir == MSEG_DIR_EGRESS ? 'e' : 'i',
@@ -317,7 +320,7 @@ int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_
 		return -EINVAL;
 	s += 5;
 	v = *s++;
-	if ((v != 'D' && v != 'A') || expect(&s, ':'))
+	if ((v != 'D' && v != 'A' && v != 'F') || expect(&s, ':'))
 		return -EINVAL;
 	d = *s++;
 	if ((d != 'i' && d != 'o') || expect(&s, ':'))
@@ -335,7 +338,9 @@ int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_
 	if (parse_uint(&s, UINT16_MAX, &rule) || *s)
 		return -EINVAL;
 
-	*event_verdict = v == 'A' ? MSEG_EVENT_AUDIT : MSEG_EVENT_DROPPED;
+	*event_verdict = v == 'A'   ? MSEG_EVENT_AUDIT
+			 : v == 'F' ? MSEG_EVENT_FORWARDED
+				    : MSEG_EVENT_DROPPED;
 	*dir = d == 'i' ? MSEG_DIR_INGRESS : MSEG_DIR_EGRESS;
 	*reason = (uint16_t)reason_v;
 	*by = (struct mseg_decider){

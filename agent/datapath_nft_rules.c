@@ -323,41 +323,88 @@ int mseg_nft_batch_rules_endpoint(struct mseg_nft_batch *b, const char *chain, e
 	return r;
 }
 
-/* counter name "<chain>" [log group N snaplen S prefix "mseg:..."] (return | drop) */
+static bool log_expr(struct nftnl_rule *rl, const char *prefix, uint32_t nflog_group)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("log");
+
+	if (e) {
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, (uint16_t)nflog_group);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, MSEG_NFT_SNAPLEN);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_QTHRESHOLD, 0);
+	}
+	return add(rl, e);
+}
+
+static bool counter_ref(struct nftnl_rule *rl, const char *name)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("objref");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
+		nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, name);
+	}
+	return add(rl, e);
+}
+
+/* ct state new: as nft linearises it (the state bit of IP_CT_NEW, tested for non-zero) */
+static bool ct_state_new(struct nftnl_rule *rl)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	uint32_t mask = 1u << (IP_CT_NEW + 1), zero = 0;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	if (!add(rl, e))
+		return false;
+	e = nftnl_expr_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	}
+	return add(rl, e) && cmp(rl, NFT_CMP_NEQ, &zero, 4);
+}
+
+/*
+ * counter name "<chain>" [log group N snaplen S prefix "mseg:..."] (return | drop), and with
+ * flows, in front of a plain allow: ct state new counter name "<chain>" log ... "mseg:F:..."
+ * return. The state test comes first so that every packet is counted exactly once.
+ */
 int mseg_nft_batch_rules_decision(struct mseg_nft_batch *b, const char *chain,
-				  const struct mseg_nft_decision *d, uint32_t nflog_group)
+				  const struct mseg_nft_decision *d, uint32_t nflog_group,
+				  bool flows)
 {
 	bool drop = d->special || d->verdict != MSEG_VERDICT_ALLOW;
 	bool log = drop || d->audit;
-	struct nftnl_rule *rl = rule_new(NULL);
-	struct nftnl_expr *e;
+	struct nftnl_rule *rl;
 	char prefix[128];
 	bool ok;
 	int r;
 
+	if (log || flows) {
+		r = mseg_nft_log_prefix(prefix, sizeof(prefix), d);
+		if (r < 0)
+			return r;
+	}
+	if (flows && !log) {
+		rl = rule_new("msegd --flows: the first packet of each allowed connection");
+		if (!rl)
+			return -ENOMEM;
+		ok = ct_state_new(rl) && counter_ref(rl, chain) &&
+		     log_expr(rl, prefix, nflog_group) && verdict(rl, NFT_RETURN, NULL);
+		r = append(b, rl, chain, ok);
+		if (r < 0)
+			return r;
+	}
+	rl = rule_new(NULL);
 	if (!rl)
 		return -ENOMEM;
-	e = nftnl_expr_alloc("objref");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
-		nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, chain);
-	}
-	ok = add(rl, e);
-	if (ok && log) {
-		r = mseg_nft_log_prefix(prefix, sizeof(prefix), d);
-		if (r < 0) {
-			nftnl_rule_free(rl);
-			return r;
-		}
-		e = nftnl_expr_alloc("log");
-		if (e) {
-			nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
-			nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, (uint16_t)nflog_group);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, MSEG_NFT_SNAPLEN);
-			nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_QTHRESHOLD, 0);
-		}
-		ok = add(rl, e);
-	}
-	ok = ok && verdict(rl, drop ? NF_DROP : NFT_RETURN, NULL);
+	ok = counter_ref(rl, chain) && (!log || log_expr(rl, prefix, nflog_group)) &&
+	     verdict(rl, drop ? NF_DROP : NFT_RETURN, NULL);
 	return append(b, rl, chain, ok);
 }

@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/audit_scope.h"
 #include "agent/datapath_bpf.h"
+#include "agent/datapath_nft.h"
 #include "agent/events_options.h"
 #include "agent/metrics.h"
 #include "agent/policies.h"
@@ -160,10 +161,12 @@ int mseg_agent_inspect_start(struct mseg_agent *a)
 			    a->dp, o->flows != MSEG_FLOWS_NONE ? MSEG_CFG_EVENTS_ALLOWED : 0);
 			if (r < 0)
 				return log_errno(r, "cannot set --flows in the bpf datapath");
-		} else if (o->flows != MSEG_FLOWS_NONE) {
-			log_warn("--flows %s: the %s backend reports drops and audits only, no "
-				 "allowed flows",
-				 o->flows == MSEG_FLOWS_NEW ? "new" : "all", a->dp_ops->name);
+		} else if (a->dp_ops == &mseg_datapath_nft) {
+			/* always written too: the allow chains an earlier agent left may log */
+			r = mseg_datapath_nft_set_flows(a->dp, o->flows != MSEG_FLOWS_NONE);
+			if (r < 0)
+				return log_errno(r, "cannot set --flows in the nft datapath: %s",
+						 mseg_datapath_nft_error(a->dp));
 		}
 		in->dp_fd = -1;
 		if (a->dp_ops == &mseg_datapath_bpf) {

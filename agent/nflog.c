@@ -237,11 +237,12 @@ int mseg_nflog_decode(const struct mseg_nflog_packet *p, struct mseg_dp_event *e
 	return 0;
 }
 
-int mseg_nflog_read(struct mseg_nflog *l, mseg_nflog_fn fn, void *userdata)
+int mseg_nflog_read(struct mseg_nflog *l, int budget, mseg_nflog_fn fn, void *userdata)
 {
 	int fd = mnl_socket_get_fd(l->nl), count = 0;
 
-	for (;;) {
+	/* whole datagrams only: the last one may take count a little past budget */
+	while (budget <= 0 || count < budget) {
 		ssize_t n = recv(fd, l->buf, l->buf_len, MSG_DONTWAIT);
 
 		if (n < 0) {
@@ -264,4 +265,5 @@ int mseg_nflog_read(struct mseg_nflog *l, mseg_nflog_fn fn, void *userdata)
 			count++;
 		}
 	}
+	return count;
 }

@@ -33,8 +33,11 @@ typedef void (*mseg_nflog_fn)(const struct mseg_nflog_packet *p, void *userdata)
 int mseg_nflog_open(struct mseg_nflog **ret, uint16_t group, uint32_t copy_range);
 void mseg_nflog_close(struct mseg_nflog *nl);
 int mseg_nflog_fd(const struct mseg_nflog *nl);
-/* Reads every message queued now, without blocking; returns the number of packets. */
-int mseg_nflog_read(struct mseg_nflog *nl, mseg_nflog_fn fn, void *userdata);
+/*
+ * Reads the messages queued now, without blocking, until about budget packets (budget <= 0:
+ * all of them); returns the number of packets. What is left stays queued for the next call.
+ */
+int mseg_nflog_read(struct mseg_nflog *nl, int budget, mseg_nflog_fn fn, void *userdata);
 
 /* Pure: one NFULNL_MSG_PACKET message into p (-EINVAL if it is not one, or malformed). */
 int mseg_nflog_msg_parse(const struct nlmsghdr *nlh, struct mseg_nflog_packet *p);

@@ -146,6 +146,53 @@ P
 test_events_fields_bpf() { ev_fields bpf; }
 test_events_fields_nft() { ev_fields nft; }
 
+# ---- allowed new connections (msegd --flows new) --------------------------------------------
+
+# ev_count JQ_SELECT: how many events in the ring match.
+ev_count() {
+	mseg_on n1 observe -o json | jq -c "select($1)" | wc -l
+}
+
+# One forwarded event per new connection at web's ingress, naming the allowing rule; none for
+# the connection's other packets, none for replies, none for denied attempts.
+ev_flows_new() {
+	ev_node "$1" --flows new || return 1
+	ev_policy_web || return 1
+	local in='.verdict == "forwarded" and .direction == "ingress" and .endpoint.name == "web"'
+	[ "$(ev_count "$in")" -eq 0 ] || fail "forwarded events before any traffic" || return 1
+	ev_tcp prod/client "$WEB_IP" 80 || fail "client cannot reach web:80" || return 1
+	ev_tcp prod/other "$WEB_IP" 80 && fail "other reached web:80" && return 1
+	local e
+	e=$(ev_event "$in") || return 1
+	ev_check "$e" '.source.name == "client" and .destination.port == 80 and
+		.protocol == "TCP"' "forwarded source" || return 1
+	ev_check "$e" '.decided_by.kind == "policy" and .decided_by.name == "web-from-client" and
+		.decided_by.rule == 0 and .decided_by.rule_direction == "ingress"' \
+		"forwarded decided_by" || return 1
+	# a second connection: exactly one more (the echo's data packets are not new)
+	ev_tcp prod/client "$WEB_IP" 80 || fail "second connection failed" || return 1
+	local n i
+	for i in $(seq 1 30); do
+		n=$(ev_count "$in")
+		[ "$n" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$n" -eq 2 ] || fail "$n forwarded events at web's ingress for 2 connections:
+$(mseg_on n1 observe -o json)
+$(on n1 nft list counters table inet mseg)
+$(on n1 conntrack -L 2>&1)" || return 1
+	# replies (web:80 -> client) are never reported as flows, at either side
+	n=$(ev_count '.verdict == "forwarded" and .source.port == 80')
+	[ "$n" -eq 0 ] || fail "$n forwarded events for replies" || return 1
+	# the denied attempt shows as dropped only
+	n=$(ev_count '.verdict == "forwarded" and .source.name == "other" and
+		.direction == "ingress"')
+	[ "$n" -eq 0 ] || fail "$n forwarded events for a denied connection" || return 1
+}
+
+test_events_flows_new_bpf() { ev_flows_new bpf; }
+test_events_flows_new_nft() { ev_flows_new nft; }
+
 ev_default_deny() {
 	ev_node "$1" --default-deny || return 1
 	ev_tcp prod/client "$WEB_IP" 80 && fail "default deny let client in" && return 1

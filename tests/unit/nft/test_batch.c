@@ -358,8 +358,8 @@ static void test_rules_round_trip(void **state)
 	assert_int_equal(
 	    mseg_nft_batch_rules_endpoint(b, "ep_x_a_out", MSEG_DIR_EGRESS, NULL, NULL, NULL, "x"),
 	    -EINVAL);
-	assert_int_equal(mseg_nft_batch_rules_decision(b, "deny_iso_p3_in", &deny, 7), 0);
-	assert_int_equal(mseg_nft_batch_rules_decision(b, "allow_p3_ing0_in", &allow, 7), 0);
+	assert_int_equal(mseg_nft_batch_rules_decision(b, "deny_iso_p3_in", &deny, 7, false), 0);
+	assert_int_equal(mseg_nft_batch_rules_decision(b, "allow_p3_ing0_in", &allow, 7, false), 0);
 	assert_int_equal(mseg_nft_batch_finish(b, &buf, &len), 0);
 	split(buf, len, &ms);
 	/* egress: l3, mac, ip, reply, 6 lookups; ingress: l3, reply, 6 lookups (the failed
@@ -393,6 +393,36 @@ static void test_rules_round_trip(void **state)
 	nftnl_rule_free(r);
 	n = rule_exprs(ms.m[ms.n - 2], names, 32);
 	assert_int_equal(n, 2);
+	mseg_nft_batch_free(b);
+
+	/* msegd --flows: the allow gets "ct state new counter log F return" in front, the deny
+	 * and audit chains stay as they are */
+	assert_int_equal(mseg_nft_batch_new(&b, 1), 0);
+	assert_int_equal(mseg_nft_batch_rules_decision(b, "deny_iso_p3_in", &deny, 7, true), 0);
+	assert_int_equal(mseg_nft_batch_rules_decision(b, "allow_p3_ing0_in", &allow, 7, true), 0);
+	assert_int_equal(mseg_nft_batch_finish(b, &buf, &len), 0);
+	split(buf, len, &ms);
+	assert_int_equal(ms.n, 2 + 1 + 2);
+	n = rule_exprs(ms.m[1], names, 32);
+	assert_int_equal(n, 3); /* the deny: unchanged */
+	n = rule_exprs(ms.m[2], names, 32);
+	assert_int_equal(n, 6);
+	assert_string_equal(names[0], "ct");
+	assert_string_equal(names[1], "bitwise");
+	assert_string_equal(names[2], "cmp");
+	assert_string_equal(names[3], "objref");
+	assert_string_equal(names[4], "log");
+	assert_string_equal(names[5], "immediate");
+	r = nftnl_rule_alloc();
+	assert_int_equal(nftnl_rule_nlmsg_parse(ms.m[2], r), 0);
+	it = nftnl_expr_iter_create(r);
+	for (int i = 0; i < 5; i++)
+		log = nftnl_expr_iter_next(it);
+	assert_string_equal(nftnl_expr_get_str(log, NFTNL_EXPR_LOG_PREFIX), "mseg:F:i:0:R:3:i:0");
+	nftnl_expr_iter_destroy(it);
+	nftnl_rule_free(r);
+	n = rule_exprs(ms.m[3], names, 32);
+	assert_int_equal(n, 2); /* then every packet: counter, return */
 	mseg_nft_batch_free(b);
 }
 

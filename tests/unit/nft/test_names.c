@@ -124,6 +124,22 @@ static void test_log_prefix_round_trip(void **state)
 	assert_int_equal(by.kind, MSEG_DECIDED_ISOLATION);
 	assert_int_equal(by.policy, 7);
 
+	/* a plain allow, logged by msegd --flows: forwarded, with the allowing rule */
+	d = (struct mseg_nft_decision){
+	    .dir = MSEG_DIR_INGRESS,
+	    .verdict = MSEG_VERDICT_ALLOW,
+	    .by = {.kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 2, .dir = MSEG_DIR_INGRESS},
+	};
+	assert_int_equal(mseg_nft_log_prefix(buf, sizeof(buf), &d), 0);
+	assert_string_equal(buf, "mseg:F:i:0:R:3:i:2");
+	assert_int_equal(mseg_nft_log_prefix_parse(buf, &verdict, &dir, &reason, &by), 0);
+	assert_int_equal(verdict, MSEG_EVENT_FORWARDED);
+	assert_int_equal(dir, MSEG_DIR_INGRESS);
+	assert_int_equal(reason, 0);
+	assert_int_equal(by.kind, MSEG_DECIDED_RULE);
+	assert_int_equal(by.policy, 3);
+	assert_int_equal(by.rule, 2);
+
 	/* special drops name no policy */
 	d = (struct mseg_nft_decision){
 	    .dir = MSEG_DIR_EGRESS, .special = true, .reason = MSEG_DROP_SPOOFED_MAC};
@@ -141,6 +157,7 @@ static void test_log_prefix_rejects_foreign(void **state)
 	    "mseg:",
 	    "other:D:o:1:R:1:e:0",
 	    "mseg:X:o:1:R:1:e:0",
+	    "mseg:f:o:0:R:1:e:0",
 	    "mseg:D:x:1:R:1:e:0",
 	    "mseg:D:o:99:R:1:e:0",
 	    "mseg:D:o:1:Q:1:e:0",
