@@ -42,13 +42,19 @@ const char *mseg_datapath_nft_error(const struct mseg_datapath *dp);
 int mseg_datapath_nft_set_flows(struct mseg_datapath *dp, bool on);
 
 /*
- * Packets and bytes the decision chains deciding by dec counted (their named counters), summed
- * over both the chains' audit and plain variants: -ENOENT when no programmed chain decides by
- * it. dec: a rule (policy, dir, rule) or an isolation (policy, dir).
+ * The rule hits: every decision chain's named counter, summed per decider (policy rule or
+ * isolation, with its direction; node defaults left out), for `mseg get policies -o wide` and
+ * mseg_policy_rule_hits_total. *ret is the caller's to free.
  */
-struct mseg_counter;
-int mseg_datapath_nft_rule_hits(struct mseg_datapath *dp, const struct mseg_decider *dec,
-				struct mseg_counter *ret);
+struct mseg_nft_hit {
+	struct mseg_decider by;
+	uint64_t packets, bytes;
+};
+int mseg_datapath_nft_hits_read(struct mseg_datapath *dp, struct mseg_nft_hit **ret,
+				size_t *n_ret);
+/* The hits of one rule (policy, dir, rule) or isolation (policy, dir): false if none counted. */
+bool mseg_nft_hits_find(const struct mseg_nft_hit *hits, size_t n, const struct mseg_decider *by,
+			uint64_t *packets, uint64_t *bytes);
 
 /* ---- remote classes as disjoint IPv4 intervals (datapath_nft_names.c) ------------------ */
 
@@ -100,6 +106,26 @@ bool mseg_nft_decision_equal(const struct mseg_nft_decision *a, const struct mse
 int mseg_nft_log_prefix(char *buf, size_t len, const struct mseg_nft_decision *d);
 int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_t *dir,
 			      uint16_t *reason, struct mseg_decider *by);
+
+/*
+ * The decider a decision chain's name (mseg_nft_decision_name) says decided its packets: an
+ * allow or deny chain's, an audit chain's allowing one (what bpf counts for the rule hits).
+ * Rules keep their own list's direction; isolation and default take the chain's side.
+ * -EINVAL for the special drops and for names not made by mseg_nft_decision_name.
+ */
+int mseg_nft_decision_name_parse(const char *name, struct mseg_decider *by);
+
+/* ---- named counters (datapath_nft_counters.c) ------------------------------------------- */
+
+typedef int (*mseg_nft_counter_fn)(const char *name, uint64_t packets, uint64_t bytes,
+				   void *userdata);
+/* Dumps every named counter of table inet mseg (NFT_MSG_GETOBJ); fn < 0 stops with it. */
+struct mnl_socket;
+int mseg_nft_counters_dump(struct mnl_socket *nl, uint32_t seq, mseg_nft_counter_fn fn,
+			   void *userdata);
+/* The dump summed per decider (mseg_datapath_nft_hits_read). */
+int mseg_nft_hits_dump(struct mnl_socket *nl, uint32_t seq, struct mseg_nft_hit **ret,
+		       size_t *n_ret);
 
 /* ---- batches (datapath_nft_batch.c) ---------------------------------------------------- */
 

@@ -354,3 +354,74 @@ int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_
 	};
 	return 0;
 }
+
+/* ---- decision chain names back to their decider (rule hits) ---------------------------- */
+
+/* "p<N>_ing<R>", "p<N>_egr<R>", "iso_p<N>", "default" at *s; side is the chain's, which is the
+ * isolation's direction (a policy isolates the side it selects). */
+static int decider_parse(const char **s, struct mseg_decider *d)
+{
+	unsigned long policy, rule;
+
+	*d = (struct mseg_decider){0};
+	if (!strncmp(*s, "default", 7)) {
+		*s += 7;
+		d->kind = MSEG_DECIDED_DEFAULT;
+		return 0;
+	}
+	if (!strncmp(*s, "iso_p", 5)) {
+		*s += 5;
+		if (parse_uint(s, UINT32_MAX, &policy))
+			return -EINVAL;
+		d->kind = MSEG_DECIDED_ISOLATION;
+		d->policy = (uint32_t)policy;
+		return 0;
+	}
+	if (expect(s, 'p') || parse_uint(s, UINT32_MAX, &policy) || expect(s, '_'))
+		return -EINVAL;
+	if (!strncmp(*s, "ing", 3))
+		d->dir = MSEG_DIR_INGRESS;
+	else if (!strncmp(*s, "egr", 3))
+		d->dir = MSEG_DIR_EGRESS;
+	else
+		return -EINVAL;
+	*s += 3;
+	if (parse_uint(s, UINT16_MAX, &rule))
+		return -EINVAL;
+	d->kind = MSEG_DECIDED_RULE;
+	d->policy = (uint32_t)policy;
+	d->rule = (uint16_t)rule;
+	return 0;
+}
+
+int mseg_nft_decision_name_parse(const char *name, struct mseg_decider *by)
+{
+	const char *s = name;
+	struct mseg_decider d, audit_by;
+	uint8_t dir;
+	bool audit = false;
+
+	if (!strncmp(s, "allow_", 6))
+		s += 6;
+	else if (!strncmp(s, "deny_", 5))
+		s += 5;
+	else if (!strncmp(s, "audit_", 6)) {
+		s += 6;
+		audit = true;
+	} else
+		return -EINVAL;
+	if (decider_parse(&s, &d) < 0)
+		return -EINVAL;
+	if (audit && (strncmp(s, "_by_", 4) || (s += 4, decider_parse(&s, &audit_by) < 0)))
+		return -EINVAL;
+	if (!strcmp(s, "_in"))
+		dir = MSEG_DIR_INGRESS;
+	else if (!strcmp(s, "_out"))
+		dir = MSEG_DIR_EGRESS;
+	else
+		return -EINVAL;
+	if (d.kind != MSEG_DECIDED_RULE)
+		d.dir = dir;
+	*by = d;
+	return 0;
+}

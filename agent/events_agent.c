@@ -286,12 +286,18 @@ int mseg_agent_events_ingest(struct mseg_agent *a)
 static void render_rule_hits(FILE *f, struct mseg_agent *a)
 {
 	static const char *const dirs[2] = {"ingress", "egress"};
+	_cleanup_free_ struct mseg_nft_hit *hits = NULL;
+	size_t n_hits = 0;
 
 	fputs("# HELP mseg_policy_rule_hits_total Packets decided by each policy rule.\n"
 	      "# TYPE mseg_policy_rule_hits_total counter\n",
 	      f);
-	if (!a->dp || a->dp_ops != &mseg_datapath_bpf)
-		return; /* the nft backend keeps its counts in named nft counters */
+	if (!a->dp)
+		return;
+	/* nft: the decision chains' named counters, read once for the page */
+	if (a->dp_ops == &mseg_datapath_nft &&
+	    mseg_datapath_nft_hits_read(a->dp, &hits, &n_hits) < 0)
+		return;
 	for (size_t i = 0; i < a->policies.n; i++) {
 		const struct mseg_policy *p = &a->policies.v[i]->pol;
 		size_t nrules[2] = {p->n_ingress_rules, p->n_egress_rules};
@@ -314,7 +320,13 @@ static void render_rule_hits(FILE *f, struct mseg_agent *a)
 				char rule[32];
 
 				mseg_bpf_rule_ref(&dec, &ref);
-				if (mseg_datapath_bpf_rule_hits(a->dp, &ref, &c) < 0)
+				if (a->dp_ops == &mseg_datapath_nft) {
+					uint64_t pk, by;
+
+					if (!mseg_nft_hits_find(hits, n_hits, &dec, &pk, &by))
+						continue;
+					c.packets = pk;
+				} else if (mseg_datapath_bpf_rule_hits(a->dp, &ref, &c) < 0)
 					continue;
 				if (k < nrules[d])
 					snprintf(rule, sizeof(rule), "%s/%zu", dirs[d], k);

@@ -7,10 +7,14 @@
  */
 #include "agent/agent.h"
 #include "agent/datapath_bpf.h"
+#include "agent/datapath_nft.h"
 #include "agent/events.h"
 #include "agent/policies.h"
 
 #include <errno.h>
+#include <stdlib.h>
+
+#include "lib/macro.h"
 
 static struct mseg_events *events_of(void *ctx, struct mseg_op_error *e)
 {
@@ -84,16 +88,23 @@ int mseg_op_events_stats(void *ctx, json_t *args, json_t **result, struct mseg_o
 
 /*
  * policy.hits: packets and bytes each rule of each policy decided (and each policy's
- * isolation), from the bpf datapath's per-rule counters. The nft backend keeps these in named
- * nft counters (`nft list counters table inet mseg`): "counted": false.
+ * isolation), from the bpf datapath's per-rule counters or the nft decision chains' named
+ * counters; "counted": false when the datapath could not say.
  */
 int mseg_op_policy_hits(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
 {
 	static const char *const dirs[2] = {"ingress", "egress"};
 	struct mseg_agent *a = ctx;
 	bool bpf = a->dp && a->dp_ops == &mseg_datapath_bpf;
-	json_t *list = json_array();
+	_cleanup_free_ struct mseg_nft_hit *hits = NULL;
+	size_t n_hits = 0;
+	json_t *list;
 
+	/* nft: the decision chains' named counters, read once for all policies */
+	if (a->dp && a->dp_ops == &mseg_datapath_nft &&
+	    mseg_datapath_nft_hits_read(a->dp, &hits, &n_hits) == 0)
+		bpf = true; /* counted */
+	list = json_array();
 	if (!list)
 		return -ENOMEM;
 	for (size_t i = 0; i < a->policies.n; i++) {
@@ -114,7 +125,13 @@ int mseg_op_policy_hits(void *ctx, json_t *args, json_t **result, struct mseg_op
 				struct mseg_counter c = {0};
 
 				mseg_bpf_rule_ref(&dec, &ref);
-				if (mseg_datapath_bpf_rule_hits(a->dp, &ref, &c) < 0)
+				if (a->dp_ops == &mseg_datapath_nft) {
+					uint64_t pk, by;
+
+					if (mseg_nft_hits_find(hits, n_hits, &dec, &pk, &by))
+						c = (struct mseg_counter){.packets = pk,
+									  .bytes = by};
+				} else if (mseg_datapath_bpf_rule_hits(a->dp, &ref, &c) < 0)
 					c = (struct mseg_counter){0}; /* never hit */
 				if (k == nrules[d] && !c.packets)
 					continue; /* isolation shown only when it dropped something

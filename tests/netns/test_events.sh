@@ -334,3 +334,35 @@ test_events_metrics() {
 		--state-dir "$MT_DIR/x" --socket "$MT_DIR/x.sock" --bpf-dir "$MT_DIR/n1/bpf/x" \
 		--datapath nft --metrics 10.1.2.3:9963 || return 1
 }
+
+# nft: the rule hits come from the decision chains' named counters, read per policy and rule.
+test_events_hits_nft() {
+	ev_node nft --metrics 127.0.0.1:9963 || return 1
+	ev_policy_web || return 1
+	local i n iso rule0 k='mseg_policy_rule_hits_total{policy="NetworkPolicy/prod/web-from-client",rule='
+	# 20 datagrams web does not accept: exactly 20 packets its isolation decided
+	for i in $(seq 1 20); do
+		echo x | mseg_on n1 exec prod/other -- socat -u - UDP:"$WEB_IP":5000
+	done
+	for i in 1 2 3; do
+		ev_tcp prod/client "$WEB_IP" 80 || fail "client -> web:80 failed" || return 1
+	done
+	iso=$(ev_metric "${k}\"ingress/isolation\"}")
+	rule0=$(ev_metric "${k}\"ingress/0\"}")
+	[ "$iso" = 20 ] || fail "isolation hits '$iso', sent 20:
+$(on n1 curl -s http://127.0.0.1:9963/metrics | grep rule_hits)
+$(on n1 nft list counters table inet mseg)" || return 1
+	# each connection: at least its SYN, ACK and data (replies return before the maps)
+	[ -n "$rule0" ] && [ "$rule0" -ge 9 ] || fail "ingress/0 hits '$rule0' for 3 connections" ||
+		return 1
+	local out
+	out=$(mseg_on n1 get policies -o wide 2>&1) || fail "get policies -o wide: $out" || return 1
+	echo "$out" | grep -q "ingress\[0\]=$rule0 ingress\[isolation\]=20" ||
+		fail "wide table lacks the counts (ingress[0]=$rule0, isolation 20): $out" || return 1
+	echo "$out" | grep -q "nft counters" && fail "wide says it cannot count: $out" && return 1
+	# one more connection moves the rule's count, not the isolation's
+	ev_tcp prod/client "$WEB_IP" 80 || return 1
+	n=$(ev_metric "${k}\"ingress/0\"}")
+	[ "$n" -gt "$rule0" ] || fail "ingress/0 stayed at $n" || return 1
+	[ "$(ev_metric "${k}\"ingress/isolation\"}")" = 20 ] || fail "isolation moved" || return 1
+}

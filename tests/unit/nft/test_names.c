@@ -9,6 +9,7 @@
 
 #include "agent/datapath_nft.h"
 #include "bpf/abi.h"
+#include "lib/macro.h"
 
 static void test_endpoint_base_readable_and_escaped(void **state)
 {
@@ -79,6 +80,75 @@ static void test_decision_names(void **state)
 	assert_true(mseg_nft_decision_equal(&d, &e));
 	d.by.rule = 4;
 	assert_false(mseg_nft_decision_equal(&d, &e));
+}
+
+/* Rule hits read the counters back by name: every decision's name gives its decider. */
+static void test_decision_name_parse(void **state)
+{
+	const struct mseg_nft_decision ds[] = {
+	    {.dir = MSEG_DIR_INGRESS,
+	     .verdict = MSEG_VERDICT_ALLOW,
+	     .by = {.kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 0, .dir = MSEG_DIR_INGRESS}},
+	    {.dir = MSEG_DIR_EGRESS,
+	     .verdict = MSEG_VERDICT_DENY,
+	     .reason = MSEG_DROP_POLICY_DENY,
+	     .by = {.kind = MSEG_DECIDED_RULE,
+		    .policy = 4000000000u,
+		    .rule = 65535,
+		    .dir = MSEG_DIR_EGRESS}},
+	    {.dir = MSEG_DIR_EGRESS,
+	     .verdict = MSEG_VERDICT_DENY,
+	     .reason = MSEG_DROP_ISOLATED,
+	     .by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 2, .dir = MSEG_DIR_EGRESS}},
+	    {.dir = MSEG_DIR_INGRESS,
+	     .verdict = MSEG_VERDICT_ALLOW,
+	     .audit = 1,
+	     .by = {.kind = MSEG_DECIDED_RULE, .policy = 1, .rule = 7, .dir = MSEG_DIR_INGRESS},
+	     .audit_by = {.kind = MSEG_DECIDED_RULE, .policy = 4, .rule = 2,
+			  .dir = MSEG_DIR_INGRESS}},
+	    {.dir = MSEG_DIR_INGRESS, .verdict = MSEG_VERDICT_ALLOW,
+	     .by = {.kind = MSEG_DECIDED_DEFAULT, .dir = MSEG_DIR_INGRESS}},
+	};
+	static const char *const bad[] = {
+	    "drop_spoofed_ip_out", "allow_p3_ing0",	 "allow_p3_ing0_up", "allow_p_ing0_in",
+	    "allow_p3_in0_in",	   "audit_p1_ing7_in", "deny_iso_p2_out_", "counter",
+	    "allow_p3_ing70000_in",
+	};
+	struct mseg_decider by;
+	char name[MSEG_NFT_NAME_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(ds); i++) {
+		assert_int_equal(mseg_nft_decision_name(name, sizeof(name), &ds[i]), 0);
+		assert_int_equal(mseg_nft_decision_name_parse(name, &by), 0);
+		assert_int_equal(by.kind, ds[i].by.kind);
+		assert_int_equal(by.policy, ds[i].by.policy);
+		assert_int_equal(by.rule, ds[i].by.rule);
+		assert_int_equal(by.dir, ds[i].by.dir);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(mseg_nft_decision_name_parse(bad[i], &by), -EINVAL);
+
+	/* the sums the hits are read from: one per decider, variants added up */
+	const struct mseg_nft_hit hits[] = {
+	    {.by = {.kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 1, .dir = MSEG_DIR_EGRESS},
+	     .packets = 5, .bytes = 500},
+	    {.by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 3, .dir = MSEG_DIR_INGRESS},
+	     .packets = 20, .bytes = 600},
+	};
+	struct mseg_decider q = {.kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 1,
+				 .dir = MSEG_DIR_EGRESS};
+	uint64_t pk = 0, bytes = 0;
+
+	assert_true(mseg_nft_hits_find(hits, ARRAY_SIZE(hits), &q, &pk, &bytes));
+	assert_int_equal(pk, 5);
+	assert_int_equal(bytes, 500);
+	q.dir = MSEG_DIR_INGRESS;
+	assert_false(mseg_nft_hits_find(hits, ARRAY_SIZE(hits), &q, &pk, &bytes));
+	q = (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION, .policy = 3,
+				  .dir = MSEG_DIR_INGRESS};
+	assert_true(mseg_nft_hits_find(hits, ARRAY_SIZE(hits), &q, &pk, &bytes));
+	assert_int_equal(pk, 20);
 }
 
 static void test_log_prefix_round_trip(void **state)
@@ -182,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_endpoint_base_readable_and_escaped),
 	    cmocka_unit_test(test_decision_names),
+	    cmocka_unit_test(test_decision_name_parse),
 	    cmocka_unit_test(test_log_prefix_round_trip),
 	    cmocka_unit_test(test_log_prefix_rejects_foreign),
 	};
