@@ -1327,8 +1327,7 @@ int mseg_datapath_nft_set_flows(struct mseg_datapath *dp, bool on)
 	return r;
 }
 
-int mseg_datapath_nft_hits_read(struct mseg_datapath *dp, struct mseg_nft_hit **ret,
-				size_t *n_ret)
+int mseg_datapath_nft_hits_read(struct mseg_datapath *dp, struct mseg_nft_hit **ret, size_t *n_ret)
 {
 	return mseg_nft_hits_dump(dp->nl, dp->seq++, ret, n_ret);
 }

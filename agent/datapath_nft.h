@@ -50,8 +50,7 @@ struct mseg_nft_hit {
 	struct mseg_decider by;
 	uint64_t packets, bytes;
 };
-int mseg_datapath_nft_hits_read(struct mseg_datapath *dp, struct mseg_nft_hit **ret,
-				size_t *n_ret);
+int mseg_datapath_nft_hits_read(struct mseg_datapath *dp, struct mseg_nft_hit **ret, size_t *n_ret);
 /* The hits of one rule (policy, dir, rule) or isolation (policy, dir): false if none counted. */
 bool mseg_nft_hits_find(const struct mseg_nft_hit *hits, size_t n, const struct mseg_decider *by,
 			uint64_t *packets, uint64_t *bytes);
@@ -99,9 +98,10 @@ bool mseg_nft_decision_equal(const struct mseg_nft_decision *a, const struct mse
 
 /*
  * The NFLOG prefix of a decision: "mseg:<V>:<d>:<reason>:<kind>:<policy>:<rdir>:<rule>",
- * V = D (dropped), A (audit) or F (forwarded: an allowed new connection, msegd --flows), d = i/o (the endpoint's side), kind = R/I/D (rule, isolation,
- * default, N = none: a special drop), rdir = i/e (the rule list). Audit lines name audit_by
- * (the policy that would have dropped). Parsing is strict: anything else is -EINVAL.
+ * V = D (dropped), A (audit) or F (forwarded: an allowed new connection, msegd --flows), d = i/o
+ * (the endpoint's side), kind = R/I/D (rule, isolation, default, N = none: a special drop), rdir =
+ * i/e (the rule list). Audit lines name audit_by (the policy that would have dropped). Parsing is
+ * strict: anything else is -EINVAL.
  */
 int mseg_nft_log_prefix(char *buf, size_t len, const struct mseg_nft_decision *d);
 int mseg_nft_log_prefix_parse(const char *prefix, uint8_t *event_verdict, uint8_t *dir,

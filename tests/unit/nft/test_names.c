@@ -104,15 +104,16 @@ static void test_decision_name_parse(void **state)
 	     .verdict = MSEG_VERDICT_ALLOW,
 	     .audit = 1,
 	     .by = {.kind = MSEG_DECIDED_RULE, .policy = 1, .rule = 7, .dir = MSEG_DIR_INGRESS},
-	     .audit_by = {.kind = MSEG_DECIDED_RULE, .policy = 4, .rule = 2,
-			  .dir = MSEG_DIR_INGRESS}},
-	    {.dir = MSEG_DIR_INGRESS, .verdict = MSEG_VERDICT_ALLOW,
+	     .audit_by =
+		 {.kind = MSEG_DECIDED_RULE, .policy = 4, .rule = 2, .dir = MSEG_DIR_INGRESS}},
+	    {.dir = MSEG_DIR_INGRESS,
+	     .verdict = MSEG_VERDICT_ALLOW,
 	     .by = {.kind = MSEG_DECIDED_DEFAULT, .dir = MSEG_DIR_INGRESS}},
 	};
 	static const char *const bad[] = {
-	    "drop_spoofed_ip_out", "allow_p3_ing0",	 "allow_p3_ing0_up", "allow_p_ing0_in",
-	    "allow_p3_in0_in",	   "audit_p1_ing7_in", "deny_iso_p2_out_", "counter",
-	    "allow_p3_ing70000_in",
+	    "drop_spoofed_ip_out", "allow_p3_ing0",   "allow_p3_ing0_up",
+	    "allow_p_ing0_in",	   "allow_p3_in0_in", "audit_p1_ing7_in",
+	    "deny_iso_p2_out_",	   "counter",	      "allow_p3_ing70000_in",
 	};
 	struct mseg_decider by;
 	char name[MSEG_NFT_NAME_MAX];
@@ -132,12 +133,14 @@ static void test_decision_name_parse(void **state)
 	/* the sums the hits are read from: one per decider, variants added up */
 	const struct mseg_nft_hit hits[] = {
 	    {.by = {.kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 1, .dir = MSEG_DIR_EGRESS},
-	     .packets = 5, .bytes = 500},
+	     .packets = 5,
+	     .bytes = 500},
 	    {.by = {.kind = MSEG_DECIDED_ISOLATION, .policy = 3, .dir = MSEG_DIR_INGRESS},
-	     .packets = 20, .bytes = 600},
+	     .packets = 20,
+	     .bytes = 600},
 	};
-	struct mseg_decider q = {.kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 1,
-				 .dir = MSEG_DIR_EGRESS};
+	struct mseg_decider q = {
+	    .kind = MSEG_DECIDED_RULE, .policy = 3, .rule = 1, .dir = MSEG_DIR_EGRESS};
 	uint64_t pk = 0, bytes = 0;
 
 	assert_true(mseg_nft_hits_find(hits, ARRAY_SIZE(hits), &q, &pk, &bytes));
@@ -145,8 +148,8 @@ static void test_decision_name_parse(void **state)
 	assert_int_equal(bytes, 500);
 	q.dir = MSEG_DIR_INGRESS;
 	assert_false(mseg_nft_hits_find(hits, ARRAY_SIZE(hits), &q, &pk, &bytes));
-	q = (struct mseg_decider){.kind = MSEG_DECIDED_ISOLATION, .policy = 3,
-				  .dir = MSEG_DIR_INGRESS};
+	q = (struct mseg_decider){
+	    .kind = MSEG_DECIDED_ISOLATION, .policy = 3, .dir = MSEG_DIR_INGRESS};
 	assert_true(mseg_nft_hits_find(hits, ARRAY_SIZE(hits), &q, &pk, &bytes));
 	assert_int_equal(pk, 20);
 }
