@@ -234,7 +234,7 @@ for b in blocks:
 PY
 }
 
-# ct_policies_clear: deletes every policy of the cluster (from n1).
+# ct_policies_clear: deletes every policy of the cluster (from n1) and waits until n1 has none.
 ct_policies_clear() {
 	local ref kind
 	while read -r kind ref; do
@@ -242,9 +242,11 @@ ct_policies_clear() {
 		mseg_on n1 delete policy "$ref" --kind "$kind" >/dev/null || return 1
 	done < <(mseg_on n1 get policies -o json | jq -r '.[] |
 		"\(.kind) \(if .namespace then "\(.namespace)/\(.name)" else .name end)"')
-	[ "$(mseg_on n1 get policies -o json | jq length)" = 0 ] ||
+	# the delete goes through etcd: n1's own view follows when its watch delivers it
+	cluster_wait 5 ct_no_policies ||
 		fail "policies left after deleting them all: $(mseg_on n1 get policies -o json)"
 }
+ct_no_policies() { [ "$(mseg_on n1 get policies -o json | jq length)" = 0 ]; }
 
 # ct_blocks EXPECT: the blocks of a case this suite probes (TCP and UDP, no extra arguments),
 # as "PORT/PROTO" one a line.
