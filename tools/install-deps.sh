@@ -9,7 +9,7 @@ build-essential pkg-config clang llvm bpftool
 libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev libjansson-dev libcmocka-dev
 libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev libpcap-dev libgraphviz-dev graphviz
 iproute2 nftables iptables iputils-ping tcpdump socat netcat-openbsd iperf3 gnuplot-nox jq
-etcd-server etcd-client containernetworking-plugins curl
+etcd-server etcd-client containernetworking-plugins curl python3-yaml
 "
 
 missing=""
