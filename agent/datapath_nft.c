@@ -81,6 +81,7 @@ struct mseg_datapath {
 
 	struct mseg_nflog *nflog;
 	bool flows; /* msegd --flows: allow chains log new connections */
+	bool nflog_overran; /* the last read reported an overrun: the retry reads nothing */
 	char err[512];
 };
 
@@ -1287,11 +1288,24 @@ static int nft_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *
 {
 	struct ev_ctx c = {.dp = dp, .fn = fn, .userdata = userdata};
 
+	int r;
+
 	if (!dp->nflog)
 		return -ENOTCONN;
+	/* The pipeline (events.c) reads again at once after -ENOBUFS; this read already went
+	 * on past the overrun with the whole budget, so that second read takes nothing. */
+	if (dp->nflog_overran) {
+		dp->nflog_overran = false;
+		return 0;
+	}
 	/* a budget per wake-up, like the ring buffer's: a drop flood cannot hold the loop, and
 	 * what is left keeps the socket readable for the next turn */
-	return mseg_nflog_read(dp->nflog, NFLOG_BUDGET, on_packet, &c);
+	r = mseg_nflog_read(dp->nflog, NFLOG_BUDGET, on_packet, &c);
+	if (r >= 0 && mseg_nflog_overran_take(dp->nflog)) {
+		dp->nflog_overran = true;
+		return -ENOBUFS; /* counted as lost by the pipeline */
+	}
+	return r;
 }
 
 /* A plain allow: the only decisions whose rules --flows changes. */

@@ -22,6 +22,7 @@ struct mseg_nflog {
 	uint32_t seq;
 	char *buf;
 	size_t buf_len;
+	bool overran; /* ENOBUFS seen since the last mseg_nflog_overran_take() */
 };
 
 static int config(struct mseg_nflog *l, const void *attr_data, uint16_t attr, size_t attr_len)
@@ -250,8 +251,13 @@ int mseg_nflog_read(struct mseg_nflog *l, int budget, mseg_nflog_fn fn, void *us
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return count;
-			/* ENOBUFS: the socket overflowed and events were lost; the caller
-			 * counts it, the socket stays usable */
+			/* ENOBUFS: the socket overflowed and events were lost; the socket stays
+			 * usable, so read on within the same budget and let the caller count it
+			 * (mseg_nflog_overran_take) */
+			if (errno == ENOBUFS) {
+				l->overran = true;
+				continue;
+			}
 			return -errno;
 		}
 		int left = (int)n;
@@ -266,4 +272,12 @@ int mseg_nflog_read(struct mseg_nflog *l, int budget, mseg_nflog_fn fn, void *us
 		}
 	}
 	return count;
+}
+
+bool mseg_nflog_overran_take(struct mseg_nflog *l)
+{
+	bool r = l->overran;
+
+	l->overran = false;
+	return r;
 }

@@ -9,6 +9,7 @@
 #ifndef MSEG_AGENT_NFLOG_H
 #define MSEG_AGENT_NFLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ int mseg_nflog_fd(const struct mseg_nflog *nl);
  * all of them); returns the number of packets. What is left stays queued for the next call.
  */
 int mseg_nflog_read(struct mseg_nflog *nl, int budget, mseg_nflog_fn fn, void *userdata);
+/* Whether the socket overran (events lost) since the last call: reading goes on past it. */
+bool mseg_nflog_overran_take(struct mseg_nflog *nl);
 
 /* Pure: one NFULNL_MSG_PACKET message into p (-EINVAL if it is not one, or malformed). */
 int mseg_nflog_msg_parse(const struct nlmsghdr *nlh, struct mseg_nflog_packet *p);
