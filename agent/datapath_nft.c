@@ -80,7 +80,7 @@ struct mseg_datapath {
 	size_t n_decs;
 
 	struct mseg_nflog *nflog;
-	bool flows; /* msegd --flows: allow chains log new connections */
+	bool flows;	    /* msegd --flows: allow chains log new connections */
 	bool nflog_overran; /* the last read reported an overrun: the retry reads nothing */
 	char err[512];
 };
