@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The cluster's life in the agent: options, start-up (etcd client, pod CIDR, overlay), the
- * event source for the epoll loop (the watch's descriptors and a periodic timer behind one
- * epoll descriptor), lease renewal and the backoff that keeps a dead etcd off the hot path.
+ * event source for the epoll loop (the watch's descriptors, a periodic timer and the etcd
+ * worker's eventfd behind one epoll descriptor), lease renewal and the backoff between retries.
+ * Once the agent serves, every etcd call but one runs on the worker (cluster_worker.c); the
+ * exception is the identity of a new local label set, allocated from the loop only while etcd
+ * is known to answer (mseg_cluster_store_healthy), since `mseg run` waits for it anyway.
  */
 #include "agent/cluster_internal.h"
 
@@ -28,8 +31,15 @@
 #include "runtime/vxlan.h"
 
 #define CLUSTER_FILE "cluster.json"
-/* etcd calls from the loop: short, so a dead etcd stalls the control socket briefly only */
+/* each etcd call: a hung etcd is noticed this soon (on the worker, never on the loop) */
 #define CALL_TIMEOUT_MS 700
+/*
+ * a local endpoint's new identity, allocated from the loop while etcd seems healthy: a
+ * transaction answers in milliseconds, so this bounds the stall when etcd hung just now
+ */
+#define LOOP_CALL_TIMEOUT_MS 200
+/* the lease is renewed this often at least, which is also how soon a hung etcd is noticed */
+#define RENEW_MAX_MS 1000
 #define TICK_MS 200
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
@@ -176,12 +186,19 @@ static bool ts_passed(const struct timespec *t)
 
 int mseg_cluster_store_failed(struct mseg_cluster *c, int r, const char *what)
 {
+	return mseg_cluster_store_failed_msg(c, r, what, mseg_etcd_last_error(c->etcd));
+}
+
+int mseg_cluster_store_failed_msg(struct mseg_cluster *c, int r, const char *what,
+				  const char *msg)
+{
+	if (!msg)
+		msg = "";
 	/* log the transition once, not every retry */
 	if (c->store_up || !c->last_error[0])
 		log_warn("etcd: %s failed: %s (%s); enforcing what is programmed, retrying", what,
-			 strerror(-r), mseg_etcd_last_error(c->etcd));
-	snprintf(c->last_error, sizeof(c->last_error), "%s: %s", what,
-		 mseg_etcd_last_error(c->etcd)[0] ? mseg_etcd_last_error(c->etcd) : strerror(-r));
+			 strerror(-r), msg);
+	snprintf(c->last_error, sizeof(c->last_error), "%s: %s", what, msg[0] ? msg : strerror(-r));
 	c->store_up = false;
 	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (c->backoff_ms > BACKOFF_MAX_MS)
@@ -202,6 +219,19 @@ void mseg_cluster_store_ok(struct mseg_cluster *c)
 bool mseg_cluster_store_usable(const struct mseg_cluster *c)
 {
 	return c->store_up || ts_passed(&c->next_try);
+}
+
+bool mseg_cluster_store_healthy(const struct mseg_cluster *c)
+{
+	return c->store_up && !c->watch_down && c->synced_once && !c->need_resync;
+}
+
+/* How long until the lease is renewed: a third of the TTL, at most RENEW_MAX_MS. */
+static unsigned renew_ms(const struct mseg_cluster *c)
+{
+	unsigned ms = c->ttl * 1000 / 3;
+
+	return ms < RENEW_MAX_MS ? ms : RENEW_MAX_MS;
 }
 
 char *mseg_cluster_key(const struct mseg_cluster *c, const char *fmt, ...)
@@ -364,8 +394,11 @@ static void cluster_free(struct mseg_cluster *c)
 {
 	if (!c)
 		return;
+	mseg_cluster_worker_stop(c);
 	mseg_etcd_watch_free(c->watch);
 	mseg_etcd_free(c->etcd);
+	mseg_etcd_free(c->etcd_loop);
+	mseg_kvmap_clear(&c->allocating);
 	mseg_overlay_free(c->overlay);
 	mseg_cluster_view_free(c);
 	if (c->epfd >= 0)
@@ -434,6 +467,9 @@ int mseg_cluster_start(struct mseg_agent *a, const struct mseg_cluster_options *
 			  o->endpoints);
 		goto fail;
 	}
+	r = mseg_etcd_new(&c->etcd_loop, o->endpoints, LOOP_CALL_TIMEOUT_MS);
+	if (r < 0)
+		goto fail;
 	c->store_up = true;
 	r = slot_take(a, c);
 	if (r < 0)
@@ -468,6 +504,11 @@ int mseg_cluster_start(struct mseg_agent *a, const struct mseg_cluster_options *
 		r = log_errno(-errno, "epoll");
 		goto fail;
 	}
+	r = mseg_cluster_worker_start(c, CALL_TIMEOUT_MS);
+	if (r < 0) {
+		log_errno(r, "cannot start the etcd worker thread");
+		goto fail;
+	}
 	log_info("cluster: node '%s' at %s, pod CIDR %s (slot %u), etcd %s prefix %s, VXLAN "
 		 "port %u VNI %u MTU %u",
 		 a->cfg.node, mseg_cidr_format(&c->node_ip, true, buf),
@@ -480,6 +521,19 @@ fail:
 	return r;
 }
 
+static void lease_granted(struct mseg_agent *a, struct mseg_cluster *c, int64_t id)
+{
+	mseg_cluster_store_ok(c);
+	c->lease = id;
+	c->next_renew = ts_after_ms(renew_ms(c));
+	/* a new lease owns nothing yet: node and endpoints go out again */
+	mseg_kvmap_clear(&c->published);
+	c->need_publish = true;
+	log_debug("cluster: node '%s' holds lease %lld (TTL %u s)", a->cfg.node, (long long)id,
+		  c->ttl);
+}
+
+/* Start-up only: blocking, before the control socket serves. */
 static int lease_take(struct mseg_agent *a, struct mseg_cluster *c)
 {
 	int64_t id;
@@ -488,43 +542,71 @@ static int lease_take(struct mseg_agent *a, struct mseg_cluster *c)
 	r = mseg_etcd_lease_grant(c->etcd, c->ttl, &id);
 	if (r < 0)
 		return mseg_cluster_store_failed(c, r, "lease grant");
-	mseg_cluster_store_ok(c);
-	c->lease = id;
-	c->next_renew = ts_after_ms(c->ttl * 1000 / 3);
-	/* a new lease owns nothing yet: node and endpoints go out again */
-	mseg_kvmap_clear(&c->published);
-	c->need_publish = true;
-	log_debug("cluster: node '%s' holds lease %lld (TTL %u s)", a->cfg.node, (long long)id,
-		  c->ttl);
+	lease_granted(a, c, id);
 	return 0;
 }
 
-static void lease_renew(struct mseg_agent *a, struct mseg_cluster *c)
-{
-	int r;
+/* A lease job: grant (id 0 in, the new id out) or renew (id in). */
+struct lease_job {
+	int64_t ttl, id;
+	bool grant;
+};
 
-	if (!c->lease) {
-		if (mseg_cluster_store_usable(c))
-			lease_take(a, c);
+static int lease_run(struct mseg_etcd *etcd, void *data)
+{
+	struct lease_job *j = data;
+
+	if (j->grant)
+		return mseg_etcd_lease_grant(etcd, j->ttl, &j->id);
+	return mseg_etcd_lease_keepalive(etcd, j->id, NULL);
+}
+
+static void lease_done(struct mseg_agent *a, void *data, int r, const char *error)
+{
+	struct mseg_cluster *c = a->cluster;
+	struct lease_job *j = data;
+
+	c->lease_busy = false;
+	if (j->grant) {
+		if (r < 0)
+			mseg_cluster_store_failed_msg(c, r, "lease grant", error);
+		else
+			lease_granted(a, c, j->id);
 		return;
 	}
-	if (!ts_passed(&c->next_renew) || !mseg_cluster_store_usable(c))
-		return;
-	r = mseg_etcd_lease_keepalive(c->etcd, c->lease, NULL);
+	if (j->id != c->lease)
+		return; /* renewed a lease given up meanwhile */
 	if (r == -ENOENT) {
 		/* expired (etcd was away longer than the TTL): rejoin under a new one */
 		log_warn("cluster: lease %lld of node '%s' expired: rejoining", (long long)c->lease,
 			 a->cfg.node);
 		c->lease = 0;
-		lease_take(a, c);
+		c->next_try = (struct timespec){0};
 		return;
 	}
 	if (r < 0) {
-		mseg_cluster_store_failed(c, r, "lease renewal");
+		mseg_cluster_store_failed_msg(c, r, "lease renewal", error);
 		return;
 	}
 	mseg_cluster_store_ok(c);
-	c->next_renew = ts_after_ms(c->ttl * 1000 / 3);
+	c->next_renew = ts_after_ms(renew_ms(c));
+}
+
+static void lease_renew(struct mseg_agent *a, struct mseg_cluster *c)
+{
+	struct lease_job *j;
+
+	(void)a;
+	if (c->lease_busy || !mseg_cluster_store_usable(c))
+		return;
+	if (c->lease && !ts_passed(&c->next_renew))
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	*j = (struct lease_job){.ttl = c->ttl, .id = c->lease, .grant = !c->lease};
+	if (mseg_cluster_submit(c, lease_run, lease_done, free, j) == 0)
+		c->lease_busy = true;
 }
 
 static void watch_register(struct mseg_cluster *c)
@@ -536,7 +618,9 @@ static void watch_register(struct mseg_cluster *c)
 	for (size_t i = 0; i < c->n_watch_fds; i++)
 		epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->watch_fds[i], NULL);
 	c->n_watch_fds = 0;
-	if (!c->watch || mseg_etcd_watch_fds(c->watch, fds, ARRAY_SIZE(fds), &n, &timeout) < 0)
+	/* not polled until the resync restarts it: its descriptors would keep the loop awake */
+	if (!c->watch || c->need_resync ||
+	    mseg_etcd_watch_fds(c->watch, fds, ARRAY_SIZE(fds), &n, &timeout) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct epoll_event ev = {.events = (uint32_t)fds[i].events, .data.fd = fds[i].fd};
@@ -567,7 +651,7 @@ static void watch_start(struct mseg_agent *a, struct mseg_cluster *c, int64_t fr
 	watch_register(c);
 }
 
-/* Full read of the prefix, merge, then the watch from just after it. */
+/* Start-up: full read of the prefix, merge, then the watch from just after it. */
 static void resync(struct mseg_agent *a, struct mseg_cluster *c)
 {
 	int r;
@@ -619,6 +703,8 @@ static void reconcile_now(struct mseg_agent *a, struct mseg_cluster *c, bool res
 
 	c->need_reconcile = false;
 	r = mseg_agent_reconcile(a, NULL);
+	if (a->cluster != c)
+		return;
 	if (r < 0) {
 		/* logged by the reconciler; try again on the next tick */
 		c->need_reconcile = true;
@@ -643,17 +729,22 @@ void mseg_cluster_process(struct mseg_agent *a)
 	if (!c)
 		return;
 	if (read(c->timerfd, &ticks, sizeof(ticks)) < 0) {
-		/* not expired yet: a watch descriptor woke us */
+		/* not expired yet: a watch descriptor or the worker woke us */
+	}
+	/* results of the etcd worker: a resync landing clears need_resync and restarts the watch */
+	{
+		uint64_t before = c->resyncs;
+
+		mseg_cluster_worker_process(a);
+		resynced = c->resyncs != before;
 	}
 	if (c->watch && !c->need_resync) {
 		r = mseg_etcd_watch_poll(c->watch, mseg_cluster_watch_event, a);
 		if (r < 0 && r != -ERANGE)
 			log_errno(r, "cluster: etcd watch");
 	}
-	if (c->need_resync) {
-		resync(a, c);
-		resynced = !c->need_resync;
-	}
+	if (c->need_resync && !c->resync_busy && mseg_cluster_store_usable(c))
+		mseg_cluster_resync_submit(a);
 	watch_register(c);
 	lease_renew(a, c);
 	if (c->need_reconcile)

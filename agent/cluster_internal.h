@@ -41,10 +41,22 @@ struct mseg_cluster_remote {
 	char *id_labels;	 /* the label set key it published */
 };
 
+struct mseg_cluster_worker;
+
 struct mseg_cluster {
 	struct mseg_cluster_options opt;
 	char *prefix; /* "/mseg" */
+	/*
+	 * The loop's own client, for start-up (before the control socket serves) and for an
+	 * identity a new local endpoint needs while etcd is known to answer; everything else
+	 * goes through the worker (cluster_worker.c), so a dead etcd never stalls the loop.
+	 */
 	struct mseg_etcd *etcd;
+	/* the loop's client for a local identity: a shorter timeout bounds the one stall */
+	struct mseg_etcd *etcd_loop;
+	struct mseg_cluster_worker *worker;
+	bool lease_busy, resync_busy, publish_busy; /* a job of that kind is queued */
+	struct mseg_kvmap allocating;		   /* label set keys queued for an id */
 	struct mseg_etcd_watch *watch;
 	int epfd;    /* watch fds + timer, one descriptor for the agent's loop */
 	int timerfd; /* periodic tick */
@@ -90,10 +102,33 @@ struct mseg_cluster {
 	double last_reconcile_ms;
 };
 
+/* cluster_worker.c */
+/* Runs on the worker thread with its client; returns 0 or -errno. data is the job's. */
+typedef int (*mseg_cluster_job_run_fn)(struct mseg_etcd *etcd, void *data);
+/* Runs on the loop with run's result and, when it failed, the client's message. */
+typedef void (*mseg_cluster_job_done_fn)(struct mseg_agent *a, void *data, int r,
+					 const char *error);
+/* The worker and its eventfd (in c->epfd); timeout_ms: each call's. */
+int mseg_cluster_worker_start(struct mseg_cluster *c, long timeout_ms);
+/* Waits for the call in progress; queued jobs are dropped (free_data, no done). */
+void mseg_cluster_worker_stop(struct mseg_cluster *c);
+/* Queues a job; data is freed with free_data (may be NULL) after done, or on failure here. */
+int mseg_cluster_submit(struct mseg_cluster *c, mseg_cluster_job_run_fn run,
+			mseg_cluster_job_done_fn done, void (*free_data)(void *), void *data);
+/* Jobs queued or running. */
+size_t mseg_cluster_worker_pending(const struct mseg_cluster *c);
+/* Runs the done() of every finished job, in submission order. */
+void mseg_cluster_worker_process(struct mseg_agent *a);
+
 /* cluster.c */
 double mseg_cluster_now_ms(void);
 /* Records a failed etcd call (store down, backoff grows); returns r. */
 int mseg_cluster_store_failed(struct mseg_cluster *c, int r, const char *what);
+/* The same for a worker's call, with the message it failed with. */
+int mseg_cluster_store_failed_msg(struct mseg_cluster *c, int r, const char *what,
+				  const char *msg);
+/* etcd answered the last call and the watch is up: worth a call from the loop. */
+bool mseg_cluster_store_healthy(const struct mseg_cluster *c);
 void mseg_cluster_store_ok(struct mseg_cluster *c);
 bool mseg_cluster_store_usable(const struct mseg_cluster *c);
 /* "<prefix>/<fmt...>" malloc'd */
@@ -104,8 +139,12 @@ char *mseg_cluster_key(const struct mseg_cluster *c, const char *fmt, ...)
 void mseg_cluster_resync_done(struct mseg_agent *a, int64_t revision);
 
 /* cluster_sync.c */
+/* Blocking full resync (start-up only, before the control socket serves). */
 int mseg_cluster_resync(struct mseg_agent *a);
+/* The same through the worker: queued unless one is; need_resync cleared when it lands. */
+void mseg_cluster_resync_submit(struct mseg_agent *a);
 int mseg_cluster_watch_event(const struct mseg_etcd_event *ev, void *data);
+/* Queues what differs between the local state and etcd on the worker (one batch at a time). */
 int mseg_cluster_publish(struct mseg_agent *a);
 void mseg_cluster_view_free(struct mseg_cluster *c);
 

@@ -558,24 +558,19 @@ int mseg_cluster_watch_event(const struct mseg_etcd_event *ev, void *data)
 	return 0;
 }
 
-int mseg_cluster_resync(struct mseg_agent *a)
+/* Makes the cluster view what etcd held at rg.revision; the watch goes on from there. */
+static int resync_apply(struct mseg_agent *a, const struct mseg_etcd_range *rg_, double read_ms)
 {
 	struct mseg_cluster *c = a->cluster;
-	struct mseg_etcd_range rg = {0};
-	_cleanup_free_ char *dir = mseg_cluster_key(c, "%s", "");
+	const struct mseg_etcd_range rg = *rg_;
 	_cleanup_free_ char *own_ep = mseg_cluster_key(c, "endpoints/%s/", a->cfg.node);
 	_cleanup_free_ char *own_node = mseg_cluster_key(c, "nodes/%s", a->cfg.node);
 	struct mseg_kvmap old_pol = c->policies, old_ns = c->namespaces;
 	struct merge_ctx m = {.old_pol = &old_pol, .old_ns = &old_ns};
-	double t0 = mseg_cluster_now_ms();
-	int r;
+	double t0 = mseg_cluster_now_ms() - read_ms;
 
-	if (!dir || !own_ep || !own_node)
+	if (!own_ep || !own_node)
 		return -ENOMEM;
-	r = mseg_etcd_range_prefix(c->etcd, dir, &rg);
-	if (r < 0)
-		return mseg_cluster_store_failed(c, r, "reading the cluster state");
-	mseg_cluster_store_ok(c);
 
 	/* everything below is rebuilt from what etcd says now */
 	c->policies = (struct mseg_kvmap){0};
@@ -653,30 +648,224 @@ int mseg_cluster_resync(struct mseg_agent *a)
 		  "endpoint(s), %zu policies in %.1f ms",
 		  rg.n_kvs, (long long)rg.revision, c->n_nodes, c->n_remotes, a->policies.n,
 		  mseg_cluster_now_ms() - t0);
+	c->need_resync = false;
 	mseg_cluster_resync_done(a, rg.revision);
-	mseg_etcd_range_clear(&rg);
 	return 0;
+}
+
+int mseg_cluster_resync(struct mseg_agent *a)
+{
+	struct mseg_cluster *c = a->cluster;
+	struct mseg_etcd_range rg = {0};
+	_cleanup_free_ char *dir = mseg_cluster_key(c, "%s", "");
+	double t0 = mseg_cluster_now_ms();
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	r = mseg_etcd_range_prefix(c->etcd, dir, &rg);
+	if (r < 0)
+		return mseg_cluster_store_failed(c, r, "reading the cluster state");
+	mseg_cluster_store_ok(c);
+	r = resync_apply(a, &rg, mseg_cluster_now_ms() - t0);
+	mseg_etcd_range_clear(&rg);
+	return r;
+}
+
+struct resync_job {
+	char *dir;
+	struct mseg_etcd_range rg;
+	double read_ms;
+};
+
+static void resync_job_free(void *data)
+{
+	struct resync_job *j = data;
+
+	free(j->dir);
+	mseg_etcd_range_clear(&j->rg);
+	free(j);
+}
+
+static int resync_run(struct mseg_etcd *etcd, void *data)
+{
+	struct resync_job *j = data;
+	double t0 = mseg_cluster_now_ms();
+	int r = mseg_etcd_range_prefix(etcd, j->dir, &j->rg);
+
+	j->read_ms = mseg_cluster_now_ms() - t0;
+	return r;
+}
+
+static void resync_done(struct mseg_agent *a, void *data, int r, const char *error)
+{
+	struct mseg_cluster *c = a->cluster;
+	struct resync_job *j = data;
+
+	c->resync_busy = false;
+	if (r < 0) {
+		mseg_cluster_store_failed_msg(c, r, "reading the cluster state", error);
+		return;
+	}
+	mseg_cluster_store_ok(c);
+	r = resync_apply(a, &j->rg, j->read_ms);
+	if (r < 0)
+		log_errno(r, "cluster: cannot merge the cluster state");
+}
+
+void mseg_cluster_resync_submit(struct mseg_agent *a)
+{
+	struct mseg_cluster *c = a->cluster;
+	struct resync_job *j;
+
+	if (c->resync_busy)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->dir = mseg_cluster_key(c, "%s", "");
+	if (!j->dir) {
+		free(j);
+		return;
+	}
+	if (mseg_cluster_submit(c, resync_run, resync_done, resync_job_free, j) == 0)
+		c->resync_busy = true;
 }
 
 /* ---- publishing ------------------------------------------------------------------------ */
 
-/* Puts key=value unless etcd already holds it (as far as we know); map tracks what it holds. */
-static int put_if_changed(struct mseg_cluster *c, struct mseg_kvmap *map, const char *key,
-			  const json_t *o, int64_t lease)
+/*
+ * A publish is one batch of writes run by the worker in order, stopping at the first failure;
+ * the maps that track what etcd holds are updated on the loop for the writes that were done.
+ */
+enum publish_map {
+	MAP_PUBLISHED,
+	MAP_POLICIES,
+	MAP_NAMESPACES,
+};
+
+struct publish_write {
+	char *key;
+	char *value; /* NULL: delete */
+	int64_t lease;
+	enum publish_map map;
+};
+
+struct publish_job {
+	struct publish_write *v;
+	size_t n, cap, n_done;
+};
+
+static void publish_job_free(void *data)
+{
+	struct publish_job *j = data;
+
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->v[i].key);
+		free(j->v[i].value);
+	}
+	free(j->v);
+	free(j);
+}
+
+static int publish_add(struct publish_job *j, const char *key, const char *value, int64_t lease,
+		       enum publish_map map)
+{
+	struct publish_write w = {.lease = lease, .map = map};
+
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 16;
+		struct publish_write *v = realloc(j->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		j->v = v;
+		j->cap = cap;
+	}
+	w.key = strdup(key);
+	w.value = value ? strdup(value) : NULL;
+	if (!w.key || (value && !w.value)) {
+		free(w.key);
+		free(w.value);
+		return -ENOMEM;
+	}
+	j->v[j->n++] = w;
+	return 0;
+}
+
+static struct mseg_kvmap *publish_map_of(struct mseg_cluster *c, enum publish_map m)
+{
+	switch (m) {
+	case MAP_POLICIES:
+		return &c->policies;
+	case MAP_NAMESPACES:
+		return &c->namespaces;
+	case MAP_PUBLISHED:
+		break;
+	}
+	return &c->published;
+}
+
+/* Queues key=value unless etcd already holds it (as far as we know). */
+static int put_if_changed(struct mseg_cluster *c, struct publish_job *j, enum publish_map map,
+			  const char *key, const json_t *o, int64_t lease)
 {
 	_cleanup_free_ char *v = dump(o);
 	const char *have;
-	int r;
 
 	if (!v)
 		return -ENOMEM;
-	have = mseg_kvmap_get(map, key);
+	have = mseg_kvmap_get(publish_map_of(c, map), key);
 	if (have && !strcmp(have, v))
 		return 0;
-	r = mseg_etcd_put(c->etcd, key, v, strlen(v), lease, NULL);
-	if (r < 0)
-		return mseg_cluster_store_failed(c, r, "publishing");
-	return mseg_kvmap_set(map, key, v);
+	return publish_add(j, key, v, lease, map);
+}
+
+static int publish_run(struct mseg_etcd *etcd, void *data)
+{
+	struct publish_job *j = data;
+	int r = 0;
+
+	for (j->n_done = 0; j->n_done < j->n; j->n_done++) {
+		const struct publish_write *w = &j->v[j->n_done];
+
+		if (w->value)
+			r = mseg_etcd_put(etcd, w->key, w->value, strlen(w->value), w->lease,
+					  NULL);
+		else
+			r = mseg_etcd_delete(etcd, w->key, false, NULL, NULL);
+		if (r < 0)
+			break;
+	}
+	return r;
+}
+
+static void publish_done(struct mseg_agent *a, void *data, int r, const char *error)
+{
+	struct mseg_cluster *c = a->cluster;
+	struct publish_job *j = data;
+
+	c->publish_busy = false;
+	for (size_t i = 0; i < j->n_done; i++) {
+		const struct publish_write *w = &j->v[i];
+		struct mseg_kvmap *m = publish_map_of(c, w->map);
+
+		/* written under a lease given up meanwhile: published again under the new one */
+		if (w->lease && w->lease != c->lease)
+			continue;
+		if (w->value)
+			mseg_kvmap_set(m, w->key, w->value);
+		else
+			mseg_kvmap_del(m, w->key);
+	}
+	if (r < 0) {
+		mseg_cluster_store_failed_msg(c, r, "publishing", error);
+		c->need_publish = true;
+		return;
+	}
+	mseg_cluster_store_ok(c);
 }
 
 static json_t *endpoint_value(const struct mseg_agent *a, const struct mseg_agent_endpoint *ep,
@@ -697,7 +886,7 @@ static json_t *endpoint_value(const struct mseg_agent *a, const struct mseg_agen
 			 "id_labels", id_labels);
 }
 
-static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c)
+static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c, struct publish_job *j)
 {
 	_cleanup_free_ char *own = mseg_cluster_key(c, "endpoints/%s/", a->cfg.node);
 	struct mseg_kvmap want = {0};
@@ -729,7 +918,7 @@ static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c)
 		}
 		r = mseg_kvmap_set(&want, key, "");
 		if (r == 0)
-			r = put_if_changed(c, &c->published, key, o, c->lease);
+			r = put_if_changed(c, j, MAP_PUBLISHED, key, o, c->lease);
 		json_decref(o);
 	}
 	/* endpoints removed here since */
@@ -738,18 +927,13 @@ static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c)
 
 		if (!starts(k, own) || mseg_kvmap_get(&want, k))
 			continue;
-		r = mseg_etcd_delete(c->etcd, k, false, NULL, NULL);
-		if (r < 0) {
-			mseg_cluster_store_failed(c, r, "removing an endpoint");
-			break;
-		}
-		mseg_kvmap_del(&c->published, k);
+		r = publish_add(j, k, NULL, 0, MAP_PUBLISHED);
 	}
 	mseg_kvmap_clear(&want);
 	return r;
 }
 
-static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c)
+static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c, struct publish_job *j)
 {
 	struct mseg_kvmap local = {0};
 	int r = 0;
@@ -760,7 +944,7 @@ static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c)
 
 		r = key && o ? mseg_kvmap_set(&local, key, "") : -ENOMEM;
 		if (r == 0)
-			r = put_if_changed(c, &c->policies, key, o, 0);
+			r = put_if_changed(c, j, MAP_POLICIES, key, o, 0);
 		json_decref(o);
 	}
 	for (size_t i = c->policies.n; r == 0 && i-- > 0;) {
@@ -768,12 +952,7 @@ static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c)
 
 		if (mseg_kvmap_get(&local, k))
 			continue;
-		r = mseg_etcd_delete(c->etcd, k, false, NULL, NULL);
-		if (r < 0) {
-			mseg_cluster_store_failed(c, r, "deleting a policy");
-			break;
-		}
-		mseg_kvmap_del(&c->policies, k);
+		r = publish_add(j, k, NULL, 0, MAP_POLICIES);
 	}
 	mseg_kvmap_clear(&local);
 	return r;
@@ -784,31 +963,51 @@ int mseg_cluster_publish(struct mseg_agent *a)
 	struct mseg_cluster *c = a->cluster;
 	char ip[MSEG_CIDR_STRLEN], pod[MSEG_CIDR_STRLEN];
 	_cleanup_free_ char *nkey = mseg_cluster_key(c, "nodes/%s", a->cfg.node);
+	struct publish_job *j;
 	json_t *o;
 	int r;
 
 	if (!c->lease || !nkey)
 		return 0;
+	/* one batch at a time: this one is built against what the last one left in etcd */
+	if (c->publish_busy)
+		return 0;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
 	o = json_pack("{s:s,s:s,s:s,s:I}", "name", a->cfg.node, "ip",
 		      mseg_cidr_format(&c->node_ip, true, ip), "pod_cidr",
 		      mseg_cidr_format(&c->pod_cidr, false, pod), "index", (json_int_t)c->index);
-	r = o ? put_if_changed(c, &c->published, nkey, o, c->lease) : -ENOMEM;
+	r = o ? put_if_changed(c, j, MAP_PUBLISHED, nkey, o, c->lease) : -ENOMEM;
 	json_decref(o);
 	for (size_t i = 0; r == 0 && i < a->state->n_namespaces; i++) {
 		const struct mseg_namespace *ns = &a->state->namespaces[i];
 		_cleanup_free_ char *key = mseg_cluster_key(c, "namespaces/%s", ns->name);
 
 		o = namespace_value(ns);
-		r = key && o ? put_if_changed(c, &c->namespaces, key, o, 0) : -ENOMEM;
+		r = key && o ? put_if_changed(c, j, MAP_NAMESPACES, key, o, 0) : -ENOMEM;
 		json_decref(o);
 	}
 	if (r == 0)
-		r = publish_policies(a, c);
+		r = publish_policies(a, c, j);
 	if (r == 0)
-		r = publish_endpoints(a, c);
-	if (r == 0)
-		c->need_publish = false;
-	return r;
+		r = publish_endpoints(a, c, j);
+	if (r < 0) {
+		publish_job_free(j);
+		return r;
+	}
+	c->need_publish = false;
+	if (!j->n) {
+		publish_job_free(j);
+		return 0;
+	}
+	r = mseg_cluster_submit(c, publish_run, publish_done, publish_job_free, j);
+	if (r < 0) {
+		c->need_publish = true;
+		return r;
+	}
+	c->publish_busy = true;
+	return 0;
 }
 
 void mseg_cluster_view_free(struct mseg_cluster *c)

@@ -35,13 +35,77 @@ int mseg_cluster_id_labels(const struct mseg_agent *a, const struct mseg_endpoin
 	return 0;
 }
 
+/* An identity allocated by the worker for a remote endpoint's label set. */
+struct alloc_job {
+	char *prefix, *key;
+	uint32_t id;
+};
+
+static void alloc_job_free(void *data)
+{
+	struct alloc_job *j = data;
+
+	free(j->prefix);
+	free(j->key);
+	free(j);
+}
+
+static int alloc_run(struct mseg_etcd *etcd, void *data)
+{
+	struct alloc_job *j = data;
+
+	return mseg_etcd_allocate_id(etcd, j->prefix, j->key, MSEG_ID_FIRST_ALLOCATED, &j->id);
+}
+
+static void alloc_done(struct mseg_agent *a, void *data, int r, const char *error)
+{
+	struct mseg_cluster *c = a->cluster;
+	struct alloc_job *j = data;
+	char num[16];
+
+	mseg_kvmap_del(&c->allocating, j->key);
+	if (r < 0) {
+		if (r != -ENOMEM && r != -EINVAL && r != -ENOSPC)
+			mseg_cluster_store_failed_msg(c, r, "identity allocation", error);
+		return;
+	}
+	mseg_cluster_store_ok(c);
+	snprintf(num, sizeof(num), "%u", j->id);
+	if (mseg_kvmap_set(&c->ids, j->key, num) == 0)
+		c->need_reconcile = true; /* the endpoint it was for can join the topology now */
+}
+
+static void alloc_submit(struct mseg_cluster *c, const char *key)
+{
+	struct alloc_job *j;
+
+	if (mseg_kvmap_get(&c->allocating, key) || !mseg_cluster_store_usable(c))
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->prefix = strdup(c->prefix);
+	j->key = strdup(key);
+	if (!j->prefix || !j->key) {
+		alloc_job_free(j);
+		return;
+	}
+	if (mseg_cluster_submit(c, alloc_run, alloc_done, alloc_job_free, j) == 0)
+		mseg_kvmap_set(&c->allocating, key, "");
+}
+
 /*
- * The cluster-wide id of a label set: from the cache (the mirror of ids/by-labels), else
- * allocated in etcd; with etcd away, the id this node recorded for it before (identities.json
- * holds only ids that came from etcd). -EAGAIN when none of these has it.
+ * The cluster-wide id of a label set: from the cache (the mirror of ids/by-labels), or as the
+ * owning node published it for a remote endpoint, else allocated in etcd; with etcd away, the
+ * id this node recorded for it before (identities.json holds only ids that came from etcd).
+ * -EAGAIN when none of these has it.
+ *
+ * Only a local endpoint's allocation runs on the loop, and only while etcd is known to answer
+ * (the `mseg run` that needs it waits for it anyway); a remote one's is queued on the worker
+ * and the endpoint joins when it lands.
  */
 static int identity_of(struct mseg_agent *a, const struct mseg_labels *labels, const char *key,
-		       uint32_t *id)
+		       const struct mseg_cluster_remote *remote, uint32_t *id)
 {
 	struct mseg_cluster *c = a->cluster;
 	const char *cached = mseg_kvmap_get(&c->ids, key);
@@ -52,8 +116,18 @@ static int identity_of(struct mseg_agent *a, const struct mseg_labels *labels, c
 		*id = (uint32_t)strtoul(cached, NULL, 10);
 		return 0;
 	}
-	if (mseg_cluster_store_usable(c)) {
-		r = mseg_etcd_allocate_id(c->etcd, c->prefix, key, MSEG_ID_FIRST_ALLOCATED, id);
+	if (remote && remote->identity >= MSEG_ID_FIRST_ALLOCATED && remote->id_labels &&
+	    !strcmp(remote->id_labels, key)) {
+		/* the owner allocated it in etcd for exactly this label set */
+		*id = remote->identity;
+		snprintf(num, sizeof(num), "%u", *id);
+		return mseg_kvmap_set(&c->ids, key, num);
+	}
+	if (remote) {
+		alloc_submit(c, key);
+	} else if (mseg_cluster_store_healthy(c)) {
+		r = mseg_etcd_allocate_id(c->etcd_loop, c->prefix, key, MSEG_ID_FIRST_ALLOCATED,
+					  id);
 		if (r == 0) {
 			mseg_cluster_store_ok(c);
 			snprintf(num, sizeof(num), "%u", *id);
@@ -61,7 +135,8 @@ static int identity_of(struct mseg_agent *a, const struct mseg_labels *labels, c
 		}
 		if (r == -ENOMEM || r == -EINVAL || r == -ENOSPC)
 			return r;
-		mseg_cluster_store_failed(c, r, "identity allocation");
+		mseg_cluster_store_failed_msg(c, r, "identity allocation",
+					      mseg_etcd_last_error(c->etcd_loop));
 	}
 	for (size_t i = 0; i < a->id_records.n; i++)
 		if (!mseg_labels_cmp(&a->id_records.items[i].labels, labels)) {
@@ -72,8 +147,9 @@ static int identity_of(struct mseg_agent *a, const struct mseg_labels *labels, c
 }
 
 static int pin(struct mseg_agent *a, const struct mseg_endpoint *ep, struct mseg_op_error *e,
-	       bool local)
+	       const struct mseg_cluster_remote *remote)
 {
+	bool local = !remote;
 	struct mseg_labels l = {0};
 	_cleanup_free_ char *key = NULL;
 	uint32_t id = 0;
@@ -82,7 +158,7 @@ static int pin(struct mseg_agent *a, const struct mseg_endpoint *ep, struct mseg
 	r = mseg_cluster_id_labels(a, ep, &l, &key);
 	if (r < 0)
 		return r;
-	r = identity_of(a, &l, key, &id);
+	r = identity_of(a, &l, key, remote, &id);
 	if (r == 0) {
 		r = mseg_identities_put(a->ids, &l, id);
 		if (r == -EEXIST && local && e)
@@ -94,9 +170,11 @@ static int pin(struct mseg_agent *a, const struct mseg_endpoint *ep, struct mseg
 			    id, ep->namespace, ep->name, key);
 	} else if (r == -EAGAIN && local && e) {
 		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
-				  "no cluster identity for '%s/%s' ({%s}): etcd is unreachable "
-				  "(%s); retry when it is back",
-				  ep->namespace, ep->name, key, a->cluster->last_error);
+				  "no cluster identity for '%s/%s' ({%s}): a new label set needs "
+				  "etcd, which is unreachable (%s); retry when it is back",
+				  ep->namespace, ep->name, key,
+				  a->cluster->last_error[0] ? a->cluster->last_error
+							    : "watch disconnected, not resynced yet");
 	}
 	mseg_labels_free(&l);
 	return r;
@@ -114,7 +192,7 @@ int mseg_cluster_topology_add(struct mseg_agent *a, struct mseg_endpoint **eps, 
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &c->last_reconcile);
 	for (size_t i = 0; i < n_local; i++) {
-		r = pin(a, &(*eps)[i], e, true);
+		r = pin(a, &(*eps)[i], e, NULL);
 		if (r < 0)
 			return log_errno(r, "endpoint '%s/%s': no cluster identity",
 					 (*eps)[i].namespace, (*eps)[i].name);
@@ -125,7 +203,7 @@ int mseg_cluster_topology_add(struct mseg_agent *a, struct mseg_endpoint **eps, 
 	*eps = v;
 	for (size_t i = 0; i < c->n_remotes; i++) {
 		/* left out until its identity can be had: it is "world" here meanwhile */
-		if (pin(a, &c->remotes[i].ep, NULL, false) < 0)
+		if (pin(a, &c->remotes[i].ep, NULL, &c->remotes[i]) < 0)
 			continue;
 		v[(*n)++] = c->remotes[i].ep;
 	}

@@ -137,6 +137,25 @@ cluster_etcd_stop() {
 	rm -f "$MT_DIR/etcd/etcd.pid"
 }
 
+# cluster_etcd_freeze / cluster_etcd_thaw: etcd hung (SIGSTOP) and back (SIGCONT). A hung etcd
+# is the hard outage for a client: connections are accepted by the kernel and then nothing
+# answers, so every call runs into its timeout instead of being refused at once.
+# (harness_cleanup's SIGKILL ends a stopped etcd too.)
+cluster_etcd_freeze() { kill -STOP "$(cat "$MT_DIR/etcd/etcd.pid")"; }
+cluster_etcd_thaw() { kill -CONT "$(cat "$MT_DIR/etcd/etcd.pid")"; }
+
+# cluster_ms CMD...: runs CMD (output discarded) and prints how long it took in ms; fails
+# when CMD does.
+cluster_ms() {
+	local t0 t1 r
+	t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1
+	r=$?
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+	return $r
+}
+
 # ---- msegd clusters (issue 7) ---------------------------------------------------------------
 
 # cluster_agent_start NODE INDEX [MSEGD ARGS...]: msegd in node NODE on the etcd store, its

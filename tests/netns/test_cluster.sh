@@ -187,6 +187,73 @@ test_cluster_etcd_restart() {
 	done
 }
 
+# ---- etcd hung: the agent's loop keeps answering ---------------------------------------------
+
+# cl_max_ms NODE N CMD...: runs `mseg CMD` on NODE N times, each alongside a request that has
+# something to publish (namespace create round-I), and prints the slowest CMD in ms.
+cl_max_ms() {
+	local node=$1 n=$2 i t max=0
+	shift 2
+	for i in $(seq 1 "$n"); do
+		mseg_on "$node" namespace create "round-$i" >/dev/null 2>&1 &
+		t=$(cluster_ms mseg_on "$node" "$@") || { wait; return 1; }
+		wait
+		[ "$t" -gt "$max" ] && max=$t
+	done
+	echo "$max"
+}
+
+# etcd frozen (every call would hang for its timeout): status answers at once, `mseg run` of
+# a label set the cluster already numbered works (its identity is known), a new label set
+# fails at once naming etcd (identities are allocated in etcd so that every node agrees; a
+# node cannot number one alone), and what was done meanwhile reaches the others once etcd is
+# back. Bound: ${CLUSTER_STATUS_MAX_MS:-500} ms for `mseg status` (a CLI run costs ~20-60 ms on
+# an idle machine, up to ~200 ms on a loaded one; an etcd call on the loop stalled it 700 ms;
+# what remains is one allocation of a new local label set, bounded at 200 ms, until the
+# agent knows etcd hung).
+test_cluster_etcd_hung_agent_responsive() {
+	local max=${CLUSTER_STATUS_MAX_MS:-500} t out
+	cl_ready --datapath nft || return $?
+	cl_story || return 1
+	t=$(cl_max_ms n1 3 status -o json) || return 1
+	echo "etcd up: slowest mseg status ${t} ms"
+	cluster_etcd_freeze
+	t=$(cl_max_ms n1 15 status -o json) || fail "status failed with etcd hung" || return 1
+	echo "etcd hung: slowest mseg status ${t} ms (bound $max ms)"
+	[ "$t" -le "$max" ] || fail "mseg status took $t ms with etcd hung" || return 1
+	cluster_wait 10 cl_status_is n1 .store.connected false ||
+		fail "n1 never noticed etcd hung: $(mseg_on n1 status -o json)" || return 1
+	t=$(cl_max_ms n1 5 ps -o json) || return 1
+	[ "$t" -le "$max" ] || fail "mseg ps took $t ms with etcd hung" || return 1
+	# a label set etcd numbered before: works without etcd
+	t=$(cluster_ms mseg_on n1 run -d --name other2 --namespace prod -l app=other) ||
+		fail "run of a known label set failed with etcd hung: $(mseg_on n1 run -d \
+			--name other3 --namespace prod -l app=other 2>&1)" || return 1
+	echo "etcd hung: mseg run (known identity) ${t} ms"
+	# a new label set: refused at once, naming etcd
+	if t=$(cluster_ms mseg_on n1 run -d --name new1 --namespace prod -l app=brand-new); then
+		fail "run of a new label set succeeded with etcd hung"
+		return 1
+	fi
+	out=$(mseg_on n1 run -d --name new2 --namespace prod -l app=brand-new 2>&1)
+	echo "etcd hung: mseg run (new label set) refused in ${t} ms: $out"
+	grep -q etcd <<<"$out" || fail "the refusal does not name etcd: $out" || return 1
+	[ "$t" -le $((max * 2)) ] || fail "the refusal took $t ms" || return 1
+	# enforcement went on meanwhile
+	cl_expect "etcd hung: client -> web2" allow n1 prod/client "$WEB2" 80 || return 1
+	cluster_etcd_thaw
+	cluster_wait 15 cl_status_is n1 .store.connected true ||
+		fail "n1 did not recover: $(mseg_on n1 status -o json)" || return 1
+	# what n1 did while etcd hung reaches n2: other2 and the namespaces
+	cluster_wait 10 cl_remote_is n2 4 ||
+		fail "n2 sees $(cl_remote_count n2) remote endpoints, expected 4 (other2 added)" ||
+		return 1
+	cluster_wait 10 cl_has_ns n2 round-15 ||
+		fail "n2 did not get the namespace created on n1 while etcd hung" || return 1
+	mseg_on n1 run -d --name new3 --namespace prod -l app=brand-new >/dev/null ||
+		fail "a new label set is still refused with etcd back" || return 1
+}
+
 # ---- identities allocated concurrently on three nodes ----------------------------------------
 
 test_cluster_identities_concurrent() {
