@@ -77,6 +77,13 @@ static inline bool mseg_cluster_endpoint_remote(uint32_t id)
 
 /* Control ops (agent/cluster_ops.c). */
 int mseg_op_node_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
+/*
+ * node.remove {name}: a node gone for good (`mseg node rm`): its pod CIDR slot is released
+ * and what is left of it in etcd deleted; refused while its lease is alive, for this node,
+ * and while etcd is unreachable. Every agent then forgets it (it stays listed as not alive
+ * until then, and a restart or rejoin within that time keeps its pod CIDR).
+ */
+int mseg_op_node_remove(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);
 /* endpoint.list plus the other nodes' endpoints (state "remote"): `mseg get endpoints`. */
 int mseg_op_endpoint_cluster_list(void *ctx, json_t *args, json_t **result,

@@ -147,6 +147,8 @@ int mseg_cluster_watch_event(const struct mseg_etcd_event *ev, void *data);
 /* Queues what differs between the local state and etcd on the worker (one batch at a time). */
 int mseg_cluster_publish(struct mseg_agent *a);
 void mseg_cluster_view_free(struct mseg_cluster *c);
+/* Drops a node that is not alive from the view (removed for good); 1 if it was there. */
+int mseg_cluster_node_forget(struct mseg_cluster *c, const char *name);
 
 /* cluster_topology.c */
 /* The label set key of a local or remote endpoint (mseg_labels_format of its identity set). */

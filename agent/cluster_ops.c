@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/reconcile.h"
+#include "lib/macro.h"
 #include "policy/cidr.h"
 
 static json_t *time_json(const struct timespec *t)
@@ -75,6 +76,65 @@ int mseg_op_node_list(void *ctx, json_t *args, json_t **result, struct mseg_op_e
 	(void)e;
 	*result = arr;
 	return 0;
+}
+
+int mseg_op_node_remove(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
+{
+	struct mseg_agent *a = ctx;
+	struct mseg_cluster *c = a->cluster;
+	_cleanup_free_ char *pods = NULL, *guard = NULL, *eps = NULL;
+	const struct mseg_cluster_node *n = NULL;
+	const char *name;
+	int r;
+
+	if (!c)
+		return mseg_op_error_set(e, -ENOTSUP, NULL,
+					 "not in a cluster (msegd runs without --store etcd)");
+	r = mseg_args_string(args, "name", true, &name, e);
+	if (r < 0)
+		return r;
+	if (!strcmp(name, a->cfg.node))
+		return mseg_op_error_set(e, -EBUSY, NULL,
+					 "node '%s' is this node: remove it from another node "
+					 "once its agent is stopped",
+					 name);
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (!strcmp(c->nodes[i].name, name))
+			n = &c->nodes[i];
+	if (!n)
+		return mseg_op_error_set(e, -ENOENT, NULL, "no node '%s' in the cluster", name);
+	if (n->alive)
+		return mseg_op_error_set(e, -EBUSY, NULL,
+					 "node '%s' is alive (its agent renews its lease): stop it "
+					 "first; a node is removed for good only once it is gone",
+					 name);
+	if (!mseg_cluster_store_healthy(c))
+		return mseg_op_error_set(e, -EAGAIN, NULL,
+					 "cannot remove node '%s': etcd is unreachable (%s)", name,
+					 c->last_error[0] ? c->last_error : "not synced");
+	pods = mseg_cluster_key(c, "podcidrs");
+	guard = mseg_cluster_key(c, "nodes/%s", name);
+	eps = mseg_cluster_key(c, "endpoints/%s/", name);
+	if (!pods || !guard || !eps)
+		return -ENOMEM;
+	/* one call from the loop while etcd answers, bounded like a new identity's */
+	r = mseg_etcd_release_slot_unless(c->etcd_loop, pods, name, guard);
+	if (r == -EEXIST)
+		return mseg_op_error_set(e, -EBUSY, NULL,
+					 "node '%s' is alive again (it rejoined): not removed",
+					 name);
+	if (r == 0)
+		/* its endpoints went with its lease; this clears any a crash left behind */
+		r = mseg_etcd_delete(c->etcd_loop, eps, true, NULL, NULL);
+	if (r < 0) {
+		mseg_cluster_store_failed_msg(c, r, "removing a node",
+					      mseg_etcd_last_error(c->etcd_loop));
+		return mseg_op_error_set(e, r, NULL, "cannot remove node '%s' in etcd: %s", name,
+					 mseg_etcd_last_error(c->etcd_loop));
+	}
+	mseg_cluster_node_forget(c, name);
+	*result = json_pack("{s:s,s:b}", "name", name, "removed", 1);
+	return *result ? 0 : -ENOMEM;
 }
 
 int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)

@@ -111,6 +111,17 @@ static int node_put(struct mseg_cluster *c, const char *value)
 	return 0;
 }
 
+int mseg_cluster_node_forget(struct mseg_cluster *c, const char *name)
+{
+	struct mseg_cluster_node *n = node_find(c, name);
+
+	if (!n || n->alive)
+		return 0;
+	node_clear(n);
+	*n = c->nodes[--c->n_nodes];
+	return 1;
+}
+
 /* The overlay follows the live nodes. */
 static void overlay_sync(struct mseg_cluster *c)
 {
@@ -447,6 +458,10 @@ static int key_apply(struct mseg_agent *a, const char *key, const char *value, s
 				n->alive = false;
 		}
 		m->nodes_dirty = true;
+	} else if (starts(t, "podcidrs/by-owner/")) {
+		/* a node's slot released (`mseg node rm`): it is gone for good */
+		if (!value && mseg_cluster_node_forget(c, t + strlen("podcidrs/by-owner/")))
+			log_info("cluster: node '%s' removed", t + strlen("podcidrs/by-owner/"));
 	} else if (starts(t, "endpoints/")) {
 		const char *rest = t + strlen("endpoints/"), *slash = strchr(rest, '/');
 
@@ -614,6 +629,17 @@ static int resync_apply(struct mseg_agent *a, const struct mseg_etcd_range *rg_,
 		if (!strcmp(k, own_node))
 			mseg_kvmap_set(&c->published, k, rg.kvs[i].value);
 		key_apply(a, k, rg.kvs[i].value, &m);
+	}
+	/* nodes neither alive nor holding a pod CIDR were removed (`mseg node rm`) meanwhile */
+	for (size_t i = c->n_nodes; i-- > 0;) {
+		_cleanup_free_ char *k =
+		    mseg_cluster_key(c, "podcidrs/by-owner/%s", c->nodes[i].name);
+		bool held = false;
+
+		for (size_t j = 0; k && j < rg.n_kvs && !held; j++)
+			held = !strcmp(rg.kvs[j].key, k);
+		if (k && !held && !c->nodes[i].alive)
+			mseg_cluster_node_forget(c, c->nodes[i].name);
 	}
 	/* policies that were in etcd and are not any more were deleted elsewhere */
 	for (size_t i = 0; i < old_pol.n; i++)

@@ -218,6 +218,9 @@ int mseg_etcd_allocate_slot(struct mseg_etcd *etcd, const char *prefix, const ch
 			    uint32_t first, uint32_t last, uint32_t *slot);
 /* Frees owner's slot (a node removed for good); 0 when it had none. */
 int mseg_etcd_release_slot(struct mseg_etcd *etcd, const char *prefix, const char *owner);
+/* The same, in one transaction with "guard_key does not exist"; -EEXIST when it does. */
+int mseg_etcd_release_slot_unless(struct mseg_etcd *etcd, const char *prefix, const char *owner,
+				  const char *guard_key);
 
 /* ---- pure codec (etcd_codec.c), exposed for tests ------------------------------------- */
 

@@ -295,6 +295,12 @@ int mseg_etcd_allocate_slot(struct mseg_etcd *etcd, const char *prefix, const ch
 
 int mseg_etcd_release_slot(struct mseg_etcd *etcd, const char *prefix, const char *owner)
 {
+	return mseg_etcd_release_slot_unless(etcd, prefix, owner, NULL);
+}
+
+int mseg_etcd_release_slot_unless(struct mseg_etcd *etcd, const char *prefix, const char *owner,
+				  const char *guard_key)
+{
 	_cleanup_free_ char *owner_key = NULL;
 
 	if (!etcd || !prefix || !owner_valid(owner))
@@ -323,19 +329,25 @@ int mseg_etcd_release_slot(struct mseg_etcd *etcd, const char *prefix, const cha
 			return -ENOMEM;
 		const struct mseg_etcd_cmp cmps[] = {
 		    {.key = owner_key, .target = MSEG_ETCD_CMP_MOD, .number = mod},
+		    {.key = guard_key, .target = MSEG_ETCD_CMP_CREATE, .number = 0},
 		};
 		const struct mseg_etcd_op ops[] = {
 		    {.kind = MSEG_ETCD_OP_DELETE, .key = owner_key},
 		    {.kind = MSEG_ETCD_OP_DELETE, .key = slot_key},
 		};
-		r = mseg_etcd_txn(etcd, cmps, ARRAY_SIZE(cmps), ops, ARRAY_SIZE(ops), NULL, 0,
-				  &out);
+		/* on failure: is it the guard (it exists) or a concurrent change of the owner? */
+		const struct mseg_etcd_op check[] = {
+		    {.kind = MSEG_ETCD_OP_GET, .key = guard_key},
+		};
+		r = mseg_etcd_txn(etcd, cmps, guard_key ? 2 : 1, ops, ARRAY_SIZE(ops),
+				  guard_key ? check : NULL, guard_key ? 1 : 0, &out);
 		if (r < 0)
 			return r;
-		r = out.succeeded;
+		r = out.succeeded ? 1 : (guard_key && out.n_ranges && out.ranges[0].n_kvs) ? -EEXIST
+											    : 0;
 		mseg_etcd_txn_result_clear(&out);
 		if (r)
-			return 0;
+			return r < 0 ? r : 0;
 	}
 	return -EBUSY;
 }

@@ -25,6 +25,7 @@ const struct mseg_op mseg_agent_ops[] = {
     {"audit.list", mseg_op_audit_list},
     {"policy.hits", mseg_op_policy_hits},
     {"node.list", mseg_op_node_list},
+    {"node.remove", mseg_op_node_remove},
     {"agent.status", mseg_op_agent_status},
     {"endpoint.cluster_list", mseg_op_endpoint_cluster_list},
     {NULL, NULL},

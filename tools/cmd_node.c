@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* `mseg node ls`: the cluster's nodes as this node's agent sees them. */
+/* `mseg node ls`: the cluster's nodes as this node's agent sees them; `mseg node rm`. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,10 +75,54 @@ static int node_ls(int argc, char **argv)
 	return 0;
 }
 
+static int node_rm(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *sock = NULL;
+	json_t *result = NULL, *args;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			sock = optarg;
+			break;
+		case 'h':
+			printf("Usage: mseg node rm NAME [--socket PATH]\n"
+			       "Removes a node gone for good: releases its pod CIDR for a new node "
+			       "and\nforgets it on every node. Refused while the node is alive (its "
+			       "agent\nrenews its lease): a node that only restarts keeps its pod "
+			       "CIDR.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "mseg: node rm takes one node name\n");
+		return 2;
+	}
+	args = json_pack("{s:s}", "name", argv[optind]);
+	if (!args)
+		return 1;
+	r = mseg_client_call(mseg_client_socket(sock), "node.remove", args, &result);
+	if (r < 0)
+		return 1;
+	printf("node '%s' removed\n", argv[optind]);
+	json_decref(result);
+	return 0;
+}
+
 int mseg_cmd_node(int argc, char **argv)
 {
 	static const struct mseg_cmd cmds[] = {
 	    {"ls", "list the cluster's nodes (address, pod CIDR, liveness)", node_ls},
+	    {"rm", "remove a node gone for good (releases its pod CIDR)", node_rm},
 	    {NULL, NULL, NULL},
 	};
 

@@ -158,6 +158,48 @@ test_cluster_node_failure_and_rejoin() {
 	cl_expect "web2 back" allow n1 prod/client "$WEB2" 80 || return 1
 }
 
+# ---- a node removed for good: its pod CIDR goes to a new node -------------------------------
+
+cl_node_listed() { mseg_on "$1" node ls -o json | jq -e --arg n "$2" \
+	'.[] | select(.name == $n)' >/dev/null; }
+cl_node_unlisted() { ! cl_node_listed "$@"; }
+
+test_cluster_node_rm_releases_pod_cidr() {
+	local out cidr
+	cl_ready --datapath bpf --node-ttl 3 || return $?
+	if out=$(mseg_on n1 node rm n2 2>&1); then
+		fail "node rm of a live node succeeded: $out"
+		return 1
+	fi
+	grep -q "alive" <<<"$out" || fail "refusal does not say alive: $out" || return 1
+	if out=$(mseg_on n1 node rm n1 2>&1); then
+		fail "node rm of itself succeeded: $out"
+		return 1
+	fi
+	# a restart keeps the slot: n2 is killed and comes back within the TTL
+	agent_kill n2 KILL
+	cluster_agent_start n2 2 --datapath bpf --node-ttl 3 || return 1
+	cidr=$(mseg_on n2 status -o json | jq -r .pod_cidr)
+	[ "$cidr" = 10.200.2.0/24 ] || fail "n2 restarted with pod CIDR $cidr" || return 1
+	# gone for good: after its TTL it is not alive, then removed
+	agent_kill n2 KILL
+	cluster_wait 10 cl_node_alive n1 n2 false || fail "n1 still sees n2 alive" || return 1
+	cluster_wait 5 cl_node_alive n3 n2 false || fail "n3 still sees n2 alive" || return 1
+	out=$(mseg_on n1 node rm n2 2>&1) || fail "node rm n2: $out" || return 1
+	cluster_wait 5 cl_node_unlisted n1 n2 || fail "n1 still lists n2" || return 1
+	cluster_wait 5 cl_node_unlisted n3 n2 || fail "n3 still lists n2 (watch)" || return 1
+	if out=$(mseg_on n1 node rm n2 2>&1); then
+		fail "node rm of an unknown node succeeded: $out"
+		return 1
+	fi
+	# its slot is free: a new node n4 gets 10.200.2.0/24
+	cluster_node_join n4 4 || return 1
+	cluster_agent_start n4 4 --datapath bpf --node-ttl 3 || return 1
+	cidr=$(mseg_on n4 status -o json | jq -r .pod_cidr)
+	[ "$cidr" = 10.200.2.0/24 ] || fail "n4 got pod CIDR $cidr, not n2's released one" ||
+		return 1
+}
+
 # ---- etcd stopped and restarted --------------------------------------------------------------
 
 test_cluster_etcd_restart() {
