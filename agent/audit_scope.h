@@ -12,6 +12,8 @@
  *
  * The scope is persisted in <state-dir>/audit.json:
  *   {"version": 1, "namespaces": ["dev"], "endpoints": [{"namespace", "name"}]}
+ * In a cluster it is shared through etcd like policies (agent/cluster_audit.c): set on any
+ * node, it applies on every node.
  */
 #ifndef MSEG_AGENT_AUDIT_SCOPE_H
 #define MSEG_AGENT_AUDIT_SCOPE_H
@@ -57,6 +59,13 @@ int mseg_audit_scope_transform(const struct mseg_audit_scope *s, const struct ms
 int mseg_audit_scope_diff(const struct mseg_compiled *table, const struct mseg_state *st,
 			  const struct mseg_audit_scope *old, const struct mseg_audit_scope *new_,
 			  struct mseg_table_diff *ret);
+
+/*
+ * Makes next (taken, freed on failure) the agent's scope: the difference programmed on the
+ * last compiled table, then saved (ops_audit.c). For scopes set on another node (etcd).
+ */
+struct mseg_agent;
+int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next);
 
 /* Control ops (ops_audit.c), ctx: struct mseg_agent. */
 struct mseg_op_error;

@@ -9,7 +9,9 @@
  *   cluster_sync.c      etcd -> local state (full resync, watch events) and local -> etcd
  *                       (what the control ops changed is published after each request)
  *   cluster_topology.c  remote endpoints and cluster-wide identities for the reconciler
- *   cluster_ops.c       node.list and agent.status for the CLI
+ *   cluster_ops.c       node.list, node.remove and agent.status for the CLI
+ *   cluster_audit.c     audit scopes shared through etcd
+ *   cluster_worker.c    the thread that makes the etcd calls off the loop
  *
  * Keys under the prefix (docs/cluster.md):
  *   nodes/<node>                      {"name","ip","index","pod_cidr"}        node lease
@@ -17,11 +19,15 @@
  *                                      "ip","identity","id_labels"}            node lease
  *   namespaces/<name>                 {"name","labels"}
  *   policies/<kind>/<ns or ->/<name>  {"file","text","index"}
+ *   audit/namespaces/<ns>             {"namespace"}      audit scopes (cluster_audit.c)
+ *   audit/endpoints/<ns>/<name>       {"namespace","name"}
  *   ids/..., podcidrs/...             agent/etcd_alloc.c
  *
- * Nothing here blocks for long: each etcd call has a short timeout, and after a failure the
- * agent stops calling etcd until the backoff expires or the watch reconnects; the datapath
- * keeps enforcing what it has all along.
+ * Nothing here blocks the loop on etcd: calls run on a worker thread (cluster_worker.c), the
+ * watch is driven by the loop without blocking, and after a failure the agent stops calling
+ * etcd until the backoff expires or the watch reconnects; the datapath keeps enforcing what it
+ * has all along. The one call left on the loop is the identity of a new local label set, made
+ * only while etcd is known to answer, with a 200 ms timeout.
  *
  * Without --store etcd every function is a no-op (a->cluster is NULL).
  */
@@ -74,6 +80,9 @@ static inline bool mseg_cluster_endpoint_remote(uint32_t id)
 {
 	return id >= MSEG_CLUSTER_REMOTE_ID_BASE;
 }
+
+/* Whether NS/NAME is an endpoint of another node (false without a cluster). */
+bool mseg_cluster_endpoint_known(const struct mseg_agent *a, const char *ns, const char *name);
 
 /* Control ops (agent/cluster_ops.c). */
 int mseg_op_node_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e);

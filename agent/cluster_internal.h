@@ -96,6 +96,7 @@ struct mseg_cluster {
 	struct mseg_kvmap policies;   /* policies/... -> value as last seen in etcd */
 	struct mseg_kvmap namespaces; /* namespaces/<name> -> value as last seen in etcd */
 	struct mseg_kvmap published;  /* our endpoints/<node>/... and nodes/<node> as put */
+	struct mseg_kvmap audit;      /* audit/... -> value as last seen in etcd */
 
 	struct mseg_overlay *overlay;
 	struct timespec last_reconcile; /* realtime */
@@ -138,7 +139,19 @@ char *mseg_cluster_key(const struct mseg_cluster *c, const char *fmt, ...)
 /* After a full read at revision: the watch goes on from revision + 1. */
 void mseg_cluster_resync_done(struct mseg_agent *a, int64_t revision);
 
+/* A batch of etcd writes for the worker, and the map of what etcd holds each one updates. */
+enum mseg_cluster_map {
+	MSEG_CLUSTER_MAP_PUBLISHED,
+	MSEG_CLUSTER_MAP_POLICIES,
+	MSEG_CLUSTER_MAP_NAMESPACES,
+	MSEG_CLUSTER_MAP_AUDIT,
+};
+struct mseg_cluster_publish;
+
 /* cluster_sync.c */
+/* Queues a put (value) or delete (value NULL) of key in the batch. */
+int mseg_cluster_publish_add(struct mseg_cluster_publish *j, const char *key, const char *value,
+			     int64_t lease, enum mseg_cluster_map map);
 /* Blocking full resync (start-up only, before the control socket serves). */
 int mseg_cluster_resync(struct mseg_agent *a);
 /* The same through the worker: queued unless one is; need_resync cleared when it lands. */
@@ -149,6 +162,19 @@ int mseg_cluster_publish(struct mseg_agent *a);
 void mseg_cluster_view_free(struct mseg_cluster *c);
 /* Drops a node that is not alive from the view (removed for good); 1 if it was there. */
 int mseg_cluster_node_forget(struct mseg_cluster *c, const char *name);
+
+/* cluster_audit.c */
+/* A watch event of audit/... (tail: the key after the prefix): applied here at once. */
+void mseg_cluster_audit_event(struct mseg_agent *a, const char *key, const char *tail,
+			      const char *value);
+/*
+ * After a full read: now holds the audit/... keys etcd has, old those it had as far as we
+ * knew; the local scope becomes etcd's, except for changes made here while etcd was away
+ * (published next). first: the first sync, where etcd is the truth. c->audit becomes now.
+ */
+void mseg_cluster_audit_resync(struct mseg_agent *a, struct mseg_kvmap *now, bool first);
+/* Queues the writes that make etcd hold the local scope. */
+int mseg_cluster_audit_publish(struct mseg_agent *a, struct mseg_cluster_publish *j);
 
 /* cluster_topology.c */
 /* The label set key of a local or remote endpoint (mseg_labels_format of its identity set). */

@@ -392,6 +392,8 @@ struct merge_ctx {
 	bool namespaces_dirty, policies_dirty, nodes_dirty;
 	/* during a resync: what etcd held as far as we knew before it */
 	const struct mseg_kvmap *old_pol, *old_ns;
+	/* during a resync: the audit/... keys etcd holds, applied together at the end */
+	struct mseg_kvmap *audit_now;
 };
 
 /*
@@ -458,6 +460,13 @@ static int key_apply(struct mseg_agent *a, const char *key, const char *value, s
 				n->alive = false;
 		}
 		m->nodes_dirty = true;
+	} else if (starts(t, "audit/")) {
+		if (m->audit_now) {
+			if (value)
+				mseg_kvmap_set(m->audit_now, key, value);
+		} else {
+			mseg_cluster_audit_event(a, key, t, value);
+		}
 	} else if (starts(t, "podcidrs/by-owner/")) {
 		/* a node's slot released (`mseg node rm`): it is gone for good */
 		if (!value && mseg_cluster_node_forget(c, t + strlen("podcidrs/by-owner/")))
@@ -581,7 +590,8 @@ static int resync_apply(struct mseg_agent *a, const struct mseg_etcd_range *rg_,
 	_cleanup_free_ char *own_ep = mseg_cluster_key(c, "endpoints/%s/", a->cfg.node);
 	_cleanup_free_ char *own_node = mseg_cluster_key(c, "nodes/%s", a->cfg.node);
 	struct mseg_kvmap old_pol = c->policies, old_ns = c->namespaces;
-	struct merge_ctx m = {.old_pol = &old_pol, .old_ns = &old_ns};
+	struct mseg_kvmap audit_now = {0};
+	struct merge_ctx m = {.old_pol = &old_pol, .old_ns = &old_ns, .audit_now = &audit_now};
 	double t0 = mseg_cluster_now_ms() - read_ms;
 
 	if (!own_ep || !own_node)
@@ -630,6 +640,7 @@ static int resync_apply(struct mseg_agent *a, const struct mseg_etcd_range *rg_,
 			mseg_kvmap_set(&c->published, k, rg.kvs[i].value);
 		key_apply(a, k, rg.kvs[i].value, &m);
 	}
+	mseg_cluster_audit_resync(a, &audit_now, !c->synced_once);
 	/* nodes neither alive nor holding a pod CIDR were removed (`mseg node rm`) meanwhile */
 	for (size_t i = c->n_nodes; i-- > 0;) {
 		_cleanup_free_ char *k =
@@ -764,27 +775,21 @@ void mseg_cluster_resync_submit(struct mseg_agent *a)
  * A publish is one batch of writes run by the worker in order, stopping at the first failure;
  * the maps that track what etcd holds are updated on the loop for the writes that were done.
  */
-enum publish_map {
-	MAP_PUBLISHED,
-	MAP_POLICIES,
-	MAP_NAMESPACES,
-};
-
 struct publish_write {
 	char *key;
 	char *value; /* NULL: delete */
 	int64_t lease;
-	enum publish_map map;
+	enum mseg_cluster_map map;
 };
 
-struct publish_job {
+struct mseg_cluster_publish {
 	struct publish_write *v;
 	size_t n, cap, n_done;
 };
 
 static void publish_job_free(void *data)
 {
-	struct publish_job *j = data;
+	struct mseg_cluster_publish *j = data;
 
 	if (!j)
 		return;
@@ -796,8 +801,8 @@ static void publish_job_free(void *data)
 	free(j);
 }
 
-static int publish_add(struct publish_job *j, const char *key, const char *value, int64_t lease,
-		       enum publish_map map)
+int mseg_cluster_publish_add(struct mseg_cluster_publish *j, const char *key, const char *value, int64_t lease,
+		       enum mseg_cluster_map map)
 {
 	struct publish_write w = {.lease = lease, .map = map};
 
@@ -821,21 +826,23 @@ static int publish_add(struct publish_job *j, const char *key, const char *value
 	return 0;
 }
 
-static struct mseg_kvmap *publish_map_of(struct mseg_cluster *c, enum publish_map m)
+static struct mseg_kvmap *publish_map_of(struct mseg_cluster *c, enum mseg_cluster_map m)
 {
 	switch (m) {
-	case MAP_POLICIES:
+	case MSEG_CLUSTER_MAP_POLICIES:
 		return &c->policies;
-	case MAP_NAMESPACES:
+	case MSEG_CLUSTER_MAP_NAMESPACES:
 		return &c->namespaces;
-	case MAP_PUBLISHED:
+	case MSEG_CLUSTER_MAP_AUDIT:
+		return &c->audit;
+	case MSEG_CLUSTER_MAP_PUBLISHED:
 		break;
 	}
 	return &c->published;
 }
 
 /* Queues key=value unless etcd already holds it (as far as we know). */
-static int put_if_changed(struct mseg_cluster *c, struct publish_job *j, enum publish_map map,
+static int put_if_changed(struct mseg_cluster *c, struct mseg_cluster_publish *j, enum mseg_cluster_map map,
 			  const char *key, const json_t *o, int64_t lease)
 {
 	_cleanup_free_ char *v = dump(o);
@@ -846,12 +853,12 @@ static int put_if_changed(struct mseg_cluster *c, struct publish_job *j, enum pu
 	have = mseg_kvmap_get(publish_map_of(c, map), key);
 	if (have && !strcmp(have, v))
 		return 0;
-	return publish_add(j, key, v, lease, map);
+	return mseg_cluster_publish_add(j, key, v, lease, map);
 }
 
 static int publish_run(struct mseg_etcd *etcd, void *data)
 {
-	struct publish_job *j = data;
+	struct mseg_cluster_publish *j = data;
 	int r = 0;
 
 	for (j->n_done = 0; j->n_done < j->n; j->n_done++) {
@@ -871,7 +878,7 @@ static int publish_run(struct mseg_etcd *etcd, void *data)
 static void publish_done(struct mseg_agent *a, void *data, int r, const char *error)
 {
 	struct mseg_cluster *c = a->cluster;
-	struct publish_job *j = data;
+	struct mseg_cluster_publish *j = data;
 
 	c->publish_busy = false;
 	for (size_t i = 0; i < j->n_done; i++) {
@@ -912,7 +919,7 @@ static json_t *endpoint_value(const struct mseg_agent *a, const struct mseg_agen
 			 "id_labels", id_labels);
 }
 
-static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c, struct publish_job *j)
+static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c, struct mseg_cluster_publish *j)
 {
 	_cleanup_free_ char *own = mseg_cluster_key(c, "endpoints/%s/", a->cfg.node);
 	struct mseg_kvmap want = {0};
@@ -944,7 +951,7 @@ static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c, struc
 		}
 		r = mseg_kvmap_set(&want, key, "");
 		if (r == 0)
-			r = put_if_changed(c, j, MAP_PUBLISHED, key, o, c->lease);
+			r = put_if_changed(c, j, MSEG_CLUSTER_MAP_PUBLISHED, key, o, c->lease);
 		json_decref(o);
 	}
 	/* endpoints removed here since */
@@ -953,13 +960,13 @@ static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c, struc
 
 		if (!starts(k, own) || mseg_kvmap_get(&want, k))
 			continue;
-		r = publish_add(j, k, NULL, 0, MAP_PUBLISHED);
+		r = mseg_cluster_publish_add(j, k, NULL, 0, MSEG_CLUSTER_MAP_PUBLISHED);
 	}
 	mseg_kvmap_clear(&want);
 	return r;
 }
 
-static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c, struct publish_job *j)
+static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c, struct mseg_cluster_publish *j)
 {
 	struct mseg_kvmap local = {0};
 	int r = 0;
@@ -970,7 +977,7 @@ static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c, struct
 
 		r = key && o ? mseg_kvmap_set(&local, key, "") : -ENOMEM;
 		if (r == 0)
-			r = put_if_changed(c, j, MAP_POLICIES, key, o, 0);
+			r = put_if_changed(c, j, MSEG_CLUSTER_MAP_POLICIES, key, o, 0);
 		json_decref(o);
 	}
 	for (size_t i = c->policies.n; r == 0 && i-- > 0;) {
@@ -978,7 +985,7 @@ static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c, struct
 
 		if (mseg_kvmap_get(&local, k))
 			continue;
-		r = publish_add(j, k, NULL, 0, MAP_POLICIES);
+		r = mseg_cluster_publish_add(j, k, NULL, 0, MSEG_CLUSTER_MAP_POLICIES);
 	}
 	mseg_kvmap_clear(&local);
 	return r;
@@ -989,7 +996,7 @@ int mseg_cluster_publish(struct mseg_agent *a)
 	struct mseg_cluster *c = a->cluster;
 	char ip[MSEG_CIDR_STRLEN], pod[MSEG_CIDR_STRLEN];
 	_cleanup_free_ char *nkey = mseg_cluster_key(c, "nodes/%s", a->cfg.node);
-	struct publish_job *j;
+	struct mseg_cluster_publish *j;
 	json_t *o;
 	int r;
 
@@ -1004,18 +1011,20 @@ int mseg_cluster_publish(struct mseg_agent *a)
 	o = json_pack("{s:s,s:s,s:s,s:I}", "name", a->cfg.node, "ip",
 		      mseg_cidr_format(&c->node_ip, true, ip), "pod_cidr",
 		      mseg_cidr_format(&c->pod_cidr, false, pod), "index", (json_int_t)c->index);
-	r = o ? put_if_changed(c, j, MAP_PUBLISHED, nkey, o, c->lease) : -ENOMEM;
+	r = o ? put_if_changed(c, j, MSEG_CLUSTER_MAP_PUBLISHED, nkey, o, c->lease) : -ENOMEM;
 	json_decref(o);
 	for (size_t i = 0; r == 0 && i < a->state->n_namespaces; i++) {
 		const struct mseg_namespace *ns = &a->state->namespaces[i];
 		_cleanup_free_ char *key = mseg_cluster_key(c, "namespaces/%s", ns->name);
 
 		o = namespace_value(ns);
-		r = key && o ? put_if_changed(c, j, MAP_NAMESPACES, key, o, 0) : -ENOMEM;
+		r = key && o ? put_if_changed(c, j, MSEG_CLUSTER_MAP_NAMESPACES, key, o, 0) : -ENOMEM;
 		json_decref(o);
 	}
 	if (r == 0)
 		r = publish_policies(a, c, j);
+	if (r == 0)
+		r = mseg_cluster_audit_publish(a, j);
 	if (r == 0)
 		r = publish_endpoints(a, c, j);
 	if (r < 0) {
@@ -1048,4 +1057,5 @@ void mseg_cluster_view_free(struct mseg_cluster *c)
 	mseg_kvmap_clear(&c->policies);
 	mseg_kvmap_clear(&c->namespaces);
 	mseg_kvmap_clear(&c->published);
+	mseg_kvmap_clear(&c->audit);
 }

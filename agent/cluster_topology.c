@@ -236,3 +236,13 @@ void mseg_cluster_diff_local(const struct mseg_agent *a, struct mseg_table_diff 
 			   !mseg_cluster_endpoint_remote(diff->defaults_changed[d][i].endpoint));
 #undef KEEP_LOCAL
 }
+
+bool mseg_cluster_endpoint_known(const struct mseg_agent *a, const char *ns, const char *name)
+{
+	const struct mseg_cluster *c = a->cluster;
+
+	for (size_t i = 0; c && i < c->n_remotes; i++)
+		if (!strcmp(c->remotes[i].ep.namespace, ns) && !strcmp(c->remotes[i].ep.name, name))
+			return true;
+	return false;
+}

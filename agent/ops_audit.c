@@ -6,9 +6,37 @@
  */
 #include "agent/agent.h"
 #include "agent/audit_scope.h"
+#include "agent/cluster.h"
 #include "agent/datapath.h"
 
 #include <errno.h>
+
+/* A scope that came from elsewhere (the cluster): programmed and saved as audit.set does. */
+int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next)
+{
+	struct mseg_table_diff diff = {0};
+	int r;
+
+	if (a->dp && a->dp_ops && a->compiler) {
+		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit, next,
+					  &diff);
+		if (r == 0)
+			r = a->dp_ops->apply(a->dp, &diff);
+		mseg_table_diff_free(&diff);
+		if (r < 0) {
+			mseg_audit_scope_free(next);
+			return r;
+		}
+	}
+	r = mseg_audit_scope_save(next);
+	if (r < 0) {
+		mseg_audit_scope_free(next);
+		return r;
+	}
+	mseg_audit_scope_free(a->audit);
+	a->audit = next;
+	return 0;
+}
 
 int mseg_op_audit_set(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
 {
@@ -35,7 +63,9 @@ int mseg_op_audit_set(void *ctx, json_t *args, json_t **result, struct mseg_op_e
 		return r;
 	if (!mseg_state_namespace_find(a->state, ns))
 		return mseg_op_error_set(e, -ENOENT, NULL, "namespace '%s' does not exist", ns);
-	if (name && !mseg_state_endpoint_find(a->state, ns, name))
+	/* in a cluster the scope is shared (etcd): an endpoint of another node is fine too */
+	if (name && !mseg_state_endpoint_find(a->state, ns, name) &&
+	    !mseg_cluster_endpoint_known(a, ns, name))
 		return mseg_op_error_set(e, -ENOENT, NULL, "no container '%s/%s'", ns, name);
 	r = mseg_audit_scope_copy(a->audit, &next);
 	if (r < 0)

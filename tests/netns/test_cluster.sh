@@ -158,6 +158,54 @@ test_cluster_node_failure_and_rejoin() {
 	cl_expect "web2 back" allow n1 prod/client "$WEB2" 80 || return 1
 }
 
+# ---- audit scopes are shared like policies ---------------------------------------------------
+
+# cl_audit_event NODE DEST_NAME: NODE's agent reported an audit verdict for a packet to DEST_NAME.
+cl_audit_event() {
+	mseg_on "$1" observe -o json | jq -e --arg d "$2" \
+		'select(.verdict == "audit" and .destination.name == $d)' >/dev/null
+}
+cl_audit_listed() { mseg_on "$1" audit ls | grep -q "$2"; }
+cl_audit_unlisted() { ! cl_audit_listed "$@"; }
+
+test_cluster_audit_shared() {
+	local f
+	cl_ready --datapath bpf || return $?
+	cl_story || return 1
+	f=$(cl_policy_web)
+	mseg_on n1 apply -f "$f" >/dev/null || return 1
+	cluster_wait 5 cl_blocked n1 prod/other "$WEB2" 80 || fail "policy never enforced" || return 1
+	cl_audit_event n2 web2 && fail "an audit event before any audit scope" && return 1
+	# namespace scope set on n1: n2 (where web2 is) reports instead of dropping
+	mseg_on n1 namespace audit prod on >/dev/null || return 1
+	cluster_wait 5 cl_audit_listed n2 "namespace prod" ||
+		fail "n2 does not list the audit scope set on n1" || return 1
+	cl_expect "prod audited: other(n1) -> web2(n2)" allow n1 prod/other "$WEB2" 80 || return 1
+	cluster_wait 5 cl_audit_event n2 web2 || fail "n2 reported no audit event for web2" ||
+		return 1
+	# off on n3: every node drops again
+	mseg_on n3 namespace audit prod off >/dev/null || return 1
+	cluster_wait 5 cl_audit_unlisted n2 "namespace prod" ||
+		fail "n2 still lists prod after n3 turned it off" || return 1
+	cl_expect "audit off: other(n1) -> web2(n2)" deny n1 prod/other "$WEB2" 80 || return 1
+	# endpoint scope set on n1 for web3, which lives on n3
+	mseg_on n1 audit prod/web3 on >/dev/null || fail "audit of a remote endpoint refused" ||
+		return 1
+	cluster_wait 5 cl_audit_listed n3 "prod/web3" || fail "n3 does not list prod/web3" ||
+		return 1
+	cl_expect "web3 audited: other(n1) -> web3(n3)" allow n1 prod/other "$WEB3" 80 || return 1
+	cl_expect "web3 audited only: other(n1) -> web2(n2)" deny n1 prod/other "$WEB2" 80 ||
+		return 1
+	# a node that was away gets the scope on its resync
+	agent_kill n2 TERM
+	mseg_on n1 namespace audit prod on >/dev/null || return 1
+	cluster_agent_start n2 2 --datapath bpf || return 1
+	cluster_wait 10 cl_audit_listed n2 "namespace prod" ||
+		fail "n2 restarted without the scope set meanwhile" || return 1
+	cluster_wait 5 cluster_tcp n1 prod/other "$WEB2" 80 ||
+		fail "restarted n2 drops other -> web2 in audit mode" || return 1
+}
+
 # ---- a node removed for good: its pod CIDR goes to a new node -------------------------------
 
 cl_node_listed() { mseg_on "$1" node ls -o json | jq -e --arg n "$2" \
