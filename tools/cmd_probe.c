@@ -3,6 +3,11 @@
  * `mseg probe`: the reachability matrix measured with real packets between the containers of
  * this node (tools/probe.h does the sending), printed exactly as `mseg policy matrix` prints
  * the evaluator's, so the two can be compared cell by cell.
+ *
+ * In a cluster, another node's container can be a destination of ICMP echo probes (its
+ * kernel answers, through the overlay and its node's policy), but not of TCP, UDP or SCTP
+ * ones: those need a listener inside the destination's network namespace, which only its own
+ * node has. Naming such a container is an error that names its node.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,7 +38,10 @@ static void probe_usage(FILE *f)
 	    "\n"
 	    "Sends real traffic between the containers of this node and prints which source\n"
 	    "reached which destination, in the format of `mseg policy matrix` (rows from,\n"
-	    "columns to, '.' allowed, 'X' denied). Inside each destination the probe listens\n"
+	    "columns to, '.' allowed, 'X' denied). In a cluster, --to may also pick other\n"
+	    "nodes' containers for 8/icmp (their kernel answers); TCP, UDP and SCTP need a\n"
+	    "listener in the destination, so run those on its node. Inside each destination\n"
+	    "the probe listens\n"
 	    "briefly on PORT (TCP/SCTP: accepts, UDP: echoes); from each source it connects\n"
 	    "(TCP/SCTP) or sends a nonce and waits for its echo (UDP, sent twice) or sends an\n"
 	    "ICMP echo request (8/icmp only). All pairs run at once: a matrix takes about one\n"
@@ -310,8 +318,47 @@ static void probe_list_free(struct probe_list *l)
 	*l = (struct probe_list){0};
 }
 
+/*
+ * Another node's container (endpoint.cluster_list: state "remote"): usable as a destination of
+ * ICMP echo probes only (remote_ok). Named by NS/NAME otherwise: an error naming its node;
+ * picked by a broader selector: left out with a warning.
+ */
+static int probe_remote(const json_t *ep, const struct probe_sel *sel, const char *opt,
+			bool remote_ok, struct mseg_probe_end *e, bool *use)
+{
+	const char *ns = json_string_value(json_object_get(ep, "namespace"));
+	const char *name = json_string_value(json_object_get(ep, "name"));
+	const char *ip = json_string_value(json_object_get(ep, "ip"));
+	const char *node = json_string_value(json_object_get(ep, "node")) ?: "?";
+	const char *why = remote_ok ? NULL
+			  : !strcmp(opt, "--from")
+			      ? "probes are sent from this node's containers"
+			      : "TCP, UDP and SCTP probes need a listener inside the destination "
+				"(8/icmp needs none)";
+
+	*use = false;
+	if (!sel)
+		return 0; /* the default is this node's containers */
+	if (why) {
+		if (sel->ref_ns && sel->ref_name) {
+			log_err("%s '%s/%s' runs on node '%s': %s; run mseg probe there", opt, ns,
+				name, node, why);
+			return -EREMOTE;
+		}
+		log_warn("'%s/%s' runs on node '%s': left out (%s)", ns, name, node, why);
+		return 0;
+	}
+	if (!ip || inet_pton(AF_INET, ip, &e->ip) != 1) {
+		log_warn("'%s/%s' on node '%s' has no IPv4 address: left out", ns, name, node);
+		return 0;
+	}
+	e->netns_fd = -1;
+	*use = true;
+	return 0;
+}
+
 static int probe_list_fill(const json_t *eps, const struct probe_sel *sel, const char *opt,
-			   struct probe_list *l)
+			   bool remote_ok, struct probe_list *l)
 {
 	size_t n = json_array_size(eps), i;
 	const json_t *ep;
@@ -331,6 +378,19 @@ static int probe_list_fill(const json_t *eps, const struct probe_sel *sel, const
 
 		if (!ns || !name || !probe_sel_matches(sel, ep))
 			continue;
+		if (!strcmp(json_string_value(json_object_get(ep, "state")) ?: "", "remote")) {
+			bool use;
+
+			r = probe_remote(ep, sel, opt, remote_ok, e, &use);
+			if (r < 0)
+				return r;
+			if (!use)
+				continue;
+			if (asprintf(&l->names[l->n], "%s/%s", ns, name) < 0)
+				return log_errno(-ENOMEM, "probe");
+			e->name = l->names[l->n++];
+			continue;
+		}
 		if (!ip || inet_pton(AF_INET, ip, &e->ip) != 1 || !netns) {
 			log_warn("'%s/%s' has no IPv4 address or namespace (state %s): left out",
 				 ns, name,
@@ -464,14 +524,15 @@ int mseg_cmd_probe(int argc, char **argv)
 		goto out;
 	}
 
-	if (mseg_client_call(mseg_client_socket(sock), "endpoint.list", NULL, &eps) < 0)
+	/* this node's containers, then (in a cluster) the other nodes' ones */
+	if (mseg_client_call(mseg_client_socket(sock), "endpoint.cluster_list", NULL, &eps) < 0)
 		goto out;
 	if (!json_is_array(eps)) {
-		log_err("msegd answered endpoint.list with something else than a list");
+		log_err("msegd answered endpoint.cluster_list with something else than a list");
 		goto out;
 	}
-	if (probe_list_fill(eps, from ? &from_sel : NULL, "--from", &src) < 0 ||
-	    probe_list_fill(eps, to ? &to_sel : NULL, "--to", &dst) < 0)
+	if (probe_list_fill(eps, from ? &from_sel : NULL, "--from", false, &src) < 0 ||
+	    probe_list_fill(eps, to ? &to_sel : NULL, "--to", proto == MSEG_PROTO_ICMP, &dst) < 0)
 		goto out;
 	r = mseg_matrix_init(&m, src.n, dst.n);
 	if (r >= 0)

@@ -3,6 +3,11 @@
  * `mseg policy trace/matrix` on live state: msegd's state.export (namespaces, endpoints, the
  * policy documents as applied, options) parsed with the same library as the offline files,
  * so live and offline answers come from one code path: the reference evaluator.
+ *
+ * In a cluster the state is shared: the other nodes' endpoints (endpoint.cluster_list, state
+ * "remote") join this node's, so the answers are the cluster's. Their ids here are only
+ * distinct numbers (from 0x40000000, as the agent numbers remote endpoints), never datapath
+ * keys of this node.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,10 +46,38 @@ static int append_policy(struct mseg_policy_set *set, const char *file, const ch
 	return 0;
 }
 
+#define REMOTE_ID_BASE 0x40000000u
+
+/* The other nodes' endpoints, appended to eps in state.export's shape; how many. */
+static size_t append_remotes(const char *socket, json_t *eps)
+{
+	json_t *all = NULL, *ep;
+	size_t i, n = 0;
+
+	/* an agent without a cluster lists its own endpoints only: nothing to add */
+	if (mseg_client_call(mseg_client_socket(socket), "endpoint.cluster_list", NULL, &all) < 0)
+		return 0;
+	json_array_foreach(all, i, ep)
+	{
+		if (strcmp(json_string_value(json_object_get(ep, "state")) ?: "", "remote"))
+			continue;
+		if (json_array_append_new(
+			eps, json_pack("{s:O,s:O,s:O,s:O,s:O}", "namespace",
+				       json_object_get(ep, "namespace"), "name",
+				       json_object_get(ep, "name"), "labels",
+				       json_object_get(ep, "labels"), "ip", json_object_get(ep, "ip"),
+				       "ports", json_object_get(ep, "ports"))) == 0)
+			n++;
+	}
+	json_decref(all);
+	return n;
+}
+
 int mseg_offline_load_live(struct mseg_offline *o, const char *socket, bool *default_deny)
 {
 	json_t *st = NULL, *topo, *eps, *ep, *p;
 	struct mseg_diag diag = {0};
+	size_t n_local, n_remote;
 	char *text;
 	size_t i;
 	int r;
@@ -58,6 +91,8 @@ int mseg_offline_load_live(struct mseg_offline *o, const char *socket, bool *def
 	    json_pack("{s:O,s:O,s:O,s:O,s:O}", "namespace", json_object_get(ep, "namespace"),
 		      "name", json_object_get(ep, "name"), "labels", json_object_get(ep, "labels"),
 		      "ip", json_object_get(ep, "ip"), "ports", json_object_get(ep, "ports")));
+	n_local = json_array_size(eps);
+	n_remote = append_remotes(socket, eps);
 	topo = json_pack("{s:O,s:o}", "namespaces", json_object_get(st, "namespaces"), "endpoints",
 			 eps);
 	text = topo ? json_dumps(topo, JSON_COMPACT) : NULL;
@@ -78,6 +113,8 @@ int mseg_offline_load_live(struct mseg_offline *o, const char *socket, bool *def
 	json_array_foreach(json_object_get(st, "endpoints"), i, ep) if (i < o->topo.n_endpoints)
 	    o->topo.endpoints[i]
 		.id = (uint32_t)json_integer_value(json_object_get(ep, "id"));
+	for (i = 0; i < n_remote && n_local + i < o->topo.n_endpoints; i++)
+		o->topo.endpoints[n_local + i].id = REMOTE_ID_BASE + (uint32_t)i;
 	json_array_foreach(json_object_get(st, "policies"), i, p)
 	{
 		const char *file = json_string_value(json_object_get(p, "file"));

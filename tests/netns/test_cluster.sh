@@ -62,6 +62,16 @@ P
 	echo "$CL_POLICY_DIR/web.yaml"
 }
 
+# cl_icmp_probe_is NODE FROM TO true|false: mseg probe 8/icmp on NODE from FROM (a container
+# of NODE) to TO (of any node) reports that.
+cl_icmp_probe_is() {
+	local out
+	out=$(mseg_on "$1" probe --port 8/icmp --from "$2" --to "$3" -o json) ||
+		fail "probe 8/icmp $2 -> $3 on $1 failed" || return 1
+	[ "$(jq --arg s "$2" --arg d "$3" '.allowed[$s][$d]' <<<"$out")" = "$4" ] ||
+		fail "probe 8/icmp $2 -> $3 on $1: expected $4: $out"
+}
+
 cl_expect() { # DESC allow|deny NODE NS/NAME ADDR PORT
 	local desc=$1 want=$2
 	shift 2
@@ -93,6 +103,11 @@ cl_enforce() {
 		fail "n3 get endpoints: web2 is '$out'" || return 1
 	cl_expect "no policy: other(n1) -> web2(n2)" allow n1 prod/other "$WEB2" 80 || return 1
 	cl_expect "no policy: client(n1) -> web3(n3)" allow n1 prod/client "$WEB3" 80 || return 1
+	cl_icmp_probe_is n1 prod/client prod/web2 true || return 1
+	# TCP needs a listener inside web2, on n2: refused, naming the node
+	out=$(mseg_on n1 probe --port 80/tcp --to prod/web2 2>&1) &&
+		{ fail "probe of a remote TCP destination: $out"; return 1; }
+	grep -q "node 'n2'" <<<"$out" || fail "probe refusal does not name n2: $out" || return 1
 	f=$(cl_policy_web)
 	out=$(mseg_on n1 apply -f "$f") || fail "apply: $out" || return 1
 	cluster_wait 5 cl_blocked n1 prod/other "$WEB2" 80 || true
@@ -102,6 +117,18 @@ cl_enforce() {
 	cl_expect "policy: other(n1) -> web3(n3)" deny n1 prod/other "$WEB3" 80 || return 1
 	expect_output_contains "n3 lists the policy" "web-from-client" mseg_on n3 get policies ||
 		return 1
+	# the live matrix is the cluster's: n3 shows n1's and n2's endpoints with the policy
+	out=$(mseg_on n3 policy matrix --port 80/tcp -o json) || fail "matrix on n3" || return 1
+	[ "$(jq '.endpoints | length' <<<"$out")" = 4 ] ||
+		fail "n3's matrix lacks the other nodes' endpoints: $out" || return 1
+	[ "$(jq '.allowed["prod/client"]["prod/web2"], .allowed["prod/other"]["prod/web2"]' \
+		<<<"$out" | tr '\n' ' ')" = "true false " ] ||
+		fail "n3's matrix for web2 (on n2): $out" || return 1
+	# ICMP to another node's container: probed for real, and the same as the matrix says
+	cl_icmp_probe_is n1 prod/client prod/web2 false || return 1
+	out=$(mseg_on n1 policy matrix --port 8/icmp -o json) || return 1
+	[ "$(jq '.allowed["prod/client"]["prod/web2"]' <<<"$out")" = false ] ||
+		fail "n1's matrix allows client -> web2 on 8/icmp: $out" || return 1
 	out=$(mseg_on n2 delete policy prod/web-from-client) ||
 		fail "delete on n2: $out" || return 1
 	sleep 1
