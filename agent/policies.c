@@ -45,9 +45,23 @@ int mseg_policy_kind_parse(const char *s, enum mseg_policy_kind *ret)
 	return -EINVAL;
 }
 
+/* A new record, holding one reference, with a serial no other record of this process has. */
+static struct mseg_agent_policy *agent_policy_new(void)
+{
+	static uint64_t serial;
+	struct mseg_agent_policy *p = calloc(1, sizeof(*p));
+
+	if (p) {
+		p->refs = 1;
+		p->serial = ++serial;
+	}
+	return p;
+}
+
+/* Drops one reference; the last one frees the record. */
 static void agent_policy_free(struct mseg_agent_policy *p)
 {
-	if (!p)
+	if (!p || --p->refs > 0)
 		return;
 	free(p->file);
 	free(p->text);
@@ -142,7 +156,7 @@ int mseg_agent_policies_load(const char *dir, struct mseg_agent_policies *ps, ch
 			r = -EBADMSG;
 			goto out;
 		}
-		p = calloc(1, sizeof(*p));
+		p = agent_policy_new();
 		if (!p) {
 			r = -ENOMEM;
 			goto out;
@@ -176,24 +190,108 @@ out:
 	return r;
 }
 
+/* A growing output buffer; failed stays set after the first allocation failure. */
+struct obuf {
+	char *p;
+	size_t n, cap;
+	bool failed;
+};
+
+static void obuf_put(struct obuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *np;
+
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+/*
+ * A JSON string as jansson writes it (text arrived as valid UTF-8 through a JSON request or
+ * the file): quote, backslash and control characters escaped, everything else as is. Runs of
+ * plain bytes are copied in one go: a policy file is hundreds of kilobytes.
+ */
+static void obuf_json_string(struct obuf *b, const char *s)
+{
+	const char *run = s;
+
+	obuf_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[8];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		obuf_put(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (ch) {
+		case '"':
+			obuf_put(b, "\\\"", 2);
+			break;
+		case '\\':
+			obuf_put(b, "\\\\", 2);
+			break;
+		case '\n':
+			obuf_put(b, "\\n", 2);
+			break;
+		case '\t':
+			obuf_put(b, "\\t", 2);
+			break;
+		case '\r':
+			obuf_put(b, "\\r", 2);
+			break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", ch);
+			obuf_put(b, esc, 6);
+			break;
+		}
+	}
+	obuf_put(b, run, (size_t)(s - run));
+	obuf_put(b, "\"", 1);
+}
+
+/*
+ * Written by hand rather than through a json_t: every change rewrites the file, and building
+ * and dumping a tree of several hundred kilobytes of policy text cost more than compiling a
+ * one-rule change. The result is the compact, key-sorted JSON mseg_store_write_json() writes.
+ */
 int mseg_agent_policies_save(const char *dir, const struct mseg_agent_policies *ps)
 {
-	json_t *arr = json_array(), *doc;
+	struct obuf b = {0};
+	char num[96];
 	int r;
 
-	if (!arr)
-		return -ENOMEM;
-	for (size_t i = 0; i < ps->n; i++)
-		json_array_append_new(arr,
-				      json_pack("{s:I,s:s,s:s,s:i}", "id", (json_int_t)ps->v[i]->id,
-						"file", ps->v[i]->file, "text", ps->v[i]->text,
-						"index", (int)ps->v[i]->index));
-	doc = json_pack("{s:i,s:I,s:o}", "version", POLICIES_VERSION, "next_id",
-			(json_int_t)ps->next_id, "policies", arr);
-	if (!doc)
-		return -ENOMEM;
-	r = mseg_store_write_json(dir, POLICIES_FILE, doc);
-	json_decref(doc);
+	snprintf(num, sizeof(num), "{\"next_id\":%u,\"policies\":[", ps->next_id);
+	obuf_put(&b, num, strlen(num));
+	for (size_t i = 0; i < ps->n; i++) {
+		const char *lead = i ? ",{\"file\":" : "{\"file\":";
+
+		obuf_put(&b, lead, strlen(lead));
+		obuf_json_string(&b, ps->v[i]->file);
+		snprintf(num, sizeof(num), ",\"id\":%u,\"index\":%u,\"text\":", ps->v[i]->id,
+			 ps->v[i]->index);
+		obuf_put(&b, num, strlen(num));
+		obuf_json_string(&b, ps->v[i]->text);
+		obuf_put(&b, "}", 1);
+	}
+	snprintf(num, sizeof(num), "],\"version\":%d}", POLICIES_VERSION);
+	obuf_put(&b, num, strlen(num));
+	r = b.failed ? -ENOMEM : mseg_store_write_text(dir, POLICIES_FILE, b.p, b.n);
+	free(b.p);
 	return r;
 }
 
@@ -283,6 +381,12 @@ static bool same_source(const struct mseg_agent_policy *a, const struct mseg_age
 	return a->index == b->index && !strcmp(x, y);
 }
 
+/* Equal in everything the record says: file, text byte for byte (so every line), index. */
+static bool same_record(const struct mseg_agent_policy *a, const struct mseg_agent_policy *b)
+{
+	return a->index == b->index && !strcmp(a->file, b->file) && !strcmp(a->text, b->text);
+}
+
 /* One parsed document file as new records (ids not yet assigned). */
 static int doc_records(const struct mseg_policy_doc *d, struct mseg_agent_policies *out,
 		       struct mseg_diag *diag)
@@ -300,6 +404,26 @@ static int doc_records(const struct mseg_policy_doc *d, struct mseg_agent_polici
 	if (r < 0)
 		return r;
 	r = split_documents(whole, strlen(whole), &chunks, &n_chunks);
+	/*
+	 * One piece is the whole text (line 1 on), so the whole parse above already is its parse:
+	 * the common one-document file (the 10,000-rule policy) is parsed once, not twice.
+	 */
+	if (r == 0 && n_chunks == 1 && set.n_policies == 1) {
+		struct mseg_agent_policy *p = agent_policy_new();
+
+		if (!p || append(out, p) < 0) {
+			free(p);
+			r = -ENOMEM;
+		} else {
+			p->file = strdup(d->name);
+			p->text = TAKE_PTR(whole);
+			p->pol = set.policies[0];
+			memset(&set.policies[0], 0, sizeof(set.policies[0]));
+			r = p->file ? 0 : -ENOMEM;
+		}
+		mseg_policy_set_free(&set);
+		return r;
+	}
 	/* try the cut: every piece must parse to exactly the next policy of the file */
 	for (size_t c = 0; c < n_chunks && r == 0 && cut; c++) {
 		struct mseg_policy_set one = {0};
@@ -316,7 +440,7 @@ static int doc_records(const struct mseg_policy_doc *d, struct mseg_agent_polici
 		     (k >= set.n_policies || !same_policy(&one.policies[0], &set.policies[k]))))
 			cut = false;
 		if (cut && one.n_policies == 1) {
-			struct mseg_agent_policy *p = calloc(1, sizeof(*p));
+			struct mseg_agent_policy *p = agent_policy_new();
 
 			if (!p || append(out, p) < 0) {
 				free(p);
@@ -339,7 +463,7 @@ static int doc_records(const struct mseg_policy_doc *d, struct mseg_agent_polici
 		while (out->n > first)
 			mseg_agent_policies_remove(out, out->n - 1);
 		for (size_t i = 0; i < set.n_policies && r == 0; i++) {
-			struct mseg_agent_policy *p = calloc(1, sizeof(*p));
+			struct mseg_agent_policy *p = agent_policy_new();
 
 			if (!p || append(out, p) < 0) {
 				free(p);
@@ -417,46 +541,42 @@ int mseg_agent_policies_apply(const struct mseg_agent_policies *ps,
 		r = -ENOMEM;
 		goto fail;
 	}
-	/* the existing policies, in order, each replaced in place when re-applied */
+	/*
+	 * the existing policies, in order, each replaced in place when re-applied; shared, not
+	 * copied: records never change once in a set
+	 */
 	for (size_t i = 0; i < ps->n; i++) {
-		struct mseg_agent_policy *p = calloc(1, sizeof(*p));
-		struct mseg_diag quiet = {0};
-
-		if (!p || append(&out, p) < 0) {
-			free(p);
-			r = -ENOMEM;
-			goto fail;
-		}
-		p->id = ps->v[i]->id;
-		p->index = ps->v[i]->index;
-		p->file = strdup(ps->v[i]->file);
-		p->text = strdup(ps->v[i]->text);
-		r = p->file && p->text
-			? policy_parse_one(p->file, p->text, p->index, p->id, &p->pol, &quiet)
-			: -ENOMEM;
-		mseg_diag_free(&quiet);
+		r = append(&out, ps->v[i]);
 		if (r < 0)
 			goto fail;
+		ps->v[i]->refs++;
 	}
 	for (size_t i = 0; i < in.n; i++) {
 		struct mseg_agent_policy *p = in.v[i];
 		ssize_t at = find_policy(&out, &p->pol);
 
 		res[i].kind = p->pol.kind;
+		res[i].id = 0;
 		res[i].name = strdup(p->pol.name);
 		res[i].namespace = p->pol.namespace ? strdup(p->pol.namespace) : NULL;
 		if (at < 0) {
 			p->id = p->pol.id = out.next_id++;
+			res[i].id = p->id;
 			res[i].action = MSEG_APPLY_CREATED;
 			r = append(&out, p);
 		} else {
 			p->id = p->pol.id = out.v[at]->id;
+			res[i].id = p->id;
 			res[i].action = same_source(out.v[at], p) ? MSEG_APPLY_UNCHANGED
 								  : MSEG_APPLY_CONFIGURED;
-			agent_policy_free(out.v[at]);
-			out.v[at] = p;
+			if (res[i].action == MSEG_APPLY_UNCHANGED && same_record(out.v[at], p)) {
+				/* the very same record stays: nothing about it needs compiling */
+				agent_policy_free(p);
+			} else {
+				agent_policy_free(out.v[at]);
+				out.v[at] = p;
+			}
 		}
-		res[i].id = p->id;
 		if (r < 0)
 			goto fail;
 		in.v[i] = NULL;

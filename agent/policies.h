@@ -20,12 +20,22 @@
 #include "policy/diag.h"
 #include "policy/model.h"
 
+/*
+ * A record is immutable once it is in a set, and shared: the copy that
+ * mseg_agent_policies_apply() builds holds references to the unchanged records instead of
+ * parsing their text again (10,000 rules of YAML cost far more than a pointer). refs counts the
+ * sets holding it; mseg_agent_policies_free()/_remove() drop one reference each. serial is
+ * unique per parsed record in this process: the reconciler compares serials to know which
+ * policies changed without digesting them.
+ */
 struct mseg_agent_policy {
 	uint32_t id;
 	char *file;
 	char *text;
 	unsigned index;
 	struct mseg_policy pol; /* parsed from text; pol.id == id */
+	unsigned refs;
+	uint64_t serial;
 };
 
 struct mseg_agent_policies {

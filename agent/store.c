@@ -62,24 +62,19 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int mseg_store_write_json(const char *dir, const char *name, const json_t *doc)
+int mseg_store_write_text(const char *dir, const char *name, const char *text, size_t len)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	_cleanup_free_ char *text = NULL;
 	_cleanup_close_ int dfd = -1;
 	int fd, r;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!text)
-		return -ENOMEM;
-
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, text, strlen(text));
+	r = write_all(fd, text, len);
 	if (r == 0)
 		r = write_all(fd, "\n", 1);
 	/* The data must be on disk before the rename makes it the file's content. */
@@ -100,6 +95,15 @@ int mseg_store_write_json(const char *dir, const char *name, const json_t *doc)
 	if (fsync(dfd) < 0)
 		return -errno;
 	return 0;
+}
+
+int mseg_store_write_json(const char *dir, const char *name, const json_t *doc)
+{
+	_cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (!text)
+		return -ENOMEM;
+	return mseg_store_write_text(dir, name, text, strlen(text));
 }
 
 int mseg_store_read_json(const char *dir, const char *name, json_t **ret, char *why)

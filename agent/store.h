@@ -17,6 +17,8 @@
 int mseg_store_dir_ensure(const char *dir);
 /* Atomically replaces DIR/NAME with doc (compact JSON plus a newline), mode 0600. */
 int mseg_store_write_json(const char *dir, const char *name, const json_t *doc);
+/* The same with text the caller serialised (a newline is appended). */
+int mseg_store_write_text(const char *dir, const char *name, const char *text, size_t len);
 /*
  * Reads DIR/NAME into *ret (a new reference). -ENOENT when the file does not exist (no message);
  * -EBADMSG when it is empty, not JSON or not a JSON object: why (MSEG_STORE_WHY_LEN bytes)

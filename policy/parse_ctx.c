@@ -20,17 +20,20 @@ void mseg_pctx_init(struct mseg_pctx *c, const char *file, struct mseg_diag *dia
 	c->diag = diag;
 }
 
-static size_t path_append(struct mseg_pctx *c, const char *s)
+/*
+ * Runs for every field of every rule (tens of thousands per large policy), so it copies bytes
+ * instead of formatting. A path longer than the buffer is cut, never overrun: only a message
+ * gets shorter.
+ */
+static void path_append_n(struct mseg_pctx *c, const char *s, size_t n)
 {
-	size_t old = c->path_len;
-	int n = snprintf(c->path + c->path_len, sizeof(c->path) - c->path_len, "%s", s);
+	size_t room = sizeof(c->path) - 1 - c->path_len;
 
-	/* A path longer than the buffer is cut, never overrun: only a message gets shorter. */
-	if (n > 0)
-		c->path_len += (size_t)n < sizeof(c->path) - c->path_len
-				   ? (size_t)n
-				   : sizeof(c->path) - 1 - c->path_len;
-	return old;
+	if (n > room)
+		n = room;
+	memcpy(c->path + c->path_len, s, n);
+	c->path_len += n;
+	c->path[c->path_len] = '\0';
 }
 
 size_t mseg_pctx_push(struct mseg_pctx *c, const char *field)
@@ -38,17 +41,24 @@ size_t mseg_pctx_push(struct mseg_pctx *c, const char *field)
 	size_t old = c->path_len;
 
 	if (c->path_len > 0)
-		path_append(c, ".");
-	path_append(c, field);
+		path_append_n(c, ".", 1);
+	path_append_n(c, field, strlen(field));
 	return old;
 }
 
 size_t mseg_pctx_push_index(struct mseg_pctx *c, size_t i)
 {
-	char buf[32];
+	char buf[24];
+	size_t at = sizeof(buf), old = c->path_len;
 
-	snprintf(buf, sizeof(buf), "[%zu]", i);
-	return path_append(c, buf);
+	buf[--at] = ']';
+	do {
+		buf[--at] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i);
+	buf[--at] = '[';
+	path_append_n(c, buf + at, sizeof(buf) - at);
+	return old;
 }
 
 void mseg_pctx_pop(struct mseg_pctx *c, size_t old_len)
@@ -182,6 +192,19 @@ static int key_ref_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static void report_duplicates(struct mseg_pctx *c, const struct mseg_ynode *map, const bool *dup)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		size_t old;
+
+		if (!dup[i])
+			continue;
+		old = mseg_pctx_push(c, map->keys[i]->value);
+		mseg_pctx_error(c, map->keys[i], "duplicate field \"%s\"", map->keys[i]->value);
+		mseg_pctx_pop(c, old);
+	}
+}
+
 /*
  * Reports every key that repeats an earlier one, in document order. Sorting keeps a hostile
  * map with many keys at n log n.
@@ -190,10 +213,30 @@ static void check_duplicates(struct mseg_pctx *c, const struct mseg_ynode *map)
 {
 	_cleanup_free_ struct key_ref *refs = NULL;
 	_cleanup_free_ bool *dup = NULL;
+	bool small[8] = {false};
 	size_t n = 0;
 
 	if (map->n < 2)
 		return;
+	/* the maps of a policy have a handful of keys: compare pairwise, allocate nothing */
+	if (map->n <= ARRAY_SIZE(small)) {
+		bool any = false;
+
+		for (size_t i = 1; i < map->n; i++) {
+			const struct mseg_ynode *k = map->keys[i];
+
+			if (k->type != MSEG_YNODE_SCALAR)
+				continue;
+			for (size_t j = 0; j < i && !small[i]; j++)
+				small[i] = map->keys[j]->type == MSEG_YNODE_SCALAR &&
+					   !strcmp(map->keys[j]->value, k->value);
+			any |= small[i];
+		}
+		if (!any)
+			return;
+		report_duplicates(c, map, small);
+		return;
+	}
 	refs = calloc(map->n, sizeof(*refs));
 	dup = calloc(map->n, sizeof(*dup));
 	if (!refs || !dup) {
@@ -207,15 +250,7 @@ static void check_duplicates(struct mseg_pctx *c, const struct mseg_ynode *map)
 	for (size_t i = 1; i < n; i++)
 		if (!strcmp(refs[i].key->value, refs[i - 1].key->value))
 			dup[refs[i].index] = true;
-	for (size_t i = 0; i < map->n; i++) {
-		size_t old;
-
-		if (!dup[i])
-			continue;
-		old = mseg_pctx_push(c, map->keys[i]->value);
-		mseg_pctx_error(c, map->keys[i], "duplicate field \"%s\"", map->keys[i]->value);
-		mseg_pctx_pop(c, old);
-	}
+	report_duplicates(c, map, dup);
 }
 
 /* Keys must be scalars; reports the others. Returns whether all were scalars. */

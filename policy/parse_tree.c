@@ -9,29 +9,72 @@
 
 #include "lib/macro.h"
 
-void mseg_ynode_free(struct mseg_ynode *n)
+/*
+ * Nodes live in chunks of a bump allocator: a 10,000-rule policy is some 200,000 nodes and
+ * strings, and one malloc + free each cost more than libyaml's own parse of them.
+ */
+#define ARENA_CHUNK (64u << 10)
+
+struct mseg_yarena {
+	struct mseg_yarena *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+static void *arena_alloc(struct mseg_yarena **head, size_t size)
 {
-	if (!n)
-		return;
-	/* Depth is bounded by MSEG_YNODE_MAX_DEPTH when the tree is built, so recursion is safe. */
-	for (size_t i = 0; i < n->n; i++) {
-		if (n->keys)
-			mseg_ynode_free(n->keys[i]);
-		mseg_ynode_free(n->values[i]);
+	struct mseg_yarena *a = *head;
+	void *p;
+
+	size = (size + 15) & ~(size_t)15;
+	if (!a || a->size - a->used < size) {
+		size_t cap = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
+
+		a = malloc(sizeof(*a) + cap);
+		if (!a)
+			return NULL;
+		a->size = cap;
+		a->used = 0;
+		if (*head && size > ARENA_CHUNK / 4) {
+			/* a big block goes behind the current chunk, whose free space stays usable */
+			a->next = (*head)->next;
+			(*head)->next = a;
+			a->used = size;
+			return a->data;
+		}
+		a->next = *head;
+		*head = a;
 	}
-	free(n->keys);
-	free(n->values);
-	free(n->value);
-	free(n);
+	p = (char *)a->data + a->used;
+	a->used += size;
+	return p;
+}
+
+static void arena_free(struct mseg_yarena **head)
+{
+	while (*head) {
+		struct mseg_yarena *n = (*head)->next;
+
+		free(*head);
+		*head = n;
+	}
+}
+
+/* Keeps the first chunk for the next document of a stream that is read one at a time. */
+static void arena_reset(struct mseg_yarena **head)
+{
+	if (!*head)
+		return;
+	arena_free(&(*head)->next);
+	(*head)->used = 0;
 }
 
 void mseg_ydocs_free(struct mseg_ydocs *docs)
 {
 	if (!docs)
 		return;
-	for (size_t i = 0; i < docs->n; i++)
-		mseg_ynode_free(docs->docs[i]);
 	free(docs->docs);
+	arena_free(&docs->arena);
 	docs->docs = NULL;
 	docs->n = 0;
 }
@@ -71,12 +114,15 @@ static enum mseg_yscalar_kind scalar_resolve(const char *v)
 	const char *p = v;
 	bool digits = false;
 
-	if (str_in(v, nulls))
-		return MSEG_YSCALAR_NULL;
-	if (str_in(v, bools))
-		return MSEG_YSCALAR_BOOL;
-	if (str_in(v, floats))
-		return MSEG_YSCALAR_FLOAT;
+	/* every word of the three lists starts with one of these: most scalars skip 34 strcmps */
+	if (!*v || strchr("~nNtTfFyYoO.+-", *v)) {
+		if (str_in(v, nulls))
+			return MSEG_YSCALAR_NULL;
+		if (str_in(v, bools))
+			return MSEG_YSCALAR_BOOL;
+		if (str_in(v, floats))
+			return MSEG_YSCALAR_FLOAT;
+	}
 	if (*p == '-' || *p == '+')
 		p++;
 	if (all_digits(p))
@@ -109,12 +155,14 @@ static enum mseg_yscalar_kind scalar_resolve(const char *v)
 	return *p ? MSEG_YSCALAR_STRING : MSEG_YSCALAR_FLOAT;
 }
 
-static struct mseg_ynode *node_new(enum mseg_ynode_type type, const yaml_mark_t *m)
+static struct mseg_ynode *node_new(struct mseg_yarena **arena, enum mseg_ynode_type type,
+				   const yaml_mark_t *m)
 {
-	struct mseg_ynode *n = calloc(1, sizeof(*n));
+	struct mseg_ynode *n = arena_alloc(arena, sizeof(*n));
 
 	if (!n)
 		return NULL;
+	memset(n, 0, sizeof(*n));
 	n->type = type;
 	n->line = (unsigned)m->line + 1;
 	n->col = (unsigned)m->column + 1;
@@ -128,7 +176,21 @@ struct builder {
 	size_t cap[MSEG_YNODE_MAX_DEPTH];
 	size_t depth;
 	struct mseg_ynode *root;
+	struct mseg_yarena **arena;
 };
+
+/* Grows an arena array by doubling: the old copy stays in the arena (at most as much again). */
+static int grow(struct mseg_yarena **arena, struct mseg_ynode ***v, size_t n, size_t cap)
+{
+	struct mseg_ynode **nv = arena_alloc(arena, cap * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	if (n)
+		memcpy(nv, *v, n * sizeof(*nv));
+	*v = nv;
+	return 0;
+}
 
 static int builder_add(struct builder *b, struct mseg_ynode *child)
 {
@@ -147,18 +209,11 @@ static int builder_add(struct builder *b, struct mseg_ynode *child)
 	}
 	if (top->n == b->cap[d]) {
 		size_t cap = b->cap[d] ? b->cap[d] * 2 : 4;
-		struct mseg_ynode **v = realloc(top->values, cap * sizeof(*v));
 
-		if (!v)
+		if (grow(b->arena, &top->values, top->n, cap) < 0)
 			return -ENOMEM;
-		top->values = v;
-		if (top->type == MSEG_YNODE_MAP) {
-			struct mseg_ynode **k = realloc(top->keys, cap * sizeof(*k));
-
-			if (!k)
-				return -ENOMEM;
-			top->keys = k;
-		}
+		if (top->type == MSEG_YNODE_MAP && grow(b->arena, &top->keys, top->n, cap) < 0)
+			return -ENOMEM;
 		b->cap[d] = cap;
 	}
 	if (top->type == MSEG_YNODE_MAP) {
@@ -167,18 +222,6 @@ static int builder_add(struct builder *b, struct mseg_ynode *child)
 	}
 	top->values[top->n++] = child;
 	return 0;
-}
-
-/* Frees whatever a half-built document holds (after an error). */
-static void builder_reset(struct builder *b)
-{
-	for (size_t d = 0; d < b->depth; d++)
-		mseg_ynode_free(b->pending_key[d]);
-	if (b->depth > 0)
-		mseg_ynode_free(b->stack[0]); /* the root container owns everything below */
-	else
-		mseg_ynode_free(b->root);
-	memset(b, 0, sizeof(*b));
 }
 
 static int docs_push(struct mseg_ydocs *docs, struct mseg_ynode *root)
@@ -196,19 +239,18 @@ static int docs_push(struct mseg_ydocs *docs, struct mseg_ynode *root)
 	return 0;
 }
 
-static int scalar_node(const yaml_event_t *ev, struct mseg_ynode **ret)
+static int scalar_node(struct mseg_yarena **arena, const yaml_event_t *ev,
+		       struct mseg_ynode **ret)
 {
 	const char *tag = (const char *)ev->data.scalar.tag;
-	struct mseg_ynode *n = node_new(MSEG_YNODE_SCALAR, &ev->start_mark);
+	struct mseg_ynode *n = node_new(arena, MSEG_YNODE_SCALAR, &ev->start_mark);
 
 	if (!n)
 		return -ENOMEM;
 	n->len = ev->data.scalar.length;
-	n->value = malloc(n->len + 1);
-	if (!n->value) {
-		free(n);
+	n->value = arena_alloc(arena, n->len + 1);
+	if (!n->value)
 		return -ENOMEM;
-	}
 	memcpy(n->value, ev->data.scalar.value, n->len);
 	n->value[n->len] = '\0';
 	if (tag && !strcmp(tag, YAML_STR_TAG))
@@ -224,7 +266,7 @@ static int scalar_node(const yaml_event_t *ev, struct mseg_ynode **ret)
 int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_ydocs *docs,
 		    struct mseg_diag *diag)
 {
-	struct builder b = {0};
+	struct builder b = {.arena = &docs->arena};
 	yaml_parser_t parser;
 	bool done = false;
 	int r = 0;
@@ -258,10 +300,11 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 			/* Empty documents (a lone "---", comments only) are skipped. */
 			if (b.root && !mseg_ynode_is_null(b.root) && !docs->each) {
 				r = docs_push(docs, b.root);
-			} else {
-				if (b.root && !mseg_ynode_is_null(b.root))
-					docs->each(docs->userdata, b.root);
-				mseg_ynode_free(b.root);
+			} else if (b.root && !mseg_ynode_is_null(b.root)) {
+				docs->each(docs->userdata, b.root);
+				/* nothing of it is kept: the next document reuses the memory */
+				if (docs->n == 0)
+					arena_reset(&docs->arena);
 			}
 			if (r == 0)
 				b.root = NULL;
@@ -275,12 +318,9 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 			r = r < 0 ? r : -EINVAL;
 			break;
 		case YAML_SCALAR_EVENT:
-			r = scalar_node(&ev, &n);
-			if (r == 0) {
+			r = scalar_node(&docs->arena, &ev, &n);
+			if (r == 0)
 				r = builder_add(&b, n);
-				if (r < 0)
-					mseg_ynode_free(n);
-			}
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
@@ -292,7 +332,8 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 				r = r < 0 ? r : -EINVAL;
 				break;
 			}
-			n = node_new(ev.type == YAML_MAPPING_START_EVENT ? MSEG_YNODE_MAP
+			n = node_new(&docs->arena,
+				     ev.type == YAML_MAPPING_START_EVENT ? MSEG_YNODE_MAP
 									 : MSEG_YNODE_SEQ,
 				     &ev.start_mark);
 			if (!n) {
@@ -300,10 +341,8 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 				break;
 			}
 			r = builder_add(&b, n);
-			if (r < 0) {
-				mseg_ynode_free(n);
+			if (r < 0)
 				break;
-			}
 			b.stack[b.depth] = n;
 			b.pending_key[b.depth] = NULL;
 			b.cap[b.depth] = 0;
@@ -321,7 +360,7 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 		if (r < 0)
 			break;
 	}
-	builder_reset(&b);
+	/* a half-built document is left in the arena, which mseg_ydocs_free() releases */
 	yaml_parser_delete(&parser);
 	return r;
 }

@@ -46,9 +46,13 @@ struct mseg_ynode {
  * document is handed to it as soon as it is complete and freed after, instead of being kept:
  * memory then stays proportional to the largest document, not to the file.
  */
+struct mseg_yarena;
+
 struct mseg_ydocs {
 	struct mseg_ynode **docs;
 	size_t n;
+	/* the nodes and their strings: one bump allocator for the stream, freed in one go */
+	struct mseg_yarena *arena;
 	void (*each)(void *userdata, const struct mseg_ynode *doc);
 	void *userdata;
 };
@@ -63,7 +67,6 @@ struct mseg_ydocs {
 int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_ydocs *docs,
 		    struct mseg_diag *diag);
 void mseg_ydocs_free(struct mseg_ydocs *docs);
-void mseg_ynode_free(struct mseg_ynode *n);
 
 /* The value under key in a map, or NULL (also NULL when the value is a null scalar). */
 struct mseg_ynode *mseg_ynode_get(const struct mseg_ynode *map, const char *key);
