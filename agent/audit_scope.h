@@ -62,10 +62,11 @@ int mseg_audit_scope_diff(const struct mseg_compiled *table, const struct mseg_s
 
 /*
  * Makes next (taken, freed on failure) the agent's scope: the difference programmed on the
- * last compiled table, then saved (ops_audit.c). For scopes set on another node (etcd).
+ * last compiled table (program: false before the first reconcile, which applies the scope
+ * itself), then saved (ops_audit.c). For scopes set on another node (etcd).
  */
 struct mseg_agent;
-int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next);
+int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next, bool program);
 
 /* Control ops (ops_audit.c), ctx: struct mseg_agent. */
 struct mseg_op_error;

@@ -110,7 +110,8 @@ static int scope_set_key(const struct mseg_cluster *c, struct mseg_audit_scope *
 
 static void scope_install(struct mseg_agent *a, struct mseg_audit_scope *next)
 {
-	int r = mseg_agent_audit_replace(a, next);
+	/* before the first reconcile (start-up) nothing was compiled: that reconcile applies it */
+	int r = mseg_agent_audit_replace(a, next, a->cluster->last_reconcile.tv_sec != 0);
 
 	if (r < 0)
 		log_errno(r, "cluster: cannot apply the audit scope from etcd");

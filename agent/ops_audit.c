@@ -12,12 +12,12 @@
 #include <errno.h>
 
 /* A scope that came from elsewhere (the cluster): programmed and saved as audit.set does. */
-int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next)
+int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next, bool program)
 {
 	struct mseg_table_diff diff = {0};
 	int r;
 
-	if (a->dp && a->dp_ops && a->compiler) {
+	if (program && a->dp && a->dp_ops && a->compiler) {
 		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit, next,
 					  &diff);
 		if (r == 0)
