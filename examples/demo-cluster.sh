@@ -112,6 +112,8 @@ sleep 1
 say "Enforced on n2 (db's node), with the identities of sources on n1 and n3 learnt from etcd"
 flows
 show n3 get policies
+say "The cluster's reachability on 5432/tcp as n3 computes it (every node's containers)"
+show n3 policy matrix --port 5432/tcp
 
 say "Deleting the NetworkPolicy on n3: prod/web may reach db again, dev stays blocked"
 show n3 delete policy prod/db-from-api
