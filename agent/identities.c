@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/request.h"
+#include "agent/state.h"
 #include "agent/store.h"
 #include "lib/macro.h"
 #include "policy/labels.h"
@@ -160,7 +161,7 @@ int mseg_agent_identities_save(const char *dir, const struct mseg_agent_identiti
 	doc = json_pack("{s:i,s:o}", "version", IDENTITIES_VERSION, "identities", arr);
 	if (!doc)
 		return -ENOMEM;
-	r = mseg_store_write_json(dir, IDENTITIES_FILE, doc);
+	r = mseg_state_write_boot_json(dir, IDENTITIES_FILE, doc);
 	json_decref(doc);
 	return r;
 }

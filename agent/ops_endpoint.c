@@ -259,7 +259,7 @@ int mseg_op_endpoint_label(void *ctx, json_t *args, json_t **result, struct mseg
 		return -EINVAL;
 	}
 	if (r == 0) {
-		r = mseg_state_save_endpoints(a->state);
+		r = mseg_state_save_endpoint_change(a->state, ep);
 		if (r < 0) {
 			mseg_labels_free(&ep->ep.labels);
 			ep->ep.labels = saved;
@@ -274,7 +274,7 @@ int mseg_op_endpoint_label(void *ctx, json_t *args, json_t **result, struct mseg
 			mseg_labels_free(&ep->ep.labels);
 			ep->ep.labels = saved;
 			saved = (struct mseg_labels){0};
-			mseg_state_save_endpoints(a->state);
+			mseg_state_save_endpoint_change(a->state, ep);
 			mseg_agent_reconcile(a, NULL);
 		} else {
 			*result = endpoint_view(a, ep);

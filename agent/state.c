@@ -2,10 +2,13 @@
 #include "agent/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/ports.h"
 #include "agent/request.h"
@@ -114,6 +117,7 @@ void mseg_agent_endpoint_free(struct mseg_agent_endpoint *ep)
 	free(ep->ep.ports);
 	free(ep->netns);
 	free(ep->command);
+	free(ep->record);
 	free(ep);
 }
 
@@ -417,19 +421,125 @@ int mseg_state_save_namespaces(const struct mseg_state *s)
 	return r;
 }
 
-int mseg_state_save_endpoints(const struct mseg_state *s)
+static int write_all(int fd, const char *buf, size_t len)
 {
-	json_t *arr = json_array(), *doc;
-	int r;
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
 
-	for (size_t i = 0; i < s->n_endpoints; i++)
-		json_array_append_new(arr, mseg_agent_endpoint_to_json(s->endpoints[i]));
-	doc = json_pack("{s:i,s:I,s:o}", "version", STATE_VERSION, "next_id",
-			(json_int_t)s->next_endpoint_id, "endpoints", arr);
-	if (!doc)
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The file replacement of mseg_state_write_boot_json(), for text ending in a newline. */
+static int write_boot_text(const char *dir, const char *name, const char *text, size_t len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd, r;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, text, len);
+	/* Never torn: the data is on disk before the rename can make it the file's content. */
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	/* No fsync of the directory: see state.h for why the rename may be lost with the boot. */
+	return r;
+}
+
+int mseg_state_write_boot_json(const char *dir, const char *name, const json_t *doc)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	text = json_dumps(doc, JSON_COMPACT);
+	if (!text)
 		return -ENOMEM;
-	r = mseg_store_write_json(s->dir, ENDPOINTS_FILE, doc);
-	json_decref(doc);
+	len = strlen(text);
+	text[len] = '\n'; /* over the terminator: the length is known */
+	return write_boot_text(dir, name, text, len + 1);
+}
+
+static int endpoint_record(struct mseg_agent_endpoint *ep)
+{
+	json_t *o;
+
+	if (ep->record)
+		return 0;
+	o = mseg_agent_endpoint_to_json(ep);
+	if (!o)
+		return -ENOMEM;
+	ep->record = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return ep->record ? 0 : -ENOMEM;
+}
+
+int mseg_state_save_endpoints(struct mseg_state *s)
+{
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		free(s->endpoints[i]->record);
+		s->endpoints[i]->record = NULL;
+	}
+	return mseg_state_save_endpoint_change(s, NULL);
+}
+
+int mseg_state_save_endpoint_change(struct mseg_state *s, struct mseg_agent_endpoint *changed)
+{
+	_cleanup_free_ char *text = NULL;
+	char head[96];
+	size_t len, off;
+	int n, r;
+
+	if (changed) {
+		free(changed->record);
+		changed->record = NULL;
+	}
+	n = snprintf(head, sizeof(head), "{\"version\":%d,\"next_id\":%u,\"endpoints\":[",
+		     STATE_VERSION, s->next_endpoint_id);
+	len = (size_t)n + 3; /* "]}\n" */
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		r = endpoint_record(s->endpoints[i]);
+		if (r < 0)
+			return r;
+		len += strlen(s->endpoints[i]->record) + 1;
+	}
+	text = malloc(len + 1);
+	if (!text)
+		return -ENOMEM;
+	memcpy(text, head, (size_t)n);
+	off = (size_t)n;
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		size_t l = strlen(s->endpoints[i]->record);
+
+		if (i)
+			text[off++] = ',';
+		memcpy(text + off, s->endpoints[i]->record, l);
+		off += l;
+	}
+	memcpy(text + off, "]}\n", 3);
+	off += 3;
+	r = write_boot_text(s->dir, ENDPOINTS_FILE, text, off);
+	if (r < 0 && changed) {
+		/* The caller may undo its change: serialise changed afresh next time. */
+		free(changed->record);
+		changed->record = NULL;
+	}
 	return r;
 }
 

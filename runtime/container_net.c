@@ -151,28 +151,59 @@ delete_veth:
 	return r;
 }
 
+/*
+ * Opens a node socket and finds host_ifname: 1 with nl and ifindex set when the link exists,
+ * 0 when it is gone already.
+ */
+static int host_link_find(const char *host_ifname, const struct mseg_cidr *addr,
+			  struct mseg_nl **nl, int *ifindex)
+{
+	int r;
+
+	if (!mseg_nlmsg_ifname_valid(host_ifname) || (addr && !container_addr_ok(addr)))
+		return -EINVAL;
+	r = mseg_nl_open(nl);
+	if (r < 0)
+		return r;
+	r = mseg_link_get(*nl, host_ifname, ifindex, NULL);
+	if (r == -ENODEV)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+static int host_route_delete(struct mseg_nl *nl, int ifindex, const struct mseg_cidr *addr)
+{
+	/* Only the route through our veth: a route to the same address elsewhere is not ours. */
+	return mseg_route_delete(nl, &(struct mseg_nlmsg_route){.dst = *addr, .oif = ifindex});
+}
+
 int mseg_container_net_teardown(const char *host_ifname, const struct mseg_cidr *addr)
 {
 	_cleanup_nl_ struct mseg_nl *nl = NULL;
 	int ifindex, r;
 
-	if (!mseg_nlmsg_ifname_valid(host_ifname) || (addr && !container_addr_ok(addr)))
-		return -EINVAL;
-	r = mseg_nl_open(&nl);
-	if (r < 0)
-		return r;
-	r = mseg_link_get(nl, host_ifname, &ifindex, NULL);
-	if (r == -ENODEV)
-		return 0; /* the route through it went with it */
-	if (r < 0)
-		return r;
-	/* Only the route through our veth: a route to the same address elsewhere is not ours. */
+	r = host_link_find(host_ifname, addr, &nl, &ifindex);
+	if (r <= 0)
+		return r; /* gone: the route through it went with it */
 	if (addr) {
-		r = mseg_route_delete(nl, &(struct mseg_nlmsg_route){.dst = *addr, .oif = ifindex});
+		r = host_route_delete(nl, ifindex, addr);
 		if (r < 0)
 			return r;
 	}
 	return mseg_link_delete(nl, host_ifname);
+}
+
+int mseg_container_net_unroute(const char *host_ifname, const struct mseg_cidr *addr)
+{
+	_cleanup_nl_ struct mseg_nl *nl = NULL;
+	int ifindex, r;
+
+	if (!addr)
+		return -EINVAL;
+	r = host_link_find(host_ifname, addr, &nl, &ifindex);
+	if (r <= 0)
+		return r;
+	return host_route_delete(nl, ifindex, addr);
 }
 
 int mseg_link_lookup(const char *ifname, int *ifindex, uint8_t mac[6])

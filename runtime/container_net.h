@@ -46,6 +46,13 @@ int mseg_container_net_setup(const struct mseg_container_net_config *cfg,
  * half-made endpoint reaped after a crash): the link goes, and every route through it too.
  */
 int mseg_container_net_teardown(const char *host_ifname, const struct mseg_cidr *addr);
+/*
+ * Removes only the node's /32 route to addr through host_ifname (0 when the link or the route
+ * is gone already), so the address can be handed out again at once. For a caller that then
+ * deletes the container's namespace: the kernel destroys the veth pair with it, in its own
+ * cleanup work, instead of the tens of milliseconds a synchronous link deletion waits for.
+ */
+int mseg_container_net_unroute(const char *host_ifname, const struct mseg_cidr *addr);
 /* ifindex and MAC of a link in the caller's namespace; -ENODEV if absent. */
 int mseg_link_lookup(const char *ifname, int *ifindex, uint8_t mac[6]);
 /* The container MAC for an IPv4 address: 02:00:a:b:c:d. */

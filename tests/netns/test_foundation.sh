@@ -71,7 +71,8 @@ test_prod_web_db_ping_rm_and_restart() {
 	# rm removes the namespace, the veth and the route, and frees the address.
 	expect_ok "rm web" mseg_on n1 rm prod/web || return 1
 	! fnd_netns_exists "$MT-n1-prod_web" || fail "web's namespace is still there" || return 1
-	! on n1 ip link show "$web_if" >/dev/null 2>&1 || fail "veth $web_if is still there" || return 1
+	# The veth goes with the namespace, in the kernel's cleanup work (not synchronously).
+	wait_for 5 eval "! on n1 ip link show '$web_if'" || fail "veth $web_if is still there" || return 1
 	! on n1 ip route show | grep -q "^$web_ip " || fail "route to $web_ip is still there" || return 1
 	! grep -q "\"$web_ip\"" "$MT_DIR/n1/state/endpoints.json" ||
 		fail "$web_ip is still recorded as allocated" || return 1
@@ -198,7 +199,8 @@ test_crash_recovery_reaps_interrupted_endpoints() {
 		grep -q "reaping endpoint 'default/web'" "$MT_DIR/n1/msegd.log" ||
 			fail "$point: nothing reaped: $(agent_log n1)" || return 1
 		! fnd_netns_exists "$MT-n1-default_web" || fail "$point: namespace orphaned" || return 1
-		[ "$(on n1 ip -o link show | grep -c mseg)" = 0 ] || fail "$point: veth orphaned" || return 1
+		wait_for 5 eval '[ "$(on n1 ip -o link show | grep -c mseg)" = 0 ]' ||
+			fail "$point: veth orphaned" || return 1
 		[ -z "$(on n1 ip route show)" ] || fail "$point: route orphaned" || return 1
 		[ "$(mseg_on n1 ps -o json | jq length)" = 0 ] || fail "$point: still listed" || return 1
 		# Both addresses of the /30 are free again.
