@@ -43,6 +43,7 @@ struct mseg_inspect;
 struct mseg_datapath;
 struct mseg_datapath_ops;
 struct mseg_compiler;
+struct mseg_compile_tracker;
 struct mseg_cluster;
 
 struct mseg_agent {
@@ -55,8 +56,10 @@ struct mseg_agent {
 	struct mseg_identities *ids;
 	struct mseg_agent_identities id_records;
 	struct mseg_compiler *compiler;
+	struct mseg_compile_tracker *tracker; /* what compiler last saw: the hints of reconcile */
 	struct mseg_agent_policies policies;
 	bool dp_stale; /* an apply failed: the next reconcile starts from a full table */
+	double last_reconcile_ms[2]; /* the last reconcile's compile and datapath apply times */
 	/* what the last reconcile compiled: endpoint id -> identity, sorted by endpoint */
 	struct mseg_agent_ep_identity {
 		uint32_t endpoint, identity;

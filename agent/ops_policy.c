@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/reconcile.h"
 #include "lib/macro.h"
@@ -26,15 +27,25 @@ static const char *action_name(enum mseg_apply_action a)
 	return "?";
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Swaps the policy set, saves it and reconciles; on failure the old set is back in force. */
 static int policies_commit(struct mseg_agent *a, struct mseg_agent_policies *next,
-			   struct mseg_op_error *e)
+			   struct mseg_op_error *e, double *save_ms)
 {
 	struct mseg_agent_policies old = a->policies;
+	double t0 = now_ms();
 	int r;
 
 	a->policies = *next;
 	r = mseg_agent_policies_save(a->cfg.state_dir, &a->policies);
+	*save_ms = now_ms() - t0;
 	if (r < 0)
 		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL, "cannot record the policies in %s: %s",
 				  a->cfg.state_dir, strerror(-r));
@@ -54,10 +65,16 @@ static int policies_commit(struct mseg_agent *a, struct mseg_agent_policies *nex
 	return 0;
 }
 
-/* {"documents": [{"name", "text"}]} -> {"results": [...]} or {"errors": [...]}. */
+/*
+ * {"documents": [{"name", "text"}]} -> {"results": [...], "timing": {...}} or {"errors": [...]}.
+ * timing: where the agent's time went, ms: parse (and validate), save (policies.json),
+ * compile, apply (datapath), total (from the request's decoded arguments to the datapath
+ * committed; the JSON transport is not in it).
+ */
 int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
 {
 	struct mseg_agent *a = ctx;
+	double t0 = now_ms(), t_parse, save_ms = 0;
 	json_t *arr = json_object_get(args, "documents"), *item, *out;
 	_cleanup_free_ struct mseg_policy_doc *docs = NULL;
 	struct mseg_agent_policies next = {0};
@@ -88,6 +105,8 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 	}
 	r = mseg_agent_policies_apply(&a->policies, docs, json_array_size(arr), &next, &res, &n_res,
 				      &diag);
+	t_parse = now_ms();
+	a->last_reconcile_ms[0] = a->last_reconcile_ms[1] = 0;
 	if (r == -EINVAL) {
 		/* nothing changed: every located error goes back for the CLI to print */
 		json_t *errs = json_array();
@@ -108,7 +127,7 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 	for (size_t k = 0; k < n_res; k++)
 		changed |= res[k].action != MSEG_APPLY_UNCHANGED;
 	if (changed) {
-		r = policies_commit(a, &next, e);
+		r = policies_commit(a, &next, e, &save_ms);
 		if (r < 0) {
 			mseg_apply_results_free(res, n_res);
 			return r;
@@ -127,8 +146,10 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 		json_array_append_new(out, o);
 	}
 	mseg_apply_results_free(res, n_res);
-	*result = json_pack("{s:o}", "results", out);
-	return 0;
+	*result = json_pack("{s:o,s:{s:f,s:f,s:f,s:f,s:f}}", "results", out, "timing", "parse_ms",
+			    t_parse - t0, "save_ms", save_ms, "compile_ms", a->last_reconcile_ms[0],
+			    "apply_ms", a->last_reconcile_ms[1], "total_ms", now_ms() - t0);
+	return *result ? 0 : -ENOMEM;
 }
 
 static json_t *policy_json(const struct mseg_agent_policy *p)
@@ -224,8 +245,10 @@ int mseg_op_policy_delete(void *ctx, json_t *args, json_t **result, struct mseg_
 		mseg_diag_free(&diag);
 	}
 	if (r == 0) {
+		double save_ms;
+
 		mseg_agent_policies_remove(&next, hits[0]);
-		r = policies_commit(a, &next, e);
+		r = policies_commit(a, &next, e, &save_ms);
 	}
 	if (r < 0) {
 		json_decref(view);

@@ -16,6 +16,7 @@
 #include "agent/store.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "policy/compile_track.h"
 
 #define DATAPATH_FILE "datapath.json"
 #define MSEG_NFLOG_GROUP 7
@@ -125,6 +126,8 @@ int mseg_agent_enforce_open(struct mseg_agent *a)
 		return r;
 	}
 	r = mseg_compiler_new(&a->compiler, a->ids, &opts);
+	if (r == 0)
+		r = mseg_compile_tracker_new(&a->tracker);
 	if (r < 0)
 		return log_errno(r, "cannot create the policy compiler");
 	r = backend_switch(a);
@@ -145,6 +148,8 @@ void mseg_agent_enforce_close(struct mseg_agent *a)
 	a->dp = NULL;
 	mseg_compiler_free(a->compiler);
 	a->compiler = NULL;
+	mseg_compile_tracker_free(a->tracker);
+	a->tracker = NULL;
 	mseg_identities_free(a->ids);
 	a->ids = NULL;
 	mseg_agent_identities_free(&a->id_records);
@@ -228,6 +233,46 @@ uint32_t mseg_agent_endpoint_identity(const struct mseg_agent *a, uint32_t endpo
 			mseg_op_error_set(e, r, MSEG_ERR_INTERNAL, fmt, __VA_ARGS__);               \
 	} while (0)
 
+/*
+ * The compiler update, with the hint the tracker works out from what it was given last, so
+ * that a one-policy or one-endpoint change digests that object only (not every policy of the
+ * node). MSEG_HINT_VERIFY=1 in msegd's environment makes the compiler check each hint against
+ * a full digest, for tests: a hint that missed a change is logged and fails the reconcile.
+ */
+static int compile_hinted(struct mseg_agent *a, const struct mseg_topology *topo,
+			  const struct mseg_policy_set *set, struct mseg_table_diff *diff)
+{
+	_cleanup_free_ uint64_t *serials = calloc(a->policies.n + 1, sizeof(*serials));
+	struct mseg_compile_hint hint = {0};
+	const char *verify = getenv("MSEG_HINT_VERIFY");
+	bool use = false;
+	int r;
+
+	if (!serials)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->policies.n; i++)
+		serials[i] = a->policies.v[i]->serial;
+	if (a->tracker)
+		r = mseg_compile_tracker_hint(a->tracker, topo, set, serials, &hint, &use);
+	else
+		r = 0;
+	if (r < 0)
+		use = false; /* no hint is always right */
+	hint.verify = verify && !strcmp(verify, "1");
+	r = mseg_compiler_update_hinted(a->compiler, topo, set, use ? &hint : NULL, diff);
+	if (r == -EBADMSG && use && hint.verify)
+		log_err("compile hint missed a change (%zu endpoint(s), %zu policies, %zu "
+			"namespace(s) named): the reconcile fails, for the test to see",
+			hint.n_endpoints, hint.n_policies, hint.n_namespaces);
+	if (!a->tracker)
+		return r;
+	if (r < 0)
+		mseg_compile_tracker_forget(a->tracker);
+	else if (mseg_compile_tracker_commit(a->tracker, topo, set, serials) < 0)
+		log_debug("reconcile: cannot remember the compiled state, next update in full");
+	return r;
+}
+
 int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 {
 	struct mseg_compile_opts opts = {.default_deny = a->cfg.default_deny};
@@ -250,6 +295,7 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 			return r;
 		mseg_compiler_free(a->compiler);
 		a->compiler = c;
+		mseg_compile_tracker_forget(a->tracker);
 	}
 	eps = calloc(a->state->n_endpoints + 1, sizeof(*eps));
 	if (!eps)
@@ -265,7 +311,7 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 	r = mseg_agent_policies_view(&a->policies, &set);
 	if (r < 0)
 		return r;
-	r = mseg_compiler_update(a->compiler, &topo, &set, &diff);
+	r = compile_hinted(a, &topo, &set, &diff);
 	free(set.policies);
 	if (r < 0) {
 		set_error(e, r, "cannot compile the policies: %s", strerror(-r));
@@ -296,6 +342,8 @@ int mseg_agent_reconcile(struct mseg_agent *a, struct mseg_op_error *e)
 		a->dp_stale = false;
 	}
 	t2 = now_ms();
+	a->last_reconcile_ms[0] = t1 - t0;
+	a->last_reconcile_ms[1] = t2 - t1;
 	mseg_metrics_observe_reconcile((t2 - t0) / 1000.0);
 	log_debug("reconcile: %zu endpoint(s), %zu policies; %zu entries added, %zu removed, "
 		  "%zu+%zu defaults, %zu+%zu ipcache; compile %.3f ms, %s apply %.3f ms",

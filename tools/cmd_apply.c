@@ -27,6 +27,8 @@ static void apply_usage(FILE *f)
 		"  -f, --filename P   file, directory (its *.yaml, *.yml, *.json) or - (stdin);\n"
 		"                     repeatable\n"
 		"  --socket PATH      msegd's control socket\n"
+		"  --timings          also print where msegd's time went, one line:\n"
+		"                     parse_ms= save_ms= compile_ms= apply_ms= total_ms=\n"
 		"  -h, --help         this help\n\n"
 		"Exit status: 0 applied, 1 error (nothing changed), 2 usage error.\n");
 }
@@ -134,12 +136,14 @@ int mseg_cmd_apply(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"filename", required_argument, NULL, 'f'},
 	    {"socket", required_argument, NULL, 'S'},
+	    {"timings", no_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL;
 	json_t *docs = json_array(), *result = NULL, *v;
 	size_t n_paths = 0, i;
+	bool timings = false;
 	int c, rc = 0;
 
 	optind = 0;
@@ -152,6 +156,9 @@ int mseg_cmd_apply(int argc, char **argv)
 			break;
 		case 'S':
 			sock = optarg;
+			break;
+		case 'T':
+			timings = true;
 			break;
 		case 'h':
 			apply_usage(stdout);
@@ -201,6 +208,16 @@ int mseg_cmd_apply(int argc, char **argv)
 		printf("%s %s%s%s %s\n", kind ?: "policy", ns ?: "", ns ? "/" : "",
 		       json_string_value(json_object_get(v, "name")),
 		       json_string_value(json_object_get(v, "action")));
+	}
+	if (timings && json_object_get(result, "timing")) {
+		json_t *t = json_object_get(result, "timing");
+		static const char *const keys[] = {"parse_ms", "save_ms", "compile_ms", "apply_ms",
+						   "total_ms"};
+
+		for (i = 0; i < ARRAY_SIZE(keys); i++)
+			printf("%s%s=%.3f", i ? " " : "", keys[i],
+			       json_real_value(json_object_get(t, keys[i])));
+		printf("\n");
 	}
 	json_decref(result);
 	return rc;
