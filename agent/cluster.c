@@ -189,8 +189,7 @@ int mseg_cluster_store_failed(struct mseg_cluster *c, int r, const char *what)
 	return mseg_cluster_store_failed_msg(c, r, what, mseg_etcd_last_error(c->etcd));
 }
 
-int mseg_cluster_store_failed_msg(struct mseg_cluster *c, int r, const char *what,
-				  const char *msg)
+int mseg_cluster_store_failed_msg(struct mseg_cluster *c, int r, const char *what, const char *msg)
 {
 	if (!msg)
 		msg = "";

@@ -56,7 +56,7 @@ struct mseg_cluster {
 	struct mseg_etcd *etcd_loop;
 	struct mseg_cluster_worker *worker;
 	bool lease_busy, resync_busy, publish_busy; /* a job of that kind is queued */
-	struct mseg_kvmap allocating;		   /* label set keys queued for an id */
+	struct mseg_kvmap allocating;		    /* label set keys queued for an id */
 	struct mseg_etcd_watch *watch;
 	int epfd;    /* watch fds + timer, one descriptor for the agent's loop */
 	int timerfd; /* periodic tick */
@@ -126,8 +126,7 @@ double mseg_cluster_now_ms(void);
 /* Records a failed etcd call (store down, backoff grows); returns r. */
 int mseg_cluster_store_failed(struct mseg_cluster *c, int r, const char *what);
 /* The same for a worker's call, with the message it failed with. */
-int mseg_cluster_store_failed_msg(struct mseg_cluster *c, int r, const char *what,
-				  const char *msg);
+int mseg_cluster_store_failed_msg(struct mseg_cluster *c, int r, const char *what, const char *msg);
 /* etcd answered the last call and the watch is up: worth a call from the loop. */
 bool mseg_cluster_store_healthy(const struct mseg_cluster *c);
 void mseg_cluster_store_ok(struct mseg_cluster *c);

@@ -120,9 +120,8 @@ int mseg_op_node_remove(void *ctx, json_t *args, json_t **result, struct mseg_op
 	/* one call from the loop while etcd answers, bounded like a new identity's */
 	r = mseg_etcd_release_slot_unless(c->etcd_loop, pods, name, guard);
 	if (r == -EEXIST)
-		return mseg_op_error_set(e, -EBUSY, NULL,
-					 "node '%s' is alive again (it rejoined): not removed",
-					 name);
+		return mseg_op_error_set(
+		    e, -EBUSY, NULL, "node '%s' is alive again (it rejoined): not removed", name);
 	if (r == 0)
 		/* its endpoints went with its lease; this clears any a crash left behind */
 		r = mseg_etcd_delete(c->etcd_loop, eps, true, NULL, NULL);
@@ -198,8 +197,7 @@ int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_o
  * nodes' ones ({"namespace", "name", "labels", "ports", "ip", "identity", "node",
  * "state": "remote"}), so the cluster view is one list.
  */
-int mseg_op_endpoint_cluster_list(void *ctx, json_t *args, json_t **result,
-				  struct mseg_op_error *e)
+int mseg_op_endpoint_cluster_list(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
 {
 	struct mseg_agent *a = ctx;
 	struct mseg_cluster *c = a->cluster;
@@ -215,17 +213,17 @@ int mseg_op_endpoint_cluster_list(void *ctx, json_t *args, json_t **result,
 		json_t *ports = json_array();
 
 		for (size_t k = 0; k < rm->ep.n_ports; k++)
-			json_array_append_new(ports,
-					      json_pack("{s:s,s:i,s:s}", "name", rm->ep.ports[k].name,
-							"port", (int)rm->ep.ports[k].port, "protocol",
-							mseg_proto_name(rm->ep.ports[k].proto)));
+			json_array_append_new(
+			    ports, json_pack("{s:s,s:i,s:s}", "name", rm->ep.ports[k].name, "port",
+					     (int)rm->ep.ports[k].port, "protocol",
+					     mseg_proto_name(rm->ep.ports[k].proto)));
 		json_array_append_new(
-		    arr, json_pack("{s:s,s:s,s:o,s:o,s:s,s:I,s:s,s:s}", "namespace",
-				   rm->ep.namespace, "name", rm->ep.name, "labels",
-				   mseg_labels_to_json(&rm->ep.labels), "ports", ports, "ip",
-				   mseg_cidr_format(&rm->ep.ip, true, ip), "identity",
-				   (json_int_t)mseg_agent_endpoint_identity(a, rm->ep.id), "node",
-				   rm->node, "state", "remote"));
+		    arr,
+		    json_pack("{s:s,s:s,s:o,s:o,s:s,s:I,s:s,s:s}", "namespace", rm->ep.namespace,
+			      "name", rm->ep.name, "labels", mseg_labels_to_json(&rm->ep.labels),
+			      "ports", ports, "ip", mseg_cidr_format(&rm->ep.ip, true, ip),
+			      "identity", (json_int_t)mseg_agent_endpoint_identity(a, rm->ep.id),
+			      "node", rm->node, "state", "remote"));
 	}
 	*result = arr;
 	return 0;

@@ -801,8 +801,8 @@ static void publish_job_free(void *data)
 	free(j);
 }
 
-int mseg_cluster_publish_add(struct mseg_cluster_publish *j, const char *key, const char *value, int64_t lease,
-		       enum mseg_cluster_map map)
+int mseg_cluster_publish_add(struct mseg_cluster_publish *j, const char *key, const char *value,
+			     int64_t lease, enum mseg_cluster_map map)
 {
 	struct publish_write w = {.lease = lease, .map = map};
 
@@ -842,8 +842,9 @@ static struct mseg_kvmap *publish_map_of(struct mseg_cluster *c, enum mseg_clust
 }
 
 /* Queues key=value unless etcd already holds it (as far as we know). */
-static int put_if_changed(struct mseg_cluster *c, struct mseg_cluster_publish *j, enum mseg_cluster_map map,
-			  const char *key, const json_t *o, int64_t lease)
+static int put_if_changed(struct mseg_cluster *c, struct mseg_cluster_publish *j,
+			  enum mseg_cluster_map map, const char *key, const json_t *o,
+			  int64_t lease)
 {
 	_cleanup_free_ char *v = dump(o);
 	const char *have;
@@ -865,8 +866,7 @@ static int publish_run(struct mseg_etcd *etcd, void *data)
 		const struct publish_write *w = &j->v[j->n_done];
 
 		if (w->value)
-			r = mseg_etcd_put(etcd, w->key, w->value, strlen(w->value), w->lease,
-					  NULL);
+			r = mseg_etcd_put(etcd, w->key, w->value, strlen(w->value), w->lease, NULL);
 		else
 			r = mseg_etcd_delete(etcd, w->key, false, NULL, NULL);
 		if (r < 0)
@@ -919,7 +919,8 @@ static json_t *endpoint_value(const struct mseg_agent *a, const struct mseg_agen
 			 "id_labels", id_labels);
 }
 
-static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c, struct mseg_cluster_publish *j)
+static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c,
+			     struct mseg_cluster_publish *j)
 {
 	_cleanup_free_ char *own = mseg_cluster_key(c, "endpoints/%s/", a->cfg.node);
 	struct mseg_kvmap want = {0};
@@ -966,7 +967,8 @@ static int publish_endpoints(struct mseg_agent *a, struct mseg_cluster *c, struc
 	return r;
 }
 
-static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c, struct mseg_cluster_publish *j)
+static int publish_policies(struct mseg_agent *a, struct mseg_cluster *c,
+			    struct mseg_cluster_publish *j)
 {
 	struct mseg_kvmap local = {0};
 	int r = 0;
@@ -1018,7 +1020,8 @@ int mseg_cluster_publish(struct mseg_agent *a)
 		_cleanup_free_ char *key = mseg_cluster_key(c, "namespaces/%s", ns->name);
 
 		o = namespace_value(ns);
-		r = key && o ? put_if_changed(c, j, MSEG_CLUSTER_MAP_NAMESPACES, key, o, 0) : -ENOMEM;
+		r = key && o ? put_if_changed(c, j, MSEG_CLUSTER_MAP_NAMESPACES, key, o, 0)
+			     : -ENOMEM;
 		json_decref(o);
 	}
 	if (r == 0)

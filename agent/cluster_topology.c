@@ -173,8 +173,9 @@ static int pin(struct mseg_agent *a, const struct mseg_endpoint *ep, struct mseg
 				  "no cluster identity for '%s/%s' ({%s}): a new label set needs "
 				  "etcd, which is unreachable (%s); retry when it is back",
 				  ep->namespace, ep->name, key,
-				  a->cluster->last_error[0] ? a->cluster->last_error
-							    : "watch disconnected, not resynced yet");
+				  a->cluster->last_error[0]
+				      ? a->cluster->last_error
+				      : "watch disconnected, not resynced yet");
 	}
 	mseg_labels_free(&l);
 	return r;

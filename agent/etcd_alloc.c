@@ -343,8 +343,9 @@ int mseg_etcd_release_slot_unless(struct mseg_etcd *etcd, const char *prefix, co
 				  guard_key ? check : NULL, guard_key ? 1 : 0, &out);
 		if (r < 0)
 			return r;
-		r = out.succeeded ? 1 : (guard_key && out.n_ranges && out.ranges[0].n_kvs) ? -EEXIST
-											    : 0;
+		r = out.succeeded					 ? 1
+		    : (guard_key && out.n_ranges && out.ranges[0].n_kvs) ? -EEXIST
+									 : 0;
 		mseg_etcd_txn_result_clear(&out);
 		if (r)
 			return r < 0 ? r : 0;

@@ -18,8 +18,8 @@ int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next
 	int r;
 
 	if (program && a->dp && a->dp_ops && a->compiler) {
-		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit, next,
-					  &diff);
+		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit,
+					  next, &diff);
 		if (r == 0)
 			r = a->dp_ops->apply(a->dp, &diff);
 		mseg_table_diff_free(&diff);

@@ -93,11 +93,12 @@ static int node_rm(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'h':
-			printf("Usage: mseg node rm NAME [--socket PATH]\n"
-			       "Removes a node gone for good: releases its pod CIDR for a new node "
-			       "and\nforgets it on every node. Refused while the node is alive (its "
-			       "agent\nrenews its lease): a node that only restarts keeps its pod "
-			       "CIDR.\n");
+			printf(
+			    "Usage: mseg node rm NAME [--socket PATH]\n"
+			    "Removes a node gone for good: releases its pod CIDR for a new node "
+			    "and\nforgets it on every node. Refused while the node is alive (its "
+			    "agent\nrenews its lease): a node that only restarts keeps its pod "
+			    "CIDR.\n");
 			return 0;
 		default:
 			return 2;

@@ -61,12 +61,12 @@ static size_t append_remotes(const char *socket, json_t *eps)
 	{
 		if (strcmp(json_string_value(json_object_get(ep, "state")) ?: "", "remote"))
 			continue;
-		if (json_array_append_new(
-			eps, json_pack("{s:O,s:O,s:O,s:O,s:O}", "namespace",
-				       json_object_get(ep, "namespace"), "name",
-				       json_object_get(ep, "name"), "labels",
-				       json_object_get(ep, "labels"), "ip", json_object_get(ep, "ip"),
-				       "ports", json_object_get(ep, "ports"))) == 0)
+		if (json_array_append_new(eps, json_pack("{s:O,s:O,s:O,s:O,s:O}", "namespace",
+							 json_object_get(ep, "namespace"), "name",
+							 json_object_get(ep, "name"), "labels",
+							 json_object_get(ep, "labels"), "ip",
+							 json_object_get(ep, "ip"), "ports",
+							 json_object_get(ep, "ports"))) == 0)
 			n++;
 	}
 	json_decref(all);

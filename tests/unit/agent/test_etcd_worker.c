@@ -25,7 +25,8 @@ struct record {
 	pthread_t loop;
 	int ran[N_JOBS], done[N_JOBS];
 	size_t n_ran, n_done;
-	bool run_on_loop; /* a run() on the loop's thread (checked there: cmocka is not thread-safe) */
+	bool run_on_loop; /* a run() on the loop's thread (checked there: cmocka is not thread-safe)
+			   */
 	pthread_mutex_t lock;
 	int last_r;
 	char last_error[256];
