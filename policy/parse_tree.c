@@ -21,7 +21,7 @@ struct mseg_yarena {
 	max_align_t data[];
 };
 
-static void *arena_alloc(struct mseg_yarena **head, size_t size)
+void *mseg_yarena_alloc(struct mseg_yarena **head, size_t size)
 {
 	struct mseg_yarena *a = *head;
 	void *p;
@@ -103,7 +103,7 @@ static bool all_digits(const char *s)
  * quoted scalar is a string. Strings where numbers are expected (and the reverse) are errors
  * later, as they are in Kubernetes.
  */
-static enum mseg_yscalar_kind scalar_resolve(const char *v)
+enum mseg_yscalar_kind mseg_yscalar_resolve(const char *v)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
 	static const char *const bools[] = {
@@ -158,7 +158,7 @@ static enum mseg_yscalar_kind scalar_resolve(const char *v)
 static struct mseg_ynode *node_new(struct mseg_yarena **arena, enum mseg_ynode_type type,
 				   const yaml_mark_t *m)
 {
-	struct mseg_ynode *n = arena_alloc(arena, sizeof(*n));
+	struct mseg_ynode *n = mseg_yarena_alloc(arena, sizeof(*n));
 
 	if (!n)
 		return NULL;
@@ -182,7 +182,7 @@ struct builder {
 /* Grows an arena array by doubling: the old copy stays in the arena (at most as much again). */
 static int grow(struct mseg_yarena **arena, struct mseg_ynode ***v, size_t n, size_t cap)
 {
-	struct mseg_ynode **nv = arena_alloc(arena, cap * sizeof(*nv));
+	struct mseg_ynode **nv = mseg_yarena_alloc(arena, cap * sizeof(*nv));
 
 	if (!nv)
 		return -ENOMEM;
@@ -248,7 +248,7 @@ static int scalar_node(struct mseg_yarena **arena, const yaml_event_t *ev,
 	if (!n)
 		return -ENOMEM;
 	n->len = ev->data.scalar.length;
-	n->value = arena_alloc(arena, n->len + 1);
+	n->value = mseg_yarena_alloc(arena, n->len + 1);
 	if (!n->value)
 		return -ENOMEM;
 	memcpy(n->value, ev->data.scalar.value, n->len);
@@ -256,15 +256,42 @@ static int scalar_node(struct mseg_yarena **arena, const yaml_event_t *ev,
 	if (tag && !strcmp(tag, YAML_STR_TAG))
 		n->kind = MSEG_YSCALAR_STRING;
 	else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
-		n->kind = scalar_resolve(n->value);
+		n->kind = mseg_yscalar_resolve(n->value);
 	else
 		n->kind = MSEG_YSCALAR_STRING;
 	*ret = n;
 	return 0;
 }
 
+/*
+ * The fast reader first (policy/parse_fast.c); libyaml when it declines. With each set the
+ * fast reader's documents are handed over only once all of them were read, so a late decline
+ * never hands a document twice.
+ */
 int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_ydocs *docs,
 		    struct mseg_diag *diag)
+{
+	int r = mseg_ydocs_read_fast(buf, len, docs);
+
+	if (r == 0 && docs->each) {
+		for (size_t i = 0; i < docs->n; i++)
+			docs->each(docs->userdata, docs->docs[i]);
+		free(docs->docs);
+		docs->docs = NULL;
+		docs->n = 0;
+		arena_reset(&docs->arena);
+	}
+	if (r != -EOPNOTSUPP)
+		return r;
+	free(docs->docs);
+	docs->docs = NULL;
+	docs->n = 0;
+	arena_free(&docs->arena);
+	return mseg_ydocs_read_libyaml(file, buf, len, docs, diag);
+}
+
+int mseg_ydocs_read_libyaml(const char *file, const char *buf, size_t len,
+			    struct mseg_ydocs *docs, struct mseg_diag *diag)
 {
 	struct builder b = {.arena = &docs->arena};
 	yaml_parser_t parser;

@@ -68,6 +68,19 @@ int mseg_ydocs_read(const char *file, const char *buf, size_t len, struct mseg_y
 		    struct mseg_diag *diag);
 void mseg_ydocs_free(struct mseg_ydocs *docs);
 
+/* Internal to the readers: memory from the documents' arena (16-byte aligned), NULL on ENOMEM. */
+void *mseg_yarena_alloc(struct mseg_yarena **arena, size_t size);
+/* The YAML core-schema meaning of a plain scalar (quoted ones are strings). */
+enum mseg_yscalar_kind mseg_yscalar_resolve(const char *value);
+/*
+ * policy/parse_fast.c: the common subset of YAML without libyaml; -EOPNOTSUPP when the text
+ * is outside it (or malformed), and then docs may hold partial results: the caller resets it.
+ */
+int mseg_ydocs_read_fast(const char *buf, size_t len, struct mseg_ydocs *docs);
+/* libyaml alone: what mseg_ydocs_read() falls back to (and what tests compare the fast one with). */
+int mseg_ydocs_read_libyaml(const char *file, const char *buf, size_t len,
+			    struct mseg_ydocs *docs, struct mseg_diag *diag);
+
 /* The value under key in a map, or NULL (also NULL when the value is a null scalar). */
 struct mseg_ynode *mseg_ynode_get(const struct mseg_ynode *map, const char *key);
 /* "a map", "a list", "a string", "a number", "a boolean", "null". */
