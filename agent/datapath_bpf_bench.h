@@ -27,7 +27,10 @@ struct mseg_bpf_pkt {
 
 #define MSEG_BPF_PKT_MAX 1600
 
-/* Builds the packet into buf (MSEG_BPF_PKT_MAX bytes); returns its length. */
+/* The header checksum of the IPv4 header (20 bytes, no options) at ip, its own field skipped. */
+uint16_t mseg_bpf_ip_csum(const uint8_t *ip);
+/* Builds the packet into buf (MSEG_BPF_PKT_MAX bytes), IPv4 checksum included; returns its
+ * length. */
 size_t mseg_bpf_pkt_build(const struct mseg_bpf_pkt *p, uint8_t *buf);
 /* An ARP request or reply (op 1 or 2) from (sha, spa), Ethernet source smac. */
 size_t mseg_bpf_arp_build(const uint8_t smac[6], uint16_t op, const uint8_t sha[6], uint32_t spa,
@@ -49,16 +52,22 @@ void mseg_bpf_sandbox_leave(const char *dir);
 
 /* ---- the verdict cost benchmark --------------------------------------------------- */
 
+/* allowed, denied: into the endpoint (its tc egress), an established flow's packet and one no
+ * rule admits; reply: the endpoint answering the allowed flow (its tc ingress), conntrack only;
+ * local: the allowed flow's packet sent by another endpoint of the node, both sides decided in
+ * that endpoint's tc ingress program and redirected (the same-node fast path). */
 enum {
 	MSEG_BENCH_ALLOWED,
 	MSEG_BENCH_DENIED,
 	MSEG_BENCH_REPLY,
+	MSEG_BENCH_LOCAL,
 	MSEG_BENCH_KINDS,
 };
 
 struct mseg_bpf_bench_opts {
 	const char *bpf_dir; /* a bpffs directory (the sandbox's) */
-	int ifindex;	     /* an interface in the current namespace */
+	int ifindex;	     /* an interface in the current namespace (the sandbox's: the run
+			      * adds a veth, routes and turns forwarding on there) */
 	const uint32_t *rules;
 	size_t n_rules;
 	uint32_t repeat; /* test run repetitions per measurement */

@@ -190,7 +190,7 @@ _Static_assert(sizeof(struct mseg_ct_key) == 40, "mseg_ct_key");
  * Separate bytes, not bits, so two CPUs setting different flags never undo each other.
  */
 struct mseg_ct_value {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__u64 last_seen_ns; /* CLOCK_MONOTONIC, coarse: bpf_ktime_get_coarse_ns() */
 	__u8 src_ok;
 	__u8 dst_ok;
 	__u8 closing; /* TCP FIN or RST seen: short timeout */

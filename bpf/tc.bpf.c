@@ -5,7 +5,9 @@
  *   mseg_tc_egress:  packets entering the container -> its ingress policy.
  * Both consult conntrack first so replies of approved flows pass. The entry points only
  * orchestrate; the logic sits in bpf/lib/. Every drop is counted and reported with a reason
- * (bpf/abi.h); audit verdicts pass and are reported.
+ * (bpf/abi.h); audit verdicts pass and are reported. A packet between two endpoints of this
+ * node is decided for both by mseg_tc_ingress and delivered with bpf_redirect_peer()
+ * (mseg_local_deliver below, docs/datapath-bpf.md).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -16,6 +18,7 @@
 #include "bpf/lib/conntrack.h"
 #include "bpf/lib/policy.h"
 #include "bpf/lib/events.h"
+#include "bpf/lib/forward.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -71,13 +74,101 @@ static __always_inline void mseg_ipcache_lookup(__be32 addr, __u32 *identity, __
 	*class = v ? v->class : MSEG_ABI_ID_WORLD;
 }
 
+/*
+ * The IPv4 verdict of one endpoint's side (c->dir) once the packet is parsed and, leaving the
+ * endpoint, known not to be spoofed: conntrack first (a reply of a flow this side approved
+ * passes), then the policy. The remote's identity is looked up only past the reply check:
+ * replies never report it.
+ */
+static __always_inline int mseg_ip_verdict(struct __sk_buff *skb, struct mseg_verdict_ctx *c,
+					   const struct mseg_endpoint_value *ep, bool fragment,
+					   __u64 now, struct mseg_ct_seen *seen)
+{
+	const struct mseg_verdict_value *v;
+	__u32 remote_class, remote_identity;
+	__u8 dir = c->dir;
+
+	if (fragment) {
+		mseg_ipcache_lookup(dir == MSEG_ABI_DIR_EGRESS ? c->pkt.daddr : c->pkt.saddr,
+				    &remote_identity, &remote_class);
+		c->src_identity = dir == MSEG_ABI_DIR_EGRESS ? ep->identity : remote_identity;
+		c->dst_identity = dir == MSEG_ABI_DIR_EGRESS ? remote_identity : ep->identity;
+		return mseg_drop(skb, c, MSEG_DROP_FRAGMENT, NULL);
+	}
+	if (mseg_ct_is_reply(&c->pkt, dir, now, seen))
+		return mseg_pass(skb, c);
+
+	if (dir == MSEG_ABI_DIR_EGRESS) {
+		c->src_identity = ep->identity;
+		mseg_ipcache_lookup(c->pkt.daddr, &remote_identity, &remote_class);
+		c->dst_identity = remote_identity;
+	} else {
+		mseg_ipcache_lookup(c->pkt.saddr, &remote_identity, &remote_class);
+		c->src_identity = remote_identity;
+		c->dst_identity = ep->identity;
+	}
+	v = mseg_policy_lookup(c->endpoint, remote_class, dir, c->pkt.proto,
+			       mseg_pkt_policy_port(&c->pkt));
+	if (!v) {
+		mseg_ct_record(&c->pkt, dir, false, now, seen);
+		return mseg_drop(skb, c, MSEG_DROP_NO_POLICY, NULL);
+	}
+	mseg_rule_hit(&v->decided_by, skb->len);
+	if (v->verdict != MSEG_ABI_VERDICT_ALLOW) {
+		mseg_ct_record(&c->pkt, dir, false, now, seen);
+		return mseg_drop(skb, c, mseg_policy_reason(&v->decided_by), &v->decided_by);
+	}
+
+	bool new_flow = mseg_ct_record(&c->pkt, dir, true, now, seen);
+
+	if (v->audit && new_flow)
+		mseg_event_emit(skb, c, MSEG_EVENT_AUDIT, mseg_policy_reason(&v->audit_by),
+				&v->audit_by);
+	else if (new_flow && mseg_events_allowed())
+		mseg_event_emit(skb, c, MSEG_EVENT_FORWARDED, MSEG_DROP_NONE, &v->decided_by);
+	return mseg_pass(skb, c);
+}
+
+/*
+ * The same-node fast path. A packet the source endpoint's egress allowed, which the node would
+ * route to another local endpoint's veth: that endpoint's ingress is decided here, exactly as
+ * its own tc egress program would decide it (same conntrack side, counters, rule hits and
+ * events, under that veth's ifindex, on the packet as the node would have forwarded it), and
+ * the packet goes straight into the destination container with bpf_redirect_peer(): no
+ * routing, no second queueing on the CPU's backlog, no second program. Everything else
+ * (remote endpoints behind the VXLAN device, the node itself, the world, and whatever
+ * bpf/lib/forward.h leaves to the kernel) goes on through the node as before.
+ */
+static __always_inline int mseg_local_deliver(struct __sk_buff *skb, const struct mseg_pkt *pkt,
+					      __u64 now, struct mseg_ct_seen *seen)
+{
+	struct mseg_verdict_ctx c = {.dir = MSEG_ABI_DIR_INGRESS, .parsed_ip = 1};
+	const struct mseg_endpoint_value *ep;
+	struct bpf_fib_lookup fib;
+	int r;
+
+	if (!mseg_fwd_route(skb, pkt, &fib))
+		return TC_ACT_OK;
+	c.ifindex = fib.ifindex;
+	ep = bpf_map_lookup_elem(&mseg_endpoints, &c.ifindex);
+	if (!ep) /* not one of ours: the node forwards it */
+		return TC_ACT_OK;
+	if (!mseg_fwd_rewrite(skb, pkt, &fib))
+		return TC_ACT_OK;
+	c.endpoint = ep->id;
+	c.pkt = *pkt;
+	r = mseg_ip_verdict(skb, &c, ep, false, now, seen);
+	if (r != TC_ACT_OK)
+		return r;
+	return bpf_redirect_peer(c.ifindex, 0);
+}
+
 /* dir: the endpoint's policy direction this hook enforces. */
 static __always_inline int mseg_handle(struct __sk_buff *skb, __u8 dir)
 {
 	struct mseg_verdict_ctx c = {.ifindex = skb->ifindex, .dir = dir};
+	struct mseg_ct_seen seen = {};
 	const struct mseg_endpoint_value *ep;
-	const struct mseg_verdict_value *v;
-	__u32 remote_class, remote_identity;
 	__u64 now;
 	int r;
 
@@ -104,44 +195,13 @@ static __always_inline int mseg_handle(struct __sk_buff *skb, __u8 dir)
 		return mseg_drop(skb, &c, MSEG_DROP_UNSUPPORTED_L3, NULL);
 
 	c.parsed_ip = 1;
-	if (dir == MSEG_ABI_DIR_EGRESS) {
-		if (!mseg_addr_eq4(ep->ip, c.pkt.saddr))
-			return mseg_drop(skb, &c, MSEG_DROP_SPOOFED_IP, NULL);
-		c.src_identity = ep->identity;
-		mseg_ipcache_lookup(c.pkt.daddr, &remote_identity, &remote_class);
-		c.dst_identity = remote_identity;
-	} else {
-		mseg_ipcache_lookup(c.pkt.saddr, &remote_identity, &remote_class);
-		c.src_identity = remote_identity;
-		c.dst_identity = ep->identity;
-	}
-	if (r == MSEG_PARSE_FRAGMENT)
-		return mseg_drop(skb, &c, MSEG_DROP_FRAGMENT, NULL);
-
-	now = bpf_ktime_get_ns();
-	if (mseg_ct_is_reply(&c.pkt, dir, now))
-		return mseg_pass(skb, &c);
-
-	v = mseg_policy_lookup(c.endpoint, remote_class, dir, c.pkt.proto,
-			       mseg_pkt_policy_port(&c.pkt));
-	if (!v) {
-		mseg_ct_record(&c.pkt, dir, false, now);
-		return mseg_drop(skb, &c, MSEG_DROP_NO_POLICY, NULL);
-	}
-	mseg_rule_hit(&v->decided_by, skb->len);
-	if (v->verdict != MSEG_ABI_VERDICT_ALLOW) {
-		mseg_ct_record(&c.pkt, dir, false, now);
-		return mseg_drop(skb, &c, mseg_policy_reason(&v->decided_by), &v->decided_by);
-	}
-
-	bool new_flow = mseg_ct_record(&c.pkt, dir, true, now);
-
-	if (v->audit && new_flow)
-		mseg_event_emit(skb, &c, MSEG_EVENT_AUDIT, mseg_policy_reason(&v->audit_by),
-				&v->audit_by);
-	else if (new_flow && mseg_events_allowed())
-		mseg_event_emit(skb, &c, MSEG_EVENT_FORWARDED, MSEG_DROP_NONE, &v->decided_by);
-	return mseg_pass(skb, &c);
+	if (dir == MSEG_ABI_DIR_EGRESS && !mseg_addr_eq4(ep->ip, c.pkt.saddr))
+		return mseg_drop(skb, &c, MSEG_DROP_SPOOFED_IP, NULL);
+	now = mseg_ct_now();
+	r = mseg_ip_verdict(skb, &c, ep, r == MSEG_PARSE_FRAGMENT, now, &seen);
+	if (dir != MSEG_ABI_DIR_EGRESS || r != TC_ACT_OK)
+		return r;
+	return mseg_local_deliver(skb, &c.pkt, now, &seen);
 }
 
 SEC("tc")

@@ -59,36 +59,79 @@ static __always_inline bool mseg_ct_expired(const struct mseg_ct_value *v, __u8 
 		timeout = MSEG_CT_ICMP_TIMEOUT;
 	else
 		timeout = MSEG_CT_UDP_TIMEOUT;
-	return now - v->last_seen_ns > timeout;
+	/* An entry another CPU has just refreshed may be a tick ahead of this one's clock. */
+	return now > v->last_seen_ns && now - v->last_seen_ns > timeout;
+}
+
+/*
+ * An entry is shared by the CPUs that handle both directions of its flow: a store on every
+ * packet would bounce its cache line between them (and dirty it for the LRU's own walks).
+ * So only what changed is written, and the timestamp only once it is MSEG_CT_REFRESH_NS old:
+ * an entry may then expire that much earlier than its last packet says, against timeouts of
+ * 10 s and more.
+ */
+#define MSEG_CT_REFRESH_NS (1000000ull) /* 1 ms */
+
+/*
+ * Conntrack's clock: CLOCK_MONOTONIC at the scheduler tick's resolution (a few ms), which is
+ * plenty against its timeouts and reads a variable where bpf_ktime_get_ns() reads the clock
+ * source (a paravirtual clock on a VM: a measurable part of a verdict). Events keep the
+ * precise clock.
+ */
+static __always_inline __u64 mseg_ct_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
 }
 
 static __always_inline void mseg_ct_touch(struct mseg_ct_value *v, const struct mseg_pkt *p,
 					  __u64 now)
 {
-	v->last_seen_ns = now;
-	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
+	if (now > v->last_seen_ns && now - v->last_seen_ns >= MSEG_CT_REFRESH_NS)
+		v->last_seen_ns = now;
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) &&
+	    !v->closing)
 		v->closing = 1;
 }
+
+/*
+ * The entries one packet's conntrack lookups found. The same-node fast path decides both
+ * sides of one packet in one program: the destination's side looks for the same two tuples
+ * and would find the same entries, so it takes them from here instead of hashing the 40-byte
+ * keys again. Zeroed: nothing known yet. An update of the map forgets what it replaced.
+ */
+struct mseg_ct_seen {
+	struct mseg_ct_value *rev; /* the flow p would be a reply of */
+	struct mseg_ct_value *fwd; /* p's own flow */
+	bool rev_known, fwd_known;
+};
 
 /*
  * Is p a reply of a flow this hook's side approved? dir is the endpoint's policy direction:
  * EGRESS (packet leaving the container, which was the flow's destination) needs dst_ok;
  * INGRESS (packet entering the container, the flow's source) needs src_ok.
  */
-static __always_inline bool mseg_ct_is_reply(const struct mseg_pkt *p, __u8 dir, __u64 now)
+static __always_inline bool mseg_ct_is_reply(const struct mseg_pkt *p, __u8 dir, __u64 now,
+					     struct mseg_ct_seen *seen)
 {
 	struct mseg_ct_key k;
 	struct mseg_ct_value *v;
 
 	if (!mseg_ct_key_fill(p, true, &k))
 		return false;
-	v = bpf_map_lookup_elem(&mseg_ct, &k);
+	if (seen->rev_known) {
+		v = seen->rev;
+	} else {
+		v = bpf_map_lookup_elem(&mseg_ct, &k);
+		seen->rev = v;
+		seen->rev_known = true;
+	}
 	if (!v || mseg_ct_expired(v, p->proto, now))
 		return false;
 	if (!(dir == MSEG_ABI_DIR_EGRESS ? v->dst_ok : v->src_ok))
 		return false;
 	mseg_ct_touch(v, p, now);
-	v->seen_reply = 1;
+	if (!v->seen_reply)
+		v->seen_reply = 1;
 	return true;
 }
 
@@ -97,7 +140,7 @@ static __always_inline bool mseg_ct_is_reply(const struct mseg_pkt *p, __u8 dir,
  * is new (a new flow as far as this hook is concerned: worth an event).
  */
 static __always_inline bool mseg_ct_record(const struct mseg_pkt *p, __u8 dir, bool allow,
-					   __u64 now)
+					   __u64 now, struct mseg_ct_seen *seen)
 {
 	struct mseg_ct_key k;
 	struct mseg_ct_value *v;
@@ -105,7 +148,13 @@ static __always_inline bool mseg_ct_record(const struct mseg_pkt *p, __u8 dir, b
 
 	if (!mseg_ct_key_fill(p, false, &k))
 		return allow;
-	v = bpf_map_lookup_elem(&mseg_ct, &k);
+	if (seen->fwd_known) {
+		v = seen->fwd;
+	} else {
+		v = bpf_map_lookup_elem(&mseg_ct, &k);
+		seen->fwd = v;
+		seen->fwd_known = true;
+	}
 	/* A SYN after FIN/RST reuses the tuple for a new connection: start over. */
 	fresh = !v || mseg_ct_expired(v, p->proto, now) ||
 		(v->closing && p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_SYN));
@@ -119,6 +168,9 @@ static __always_inline bool mseg_ct_record(const struct mseg_pkt *p, __u8 dir, b
 		else
 			nv.dst_ok = 1;
 		bpf_map_update_elem(&mseg_ct, &k, &nv, BPF_ANY);
+		/* A new entry (for a packet to itself, its reverse too): look them up again. */
+		seen->fwd_known = false;
+		seen->rev_known = false;
 		return true;
 	}
 
@@ -126,7 +178,8 @@ static __always_inline bool mseg_ct_record(const struct mseg_pkt *p, __u8 dir, b
 	bool was = *ok;
 
 	/* Policy now denies the original direction: its replies stop too. */
-	*ok = allow;
+	if (*ok != allow)
+		*ok = allow;
 	if (allow)
 		mseg_ct_touch(v, p, now);
 	return allow && !was;

@@ -42,6 +42,9 @@ struct mseg_pkt {
 	__be32 saddr, daddr;
 	__u8 proto;
 	__u8 tcp_flags;
+	__u8 ttl, tos;
+	__u8 ihl;	    /* header length in 32-bit words: 5 when there are no options */
+	__u16 tot_len;	    /* host order */
 	__u16 sport, dport; /* host order; ICMP: type, code */
 	__u16 icmp_id;	    /* network order, echo request/reply only */
 	/* ARP */
@@ -130,6 +133,10 @@ static __always_inline int mseg_parse(struct __sk_buff *skb, struct mseg_pkt *p)
 	p->saddr = ip.saddr;
 	p->daddr = ip.daddr;
 	p->proto = ip.protocol;
+	p->ttl = ip.ttl;
+	p->tos = ip.tos;
+	p->ihl = ip.ihl;
+	p->tot_len = bpf_ntohs(ip.tot_len);
 	/* Only the first fragment carries the ports the verdict depends on. */
 	if (bpf_ntohs(ip.frag_off) & IP_OFFMASK)
 		return MSEG_PARSE_FRAGMENT;

@@ -36,8 +36,9 @@ measure() {
 		--json >"$BENCH_OUT/a_verdict.json" 2>"$BENCH_OUT/a_verdict.err"; then
 		jq -r '.results[] | "\(.rules) \(.allowed.median) \(.allowed.min) \(.allowed.max)
 			\(.denied.median) \(.denied.min) \(.denied.max) \(.reply.median) \(.reply.min)
-			\(.reply.max) \(.entries) \(.apply_ms)"' "$BENCH_OUT/a_verdict.json" |
-			paste -d' ' - - - >"$BENCH_OUT/a_verdict.dat"
+			\(.reply.max) \(.entries) \(.apply_ms) \(.local.median) \(.local.min)
+			\(.local.max)"' "$BENCH_OUT/a_verdict.json" |
+			paste -d' ' - - - - >"$BENCH_OUT/a_verdict.dat"
 	else
 		bench_note "bpf-verdict failed: $(tail -n 3 "$BENCH_OUT/a_verdict.err" | tr '\n' ' ')"
 		: >"$BENCH_OUT/a_verdict.dat"
@@ -176,12 +177,17 @@ report() {
 		echo
 		echo "ns per packet net of the empty program measured in the same run (empty program:" \
 			"$(jq -r .empty_ns "$BENCH_OUT/a_verdict.json" 2>/dev/null) ns), median [min–max]" \
-			"of $TRIALS trials × $REPEAT runs. Ratio: median over the median at 10 rules, the" \
-			"worst of the three packet kinds."
+			"of $TRIALS trials × $REPEAT runs. Allowed, denied: an established flow's packet and" \
+			"a packet no rule admits, entering the endpoint (its ingress policy, tc egress);" \
+			"reply: the endpoint's answer (tc ingress, conntrack only); same node: the allowed" \
+			"packet sent by another endpoint of the node, both sides decided by the sender's" \
+			"program and redirected into the destination (the sender selected by no policy:" \
+			"every egress lookup, then the default). Ratio: median over the median at 10 rules," \
+			"the worst of the three single-side kinds."
 		echo
-		echo "| rules | policy map entries | allowed | denied | reply | worst ratio vs 10 | goal | result |"
-		echo "| ---: | ---: | --- | --- | --- | ---: | --- | --- |"
-		while read -r r am an ax dm dn dx rm rn rx ent _; do
+		echo "| rules | policy map entries | allowed | denied | reply | same node, both sides | worst ratio vs 10 | goal | result |"
+		echo "| ---: | ---: | --- | --- | --- | --- | ---: | --- | --- |"
+		while read -r r am an ax dm dn dx rm rn rx ent _ lm ln lx; do
 			worst=$(awk -v r="$r" -v a="$am" -v d="$dm" -v p="$rm" -v f="$BENCH_OUT/a_verdict.dat" \
 				'BEGIN { getline l < f; split(l, b, " ");
 				x = a / b[2]; y = d / b[5]; z = p / b[8]; m = x > y ? x : y; m = m > z ? m : z;
@@ -189,7 +195,8 @@ report() {
 			goal="" res=""
 			[ "$r" = 100000 ] && goal="≤ 1.30" && res=$(met "$worst" "<=" 1.30)
 			echo "| $r | $ent | $(fmt_cell "$am" "$an" "$ax") | $(fmt_cell "$dm" "$dn" "$dx") |" \
-				"$(fmt_cell "$rm" "$rn" "$rx") | $worst | $goal | $res |"
+				"$(fmt_cell "$rm" "$rn" "$rx") | $(fmt_cell "${lm:-nan}" "${ln:-}" "${lx:-}") |" \
+				"$worst | $goal | $res |"
 		done <"$BENCH_OUT/a_verdict.dat"
 		echo
 		echo "Reproduce: \`$BUILD_REL/tools/bench/bpf-verdict --rules $counts --repeat $REPEAT" \
