@@ -139,6 +139,7 @@ static void step_clock_mark(struct step_clock *c, const char *step)
 static int endpoint_forget(struct mseg_agent *a, struct mseg_agent_endpoint *ep)
 {
 	char log[4096];
+	int r;
 
 	mseg_agent_endpoint_log_path(a, ep, log, sizeof(log));
 	unlink(log);
@@ -146,7 +147,11 @@ static int endpoint_forget(struct mseg_agent *a, struct mseg_agent_endpoint *ep)
 		mseg_ipam_release(a->ipam, &ep->ep.ip);
 	mseg_state_endpoint_unlink(a->state, ep);
 	mseg_agent_endpoint_free(ep);
-	return mseg_state_save_endpoint_change(a->state, NULL);
+	r = mseg_state_save_endpoint_change(a->state, NULL);
+	if (r < 0)
+		return r;
+	/* Done: its intent (or whichever is left) has nothing more to undo. */
+	return mseg_state_intent_clear(a->state);
 }
 
 int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *spec,
@@ -198,7 +203,7 @@ int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *
 	r = mseg_state_endpoint_add(a->state, ep);
 	if (r < 0)
 		goto fail_unowned;
-	r = mseg_state_save_endpoint_change(a->state, ep);
+	r = mseg_state_intent_save(a->state, ep);
 	if (r < 0) {
 		mseg_state_endpoint_unlink(a->state, ep);
 		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
@@ -280,11 +285,14 @@ int mseg_agent_endpoint_create(struct mseg_agent *a, struct mseg_endpoint_spec *
 	ep->state = MSEG_EP_READY;
 	r = mseg_state_save_endpoint_change(a->state, ep);
 	if (r < 0) {
+		ep->state = MSEG_EP_CREATING;
 		mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
 				  "cannot record endpoint '%s/%s' in %s: %s", spec->namespace,
 				  spec->name, a->cfg.state_dir, strerror(-r));
 		goto fail;
 	}
+	/* Recorded: a failure to remove the intent only leaves one that the next load ignores. */
+	(void)mseg_state_intent_clear(a->state);
 	step_clock_mark(&clock, "record");
 	log_debug("endpoint '%s/%s' created in %.3f ms (%s)", ep->ep.namespace, ep->ep.name,
 		  now_ms() - clock.start, clock.text);
@@ -326,6 +334,17 @@ fail_unowned:
 	return r;
 }
 
+/*
+ * A removal that failed half-way stays "deleting" in endpoints.json too: the next intent
+ * written (another endpoint's) replaces this one's, and the next start must still reap it.
+ */
+static void deleting_record(struct mseg_agent *a, struct mseg_agent_endpoint *ep)
+{
+	if (mseg_state_save_endpoint_change(a->state, ep) < 0)
+		log_warn("endpoint '%s/%s': cannot record that its removal is unfinished",
+			 ep->ep.namespace, ep->ep.name);
+}
+
 int mseg_agent_endpoint_delete(struct mseg_agent *a, struct mseg_agent_endpoint *ep,
 			       struct mseg_op_error *e)
 {
@@ -337,28 +356,34 @@ int mseg_agent_endpoint_delete(struct mseg_agent *a, struct mseg_agent_endpoint 
 	step_clock_start(&clock);
 	snprintf(name, sizeof(name), "%s/%s", ep->ep.namespace, ep->ep.name);
 	ep->state = MSEG_EP_DELETING;
-	r = mseg_state_save_endpoint_change(a->state, ep);
-	if (r < 0)
+	r = mseg_state_intent_save(a->state, ep);
+	if (r < 0) {
+		ep->state = MSEG_EP_READY;
 		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
 					 "cannot record the removal of '%s/%s': %s",
 					 ep->ep.namespace, ep->ep.name, strerror(-r));
+	}
 	mseg_fault_point("after-delete-intent");
 	step_clock_mark(&clock, "intent");
 
 	/* Before the interface disappears; its entries go with the reconcile below. */
 	r = mseg_agent_endpoint_detach(a, ep);
-	if (r < 0)
+	if (r < 0) {
+		deleting_record(a, ep);
 		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL,
 					 "cannot detach the %s datapath from '%s/%s': %s",
 					 a->cfg.datapath, ep->ep.namespace, ep->ep.name,
 					 strerror(-r));
+	}
 	step_clock_mark(&clock, "detach");
 
 	r = endpoint_teardown(ep, &step);
-	if (r < 0)
+	if (r < 0) {
 		/* Stays "deleting": a retry or the next start finishes the job. */
+		deleting_record(a, ep);
 		return mseg_op_error_set(e, r, MSEG_ERR_INTERNAL, "cannot %s of '%s/%s': %s", step,
 					 ep->ep.namespace, ep->ep.name, strerror(-r));
+	}
 	step_clock_mark(&clock, "teardown");
 	r = endpoint_forget(a, ep);
 	if (r < 0)

@@ -13,6 +13,7 @@
 #include "agent/ports.h"
 #include "agent/request.h"
 #include "agent/store.h"
+#include "lib/log.h"
 #include "lib/macro.h"
 #include "policy/cidr.h"
 #include "policy/labels.h"
@@ -20,6 +21,7 @@
 #define STATE_VERSION 1
 #define NAMESPACES_FILE "namespaces.json"
 #define ENDPOINTS_FILE "endpoints.json"
+#define INTENT_FILE "intent.json"
 
 const char *mseg_ep_state_name(enum mseg_ep_state st)
 {
@@ -363,6 +365,74 @@ static int load_endpoints(struct mseg_state *s, json_t *doc, struct load_ctx *c)
 	return 0;
 }
 
+/*
+ * Merges intent.json (the one endpoint being created or removed when the agent stopped) into
+ * s, so the reaper undoes it: a "creating" endpoint that endpoints.json does not list yet is
+ * added, a "deleting" one marks the recorded endpoint. The file is written without fsync
+ * (state.h), so only a power cut can leave it torn or stale, and the reboot that follows has
+ * removed whatever it described: then it is set aside (1) with *why saying so, not refused.
+ */
+static int load_intent(struct mseg_state *s, char *why)
+{
+	struct mseg_state tmp = {.next_endpoint_id = 1};
+	struct mseg_agent_endpoint *ep, *known;
+	char path[4096];
+	struct load_ctx c = {.path = path, .why = why};
+	json_t *doc = NULL;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, INTENT_FILE);
+	r = mseg_store_read_json(s->dir, INTENT_FILE, &doc, why);
+	if (r == -ENOENT)
+		return 0;
+	/* Borrowed, so the endpoint's namespace is checked as for endpoints.json. */
+	tmp.namespaces = s->namespaces;
+	tmp.n_namespaces = s->n_namespaces;
+	if (r == 0) {
+		r = check_version(&c, doc);
+		if (r == 0)
+			r = load_endpoint(&tmp, json_object_get(doc, "endpoint"), "endpoint", &c);
+		json_decref(doc);
+	}
+	if (r < 0 && r != -EBADMSG)
+		return r; /* not a torn file: unreadable, say so */
+	if (r < 0) {
+		log_warn("setting aside %s (only a power cut leaves it so, and the reboot removed "
+			 "what it described)",
+			 why);
+		why[0] = '\0';
+		return 0;
+	}
+	ep = tmp.endpoints[0];
+	free(tmp.endpoints);
+	if (ep->ep.id >= s->next_endpoint_id)
+		s->next_endpoint_id = ep->ep.id + 1;
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		if (s->endpoints[i]->ep.id != ep->ep.id &&
+		    !memcmp(s->endpoints[i]->ep.ip.addr, ep->ep.ip.addr, sizeof(ep->ep.ip.addr))) {
+			/* Its address belongs to a recorded endpoint: stale, from before a power cut. */
+			mseg_agent_endpoint_free(ep);
+			return 0;
+		}
+	known = mseg_state_endpoint_find(s, ep->ep.namespace, ep->ep.name);
+	if (known && known->ep.id == ep->ep.id) {
+		/* Created (ready is recorded) or being deleted: the record wins unless deleting. */
+		if (ep->state == MSEG_EP_DELETING)
+			known->state = MSEG_EP_DELETING;
+		mseg_agent_endpoint_free(ep);
+		return 0;
+	}
+	if (known) {
+		/* Another endpoint of that name is recorded: this one never got that far. */
+		mseg_agent_endpoint_free(ep);
+		return 0;
+	}
+	r = mseg_state_endpoint_add(s, ep);
+	if (r < 0)
+		mseg_agent_endpoint_free(ep);
+	return r;
+}
+
 int mseg_state_load(const char *dir, struct mseg_state **ret, char *why)
 {
 	struct mseg_state *s;
@@ -396,8 +466,12 @@ int mseg_state_load(const char *dir, struct mseg_state **ret, char *why)
 	if (r == 0) {
 		r = load_endpoints(s, doc, &c);
 		json_decref(doc);
+		doc = NULL;
 	}
 	if (r < 0 && r != -ENOENT)
+		goto fail;
+	r = load_intent(s, why);
+	if (r < 0)
 		goto fail;
 	*ret = s;
 	return 0;
@@ -480,8 +554,11 @@ static int endpoint_record(struct mseg_agent_endpoint *ep)
 {
 	json_t *o;
 
-	if (ep->record)
+	if (ep->record && ep->record_state == ep->state)
 		return 0;
+	free(ep->record);
+	ep->record = NULL;
+	ep->record_state = ep->state;
 	o = mseg_agent_endpoint_to_json(ep);
 	if (!o)
 		return -ENOMEM;
@@ -514,6 +591,9 @@ int mseg_state_save_endpoint_change(struct mseg_state *s, struct mseg_agent_endp
 		     STATE_VERSION, s->next_endpoint_id);
 	len = (size_t)n + 3; /* "]}\n" */
 	for (size_t i = 0; i < s->n_endpoints; i++) {
+		/* One being created lives in intent.json until it is ready. */
+		if (s->endpoints[i]->state == MSEG_EP_CREATING)
+			continue;
 		r = endpoint_record(s->endpoints[i]);
 		if (r < 0)
 			return r;
@@ -524,10 +604,13 @@ int mseg_state_save_endpoint_change(struct mseg_state *s, struct mseg_agent_endp
 		return -ENOMEM;
 	memcpy(text, head, (size_t)n);
 	off = (size_t)n;
-	for (size_t i = 0; i < s->n_endpoints; i++) {
-		size_t l = strlen(s->endpoints[i]->record);
+	for (size_t i = 0, k = 0; i < s->n_endpoints; i++) {
+		size_t l;
 
-		if (i)
+		if (s->endpoints[i]->state == MSEG_EP_CREATING)
+			continue;
+		l = strlen(s->endpoints[i]->record);
+		if (k++)
 			text[off++] = ',';
 		memcpy(text + off, s->endpoints[i]->record, l);
 		off += l;
@@ -541,6 +624,49 @@ int mseg_state_save_endpoint_change(struct mseg_state *s, struct mseg_agent_endp
 		changed->record = NULL;
 	}
 	return r;
+}
+
+int mseg_state_intent_save(struct mseg_state *s, struct mseg_agent_endpoint *ep)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[PATH_MAX], tmp[PATH_MAX];
+	json_t *o;
+	int fd, r, n;
+
+	if (snprintf(path, sizeof(path), "%s/%s", s->dir, INTENT_FILE) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", s->dir, INTENT_FILE) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	o = mseg_agent_endpoint_to_json(ep);
+	if (!o)
+		return -ENOMEM;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	n = dprintf(fd, "{\"version\":%d,\"endpoint\":%s}\n", STATE_VERSION, text);
+	r = n < 0 ? -EIO : 0;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	/* No fsync: the rename orders it before the kernel work for any crash of the agent. */
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int mseg_state_intent_clear(struct mseg_state *s)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", s->dir, INTENT_FILE) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 struct mseg_namespace *mseg_state_namespace_find(const struct mseg_state *s, const char *name)

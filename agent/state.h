@@ -47,8 +47,9 @@ struct mseg_agent_endpoint {
 	/* not persisted: what this agent saw of its own children */
 	bool exited;
 	int exit_status; /* wait status */
-	/* its stored form (compact JSON) as last written; NULL until then or after a change */
+	/* its stored form (compact JSON) as last written, and the state it was written in */
 	char *record;
+	enum mseg_ep_state record_state;
 };
 
 struct mseg_state {
@@ -77,6 +78,18 @@ int mseg_state_save_endpoints(struct mseg_state *s);
  * So whatever changes a persisted field of an endpoint passes it here, or saves them all.
  */
 int mseg_state_save_endpoint_change(struct mseg_state *s, struct mseg_agent_endpoint *changed);
+/*
+ * intent.json: the endpoint being created (state "creating") or removed ("deleting"), written
+ * before the kernel sees anything so that a restarted agent reaps it. At most one: the agent
+ * does one endpoint at a time. endpoints.json lists an endpoint from the moment it is ready, so
+ * `mseg run` and `mseg rm` each cost one synced write (endpoints.json), not two. The intent is
+ * renamed into place without fsync: that orders it before the kernel work for any crash of the
+ * agent, and only a power cut can lose or tear it, after which the reboot has removed the
+ * kernel objects it described; a torn or stale intent is then set aside on load.
+ */
+int mseg_state_intent_save(struct mseg_state *s, struct mseg_agent_endpoint *ep);
+/* Removes intent.json (0 when absent): after the write of endpoints.json that completes it. */
+int mseg_state_intent_clear(struct mseg_state *s);
 /*
  * Atomically replaces DIR/NAME with doc, for records of what lives only as long as the boot:
  * endpoints (namespaces, links, routes) and the identities of the pinned maps (bpffs). Like
