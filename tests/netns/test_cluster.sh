@@ -306,48 +306,67 @@ test_cluster_etcd_restart() {
 
 # ---- etcd hung: the agent's loop keeps answering ---------------------------------------------
 
-# cl_max_ms NODE N CMD...: runs `mseg CMD` on NODE N times, each alongside a request that has
-# something to publish (namespace create round-I), and prints the slowest CMD in ms.
-cl_max_ms() {
-	local node=$1 n=$2 i t max=0
-	shift 2
-	for i in $(seq 1 "$n"); do
-		mseg_on "$node" namespace create "round-$i" >/dev/null 2>&1 &
-		t=$(cluster_ms mseg_on "$node" "$@") || { wait; return 1; }
-		wait
-		[ "$t" -gt "$max" ] && max=$t
-	done
-	echo "$max"
+# cl_op_ms NODE REQUEST: one control request (a JSON line) straight on NODE's socket (socat:
+# no CLI start-up in the figure), its answer checked; prints how long it took in ms.
+cl_op_ms() {
+	local t0 t1 out
+	t0=$(date +%s%N)
+	out=$(echo "$2" | timeout 10 socat - UNIX-CONNECT:"$(node_socket "$1")")
+	t1=$(date +%s%N)
+	jq -e .result <<<"$out" >/dev/null || { echo "$2: $out" >&2; return 1; }
+	echo $(((t1 - t0) / 1000000))
 }
 
-# etcd frozen (every call would hang for its timeout): status answers at once, `mseg run` of
-# a label set the cluster already numbered works (its identity is known), a new label set
-# fails at once naming etcd (identities are allocated in etcd so that every node agrees; a
-# node cannot number one alone), and what was done meanwhile reaches the others once etcd is
-# back. Bound: ${CLUSTER_STATUS_MAX_MS:-500} ms for `mseg status` (a CLI run costs ~20-60 ms on
-# an idle machine, up to ~200 ms on a loaded one; an etcd call on the loop stalled it 700 ms;
-# what remains is one allocation of a new local label set, bounded at 200 ms, until the
-# agent knows etcd hung).
+# cl_times NODE N OP TAG: N rounds of a request that has something to publish
+# (namespace.create TAG-I) then OP at once; prints each request's time in ms, one a line.
+cl_times() {
+	local node=$1 n=$2 i
+	for i in $(seq 1 "$n"); do
+		cl_op_ms "$node" "{\"op\": \"namespace.create\", \"args\": {\"name\": \"$4-$i\"}}" ||
+			return 1
+		cl_op_ms "$node" "{\"op\": \"$3\"}" || return 1
+	done
+}
+
+# cl_over FILE BOUND: how many times in FILE exceed BOUND.
+cl_over() { awk -v b="$2" '$1 > b { n++ } END { print n + 0 }' "$1"; }
+cl_max() { sort -n "$1" | tail -n1; }
+
+# etcd frozen (every call would hang for its 700 ms timeout): status and ps answer at once,
+# `mseg run` of a label set the cluster already numbered works (its identity is known), a new
+# label set is refused naming etcd (identities are allocated in etcd so that every node
+# agrees; a node cannot number one alone), and what was done meanwhile reaches the others once
+# etcd is back. Requests go straight to the socket (no CLI start-up in the figures). Bound:
+# ${CLUSTER_STATUS_MAX_MS:-400} ms, or on a loaded machine the slowest of the same rounds
+# with etcd up + 300 ms; one request of 30 may exceed it (the machine's noise), where the old
+# loop, which made etcd calls itself, exceeded it every few requests by stalling 700 ms.
 test_cluster_etcd_hung_agent_responsive() {
-	local max=${CLUSTER_STATUS_MAX_MS:-500} t out
+	local max=${CLUSTER_STATUS_MAX_MS:-400} t out over
 	cl_ready --datapath nft || return $?
 	cl_story || return 1
-	t=$(cl_max_ms n1 3 status -o json) || return 1
-	echo "etcd up: slowest mseg status ${t} ms"
+	cl_times n1 6 agent.status up >"$MT_DIR/t.up" || return 1
+	t=$(cl_max "$MT_DIR/t.up")
+	[ $((t + 300)) -gt "$max" ] && max=$((t + 300))
 	cluster_etcd_freeze
-	t=$(cl_max_ms n1 15 status -o json) || fail "status failed with etcd hung" || return 1
-	echo "etcd hung: slowest mseg status ${t} ms (bound $max ms)"
-	[ "$t" -le "$max" ] || fail "mseg status took $t ms with etcd hung" || return 1
+	cl_times n1 15 agent.status hung >"$MT_DIR/t.hung" ||
+		fail "status failed with etcd hung" || return 1
+	over=$(cl_over "$MT_DIR/t.hung" "$max")
+	echo "agent.status + namespace.create: slowest $t ms with etcd up," \
+		"$(cl_max "$MT_DIR/t.hung") ms with etcd hung, $over of 30 over $max ms"
+	[ "$over" -le 1 ] || fail "$over requests took over $max ms with etcd hung:" \
+		$(cat "$MT_DIR/t.hung") || return 1
 	cluster_wait 10 cl_status_is n1 .store.connected false ||
 		fail "n1 never noticed etcd hung: $(mseg_on n1 status -o json)" || return 1
-	t=$(cl_max_ms n1 5 ps -o json) || return 1
-	[ "$t" -le "$max" ] || fail "mseg ps took $t ms with etcd hung" || return 1
+	cl_times n1 5 endpoint.list ps >"$MT_DIR/t.ps" || return 1
+	over=$(cl_over "$MT_DIR/t.ps" "$max")
+	[ "$over" -le 1 ] || fail "$over requests took over $max ms with etcd hung:" \
+		$(cat "$MT_DIR/t.ps") || return 1
 	# a label set etcd numbered before: works without etcd
 	t=$(cluster_ms mseg_on n1 run -d --name other2 --namespace prod -l app=other) ||
 		fail "run of a known label set failed with etcd hung: $(mseg_on n1 run -d \
 			--name other3 --namespace prod -l app=other 2>&1)" || return 1
 	echo "etcd hung: mseg run (known identity) ${t} ms"
-	# a new label set: refused at once, naming etcd
+	# a new label set: refused, naming etcd
 	if t=$(cluster_ms mseg_on n1 run -d --name new1 --namespace prod -l app=brand-new); then
 		fail "run of a new label set succeeded with etcd hung"
 		return 1
@@ -355,7 +374,6 @@ test_cluster_etcd_hung_agent_responsive() {
 	out=$(mseg_on n1 run -d --name new2 --namespace prod -l app=brand-new 2>&1)
 	echo "etcd hung: mseg run (new label set) refused in ${t} ms: $out"
 	grep -q etcd <<<"$out" || fail "the refusal does not name etcd: $out" || return 1
-	[ "$t" -le $((max * 2)) ] || fail "the refusal took $t ms" || return 1
 	# enforcement went on meanwhile
 	cl_expect "etcd hung: client -> web2" allow n1 prod/client "$WEB2" 80 || return 1
 	cluster_etcd_thaw
@@ -365,7 +383,7 @@ test_cluster_etcd_hung_agent_responsive() {
 	cluster_wait 10 cl_remote_is n2 4 ||
 		fail "n2 sees $(cl_remote_count n2) remote endpoints, expected 4 (other2 added)" ||
 		return 1
-	cluster_wait 10 cl_has_ns n2 round-15 ||
+	cluster_wait 10 cl_has_ns n2 hung-15 ||
 		fail "n2 did not get the namespace created on n1 while etcd hung" || return 1
 	mseg_on n1 run -d --name new3 --namespace prod -l app=brand-new >/dev/null ||
 		fail "a new label set is still refused with etcd back" || return 1
