@@ -138,8 +138,9 @@ measure() {
 	# Both systems fill up at the same time (untimed; the machine has 2 cores), so the
 	# present phase leaves most of its share to the timed round.
 	in_node present mseg >"$MT_DIR/made-mseg" &
+	local filler=$!
 	in_node present cni >"$MT_DIR/made-cni"
-	wait
+	wait "$filler" # (a bare wait would wait for msegd too)
 	MADE=$(sort -n "$MT_DIR/made-mseg" "$MT_DIR/made-cni" | head -n1)
 	MADE=${MADE:-0}
 	phase 100
