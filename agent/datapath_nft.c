@@ -10,6 +10,7 @@
  * they were, since the kernel aborts the whole transaction.
  */
 #include "agent/datapath_nft.h"
+#include "agent/datapath_nft_internal.h"
 
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -30,60 +31,10 @@
 #include "lib/macro.h"
 #include "policy/cidr.h"
 
-#define NFLOG_BUDGET 1024 /* events read per wake-up (events_bpf.c reads as many) */
-
-enum map_kind { MAP_CLS, MAP_CLSANY, MAP_ANY, MAP_REST, N_MAPS };
-static const char *const map_suffix[N_MAPS] = {"_cls", "_clsany", "_any", "_rest"};
+const char *const mseg_nft_map_suffix[N_MAPS] = {"_cls", "_clsany", "_any", "_rest"};
 static const enum mseg_nft_set_kind map_set_kind[N_MAPS] = {
     MSEG_NFT_SET_ADDR_PROTO_PORT, MSEG_NFT_SET_ADDR_PROTO, MSEG_NFT_SET_PROTO_PORT,
     MSEG_NFT_SET_NFPROTO};
-
-struct elemvec {
-	struct mseg_nft_elem *v;
-	size_t n, cap;
-};
-
-struct dec {
-	struct mseg_nft_decision d;
-	char name[MSEG_NFT_NAME_MAX];
-	size_t refs;	 /* programmed elements pointing at it */
-	long pending;	 /* change of refs the batch being built makes */
-	bool programmed; /* its chain and counter exist */
-};
-
-struct nft_ep {
-	struct mseg_dp_endpoint ep;
-	char base[MSEG_NFT_NAME_MAX - 16]; /* room for the longest suffix */
-	struct elemvec prog[2][N_MAPS];	   /* what the kernel holds, sorted */
-	struct elemvec next[2][N_MAPS];	   /* planned by the batch being built */
-	bool touched;
-};
-
-struct mseg_datapath {
-	struct mseg_datapath_config cfg;
-	struct mnl_socket *nl;
-	uint32_t seq;
-	bool adopted; /* the table existed: objects may exist, creation must be idempotent */
-
-	struct mseg_table_entry *entries; /* sorted by (endpoint, dir, remote, proto, port) */
-	size_t n_entries;
-	struct mseg_endpoint_default *defaults[2]; /* sorted by endpoint */
-	size_t n_defaults[2];
-	struct mseg_ipcache_entry *ipcache;
-	size_t n_ipcache;
-	struct mseg_nft_interval *iv; /* sorted by (class, lo) */
-	size_t n_iv;
-
-	struct nft_ep **eps;
-	size_t n_eps;
-	struct dec **decs; /* sorted by name */
-	size_t n_decs;
-
-	struct mseg_nflog *nflog;
-	bool flows;	    /* msegd --flows: allow chains log new connections */
-	bool nflog_overran; /* the last read reported an overrun: the retry reads nothing */
-	char err[512];
-};
 
 /* The drops no policy decides, made once with the table. */
 static const struct mseg_nft_decision special_decs[] = {
@@ -121,41 +72,6 @@ static void elemvec_free(struct elemvec *v)
 static int elem_qcmp(const void *a, const void *b)
 {
 	return mseg_nft_elem_cmp(a, b);
-}
-
-static int entry_cmp(const void *pa, const void *pb)
-{
-	const struct mseg_table_entry *a = pa, *b = pb;
-
-	if (a->endpoint != b->endpoint)
-		return a->endpoint < b->endpoint ? -1 : 1;
-	if (a->dir != b->dir)
-		return a->dir < b->dir ? -1 : 1;
-	if (a->remote != b->remote)
-		return a->remote < b->remote ? -1 : 1;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	if (a->port_lo != b->port_lo)
-		return a->port_lo < b->port_lo ? -1 : 1;
-	if (a->port_hi != b->port_hi)
-		return a->port_hi < b->port_hi ? -1 : 1;
-	return 0;
-}
-
-static int interval_class_cmp(const void *pa, const void *pb)
-{
-	const struct mseg_nft_interval *a = pa, *b = pb;
-
-	if (a->class != b->class)
-		return a->class < b->class ? -1 : 1;
-	return a->lo < b->lo ? -1 : a->lo > b->lo;
-}
-
-static int default_cmp(const void *pa, const void *pb)
-{
-	const struct mseg_endpoint_default *a = pa, *b = pb;
-
-	return a->endpoint < b->endpoint ? -1 : a->endpoint > b->endpoint;
 }
 
 static struct nft_ep *ep_find(struct mseg_datapath *dp, uint32_t id, size_t *idx)
@@ -290,86 +206,48 @@ static struct mseg_nft_decision decision_of(uint8_t dir, uint8_t verdict, uint8_
 
 /* ---- element planning -------------------------------------------------------------------- */
 
-static const struct mseg_endpoint_default *default_find(const struct mseg_endpoint_default *v,
-							size_t n, uint32_t endpoint)
+/* A plain allow: no log line unless --flows logs new connections. */
+static bool decision_plain_allow(const struct mseg_nft_decision *d)
 {
-	struct mseg_endpoint_default key = {.endpoint = endpoint};
-
-	if (n == 0)
-		return NULL;
-	return bsearch(&key, v, n, sizeof(*v), default_cmp);
+	return !d->special && d->verdict == MSEG_VERDICT_ALLOW && !d->audit;
 }
-
-/* The intervals of one class: a run in dp->iv (sorted by class). */
-static const struct mseg_nft_interval *class_intervals(const struct mseg_nft_interval *iv, size_t n,
-						       uint32_t class, size_t *count)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (iv[mid].class < class)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	size_t end = lo;
-	while (end < n && iv[end].class == class)
-		end++;
-	*count = end - lo;
-	return iv + lo;
-}
-
-struct plan_src {
-	const struct mseg_table_entry *entries;
-	size_t n_entries;
-	const struct mseg_endpoint_default *const *defaults;
-	const size_t *n_defaults;
-	const struct mseg_nft_interval *iv;
-	size_t n_iv;
-};
 
 static int plan_elem(struct mseg_datapath *dp, struct elemvec *v, struct mseg_nft_elem *e,
 		     const struct mseg_nft_decision *d)
 {
 	struct dec *x;
-	int r = dec_get(dp, d, &x);
+	int r;
 
+	e->jump = false;
+	e->ret = !dp->flows && decision_plain_allow(d);
+	if (e->ret) {
+		/* no chain to go to: the element returns, named after its decision */
+		r = mseg_nft_decision_name(e->chain, sizeof(e->chain), d);
+		if (r < 0)
+			return r;
+		return elemvec_push(v, e);
+	}
+	r = dec_get(dp, d, &x);
 	if (r < 0)
 		return r;
 	memcpy(e->chain, x->name, sizeof(e->chain));
-	e->jump = false;
 	return elemvec_push(v, e);
 }
 
 /* The elements of the four maps of (endpoint, dir) for the state in src. */
-static int plan_endpoint_dir(struct mseg_datapath *dp, const struct plan_src *src, uint32_t id,
-			     uint8_t dir, struct elemvec out[N_MAPS])
+static int plan_endpoint_dir(struct mseg_datapath *dp, const struct mseg_nft_mirror *src,
+			     uint32_t id, uint8_t dir, struct elemvec out[N_MAPS])
 {
 	const struct mseg_endpoint_default *def;
-	struct mseg_table_entry key = {.endpoint = id, .dir = dir};
 	struct mseg_nft_decision d;
 	struct mseg_nft_elem e;
 	bool have_rest = false;
-	size_t lo = 0, hi = src->n_entries;
+	size_t n_mine, first = mseg_nft_mirror_entries_of(src, id, dir, &n_mine);
 	int r;
 
-	/* lower bound of (id, dir) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct mseg_table_entry *m = &src->entries[mid];
-
-		if (m->endpoint < key.endpoint || (m->endpoint == key.endpoint && m->dir < dir))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < src->n_entries; i++) {
+	for (size_t i = first; i < first + n_mine; i++) {
 		const struct mseg_table_entry *t = &src->entries[i];
 
-		if (t->endpoint != id || t->dir != dir)
-			break;
 		d = decision_of(dir, t->verdict, t->audit, &t->decided_by, &t->audit_by);
 		if (t->remote == MSEG_ID_ANY) {
 			if (t->proto == MSEG_PROTO_ANY) {
@@ -390,7 +268,7 @@ static int plan_endpoint_dir(struct mseg_datapath *dp, const struct plan_src *sr
 		}
 		size_t n_iv;
 		const struct mseg_nft_interval *iv =
-		    class_intervals(src->iv, src->n_iv, t->remote, &n_iv);
+		    mseg_nft_class_intervals(src, t->remote, &n_iv);
 		if (t->proto == MSEG_PROTO_ANY && (t->port_lo != 0 || t->port_hi != 65535))
 			return -EOPNOTSUPP;
 		for (size_t k = 0; k < n_iv; k++) {
@@ -407,7 +285,7 @@ static int plan_endpoint_dir(struct mseg_datapath *dp, const struct plan_src *sr
 		}
 	}
 	if (!have_rest) {
-		def = default_find(src->defaults[dir], src->n_defaults[dir], id);
+		def = mseg_nft_mirror_default(src, dir, id);
 		if (def)
 			d = decision_of(dir, def->verdict, def->audit, &def->decided_by,
 					&def->audit_by);
@@ -462,7 +340,7 @@ static int emit_diff(struct mseg_datapath *dp, struct mseg_nft_batch *b, const c
 			j++;
 		} else if (c < 0) {
 			out[n++] = from->v[i];
-			if (!b) {
+			if (!b && !from->v[i].ret) {
 				r = dec_pending(dp, from->v[i].chain, add ? 1 : -1);
 				if (r < 0)
 					return r;
@@ -485,7 +363,13 @@ static int batch_new(struct mseg_datapath *dp, struct mseg_nft_batch **b)
 
 static int batch_send(struct mseg_datapath *dp, struct mseg_nft_batch *b)
 {
-	int r = mseg_nft_batch_send(b, dp->nl, dp->err, sizeof(dp->err));
+	int r;
+
+	/* nothing changed (a diff that moves no element): no transaction, the kernel would
+	 * still take the nfnetlink mutex and bump the generation for it */
+	if (mseg_nft_batch_count(b) == 0)
+		return 0;
+	r = mseg_nft_batch_send(b, dp->nl, dp->err, sizeof(dp->err));
 
 	/* sequence numbers keep increasing over the socket's life */
 	dp->seq += (uint32_t)mseg_nft_batch_count(b) + 2;
@@ -619,7 +503,7 @@ static int program(struct mseg_datapath *dp, struct mseg_nft_batch *b,
 					for (int m = 0; m < N_MAPS && r == 0; m++) {
 						snprintf(set, sizeof(set), "%s_%s%s", e->base,
 							 d == MSEG_DIR_INGRESS ? "in" : "out",
-							 map_suffix[m]);
+							 mseg_nft_map_suffix[m]);
 						r = emit_diff(dp, pass == 0 ? NULL : b, set,
 							      &e->prog[d][m], &e->next[d][m], add);
 					}
@@ -810,11 +694,7 @@ static void nft_close(struct mseg_datapath *dp)
 	for (size_t i = 0; i < dp->n_decs; i++)
 		free(dp->decs[i]);
 	free(dp->decs);
-	free(dp->entries);
-	free(dp->defaults[0]);
-	free(dp->defaults[1]);
-	free(dp->ipcache);
-	free(dp->iv);
+	mseg_nft_mirror_free(&dp->mir);
 	mseg_nflog_close(dp->nflog);
 	if (dp->nl)
 		mnl_socket_close(dp->nl);
@@ -847,19 +727,8 @@ static int nft_purge(const struct mseg_datapath_config *cfg)
 
 /* ---- endpoints ----------------------------------------------------------------------------- */
 
-static struct plan_src current_src(const struct mseg_datapath *dp)
-{
-	return (struct plan_src){
-	    .entries = dp->entries,
-	    .n_entries = dp->n_entries,
-	    .defaults = (const struct mseg_endpoint_default *const *)dp->defaults,
-	    .n_defaults = dp->n_defaults,
-	    .iv = dp->iv,
-	    .n_iv = dp->n_iv,
-	};
-}
-
-static int plan_endpoint(struct mseg_datapath *dp, const struct plan_src *src, struct nft_ep *e)
+static int plan_endpoint(struct mseg_datapath *dp, const struct mseg_nft_mirror *src,
+			 struct nft_ep *e)
 {
 	for (int d = 0; d < 2; d++) {
 		int r = plan_endpoint_dir(dp, src, e->ep.id, (uint8_t)d, e->next[d]);
@@ -887,7 +756,7 @@ static int attach_objects(struct mseg_datapath *dp, struct mseg_nft_batch *b, vo
 			 d == MSEG_DIR_INGRESS ? "ingress" : "egress", e->ep.namespace, e->ep.name,
 			 e->ep.id, e->ep.identity, ip, e->ep.ifname);
 		for (int m = 0; m < N_MAPS && r == 0; m++) {
-			snprintf(set, sizeof(set), "%s%s", chain, map_suffix[m]);
+			snprintf(set, sizeof(set), "%s%s", chain, mseg_nft_map_suffix[m]);
 			r = mseg_nft_batch_set_add(b, set, map_set_kind[m], NULL);
 			/* adopted from an earlier agent: start from empty, in the same batch */
 			if (r == 0 && dp->adopted)
@@ -933,7 +802,6 @@ static int nft_endpoint_attach(struct mseg_datapath *dp, const struct mseg_dp_en
 	_cleanup_(mseg_nft_batch_freep) struct mseg_nft_batch *b = NULL;
 	struct nft_ep *e;
 	struct nft_ep **v;
-	struct plan_src src = current_src(dp);
 	int r;
 
 	if (!ep || ep->ip.family != MSEG_AF_INET || !ep->ifname[0])
@@ -957,7 +825,7 @@ static int nft_endpoint_attach(struct mseg_datapath *dp, const struct mseg_dp_en
 	dp->eps = v;
 	dp->eps[dp->n_eps++] = e;
 
-	r = plan_endpoint(dp, &src, e);
+	r = plan_endpoint(dp, &dp->mir, e);
 	if (r == 0)
 		r = batch_new(dp, &b);
 	if (r == 0)
@@ -994,11 +862,12 @@ static int nft_endpoint_detach(struct mseg_datapath *dp, uint32_t endpoint_id)
 		if (r == 0)
 			r = mseg_nft_batch_chain_del(b, chain);
 		for (int m = 0; m < N_MAPS && r == 0; m++) {
-			snprintf(set, sizeof(set), "%s%s", chain, map_suffix[m]);
+			snprintf(set, sizeof(set), "%s%s", chain, mseg_nft_map_suffix[m]);
 			r = mseg_nft_batch_set_del(b, set);
 			/* the set's elements go with it, and with them their references */
 			for (size_t k = 0; k < e->prog[d][m].n && r == 0; k++)
-				r = dec_pending(dp, e->prog[d][m].v[k].chain, -1);
+				if (!e->prog[d][m].v[k].ret)
+					r = dec_pending(dp, e->prog[d][m].v[k].chain, -1);
 		}
 	}
 	if (r == 0)
@@ -1018,146 +887,9 @@ static int nft_endpoint_detach(struct mseg_datapath *dp, uint32_t endpoint_id)
 
 /* ---- apply ------------------------------------------------------------------------------- */
 
-/* The mirror after a diff, built beside the current one and swapped in on success. */
-struct mirror {
-	struct mseg_table_entry *entries;
-	size_t n_entries;
-	struct mseg_endpoint_default *defaults[2];
-	size_t n_defaults[2];
-	struct mseg_ipcache_entry *ipcache;
-	size_t n_ipcache;
-	struct mseg_nft_interval *iv;
-	size_t n_iv;
-};
-
-/* memcpy that accepts (NULL, 0), as empty arrays from the compiler may be NULL */
-static void copy(void *dst, const void *src, size_t len)
-{
-	if (len)
-		memcpy(dst, src, len);
-}
-
-static void mirror_free(struct mirror *m)
-{
-	free(m->entries);
-	free(m->defaults[0]);
-	free(m->defaults[1]);
-	free(m->ipcache);
-	free(m->iv);
-}
-
-static int ipc_cmp(const void *pa, const void *pb)
-{
-	const struct mseg_ipcache_entry *a = pa, *b = pb;
-
-	return mseg_cidr_cmp(&a->prefix, &b->prefix);
-}
-
-static int mirror_build(const struct mseg_datapath *dp, const struct mseg_table_diff *diff,
-			struct mirror *m)
-{
-	size_t n;
-
-	/* entries: old minus removed plus added */
-	m->entries = malloc((dp->n_entries + diff->n_added + 1) * sizeof(*m->entries));
-	if (!m->entries)
-		return -ENOMEM;
-	n = 0;
-	copy(m->entries, dp->entries, dp->n_entries * sizeof(*m->entries));
-	n = dp->n_entries;
-	/* removed: a merge of two sorted lists keeps this O(n + k log k) */
-	if (diff->n_removed) {
-		_cleanup_free_ struct mseg_table_entry *rm = malloc(diff->n_removed * sizeof(*rm));
-		size_t k = 0, j = 0;
-
-		if (!rm)
-			return -ENOMEM;
-		copy(rm, diff->removed, diff->n_removed * sizeof(*rm));
-		qsort(rm, diff->n_removed, sizeof(*rm), entry_cmp);
-		for (size_t i = 0; i < n; i++) {
-			while (j < diff->n_removed && entry_cmp(&rm[j], &m->entries[i]) < 0)
-				j++;
-			if (j < diff->n_removed && entry_cmp(&rm[j], &m->entries[i]) == 0) {
-				j++;
-				continue;
-			}
-			m->entries[k++] = m->entries[i];
-		}
-		n = k;
-	}
-	copy(m->entries + n, diff->added, diff->n_added * sizeof(*m->entries));
-	n += diff->n_added;
-	qsort(m->entries, n, sizeof(*m->entries), entry_cmp);
-	m->n_entries = n;
-
-	/* defaults: replace or insert the changed ones */
-	for (int d = 0; d < 2; d++) {
-		size_t cap = dp->n_defaults[d] + diff->n_defaults_changed[d] + 1;
-
-		m->defaults[d] = malloc(cap * sizeof(*m->defaults[d]));
-		if (!m->defaults[d])
-			return -ENOMEM;
-		copy(m->defaults[d], dp->defaults[d], dp->n_defaults[d] * sizeof(*m->defaults[d]));
-		n = dp->n_defaults[d];
-		for (size_t i = 0; i < diff->n_defaults_changed[d]; i++) {
-			const struct mseg_endpoint_default *c = &diff->defaults_changed[d][i];
-			struct mseg_endpoint_default *old =
-			    dp->n_defaults[d] ? bsearch(c, m->defaults[d], dp->n_defaults[d],
-							sizeof(*m->defaults[d]), default_cmp)
-					      : NULL;
-
-			if (old)
-				*old = *c;
-			else
-				m->defaults[d][n++] = *c;
-		}
-		qsort(m->defaults[d], n, sizeof(*m->defaults[d]), default_cmp);
-		m->n_defaults[d] = n;
-	}
-
-	/* ipcache */
-	m->ipcache = malloc((dp->n_ipcache + diff->n_ipcache_added + 1) * sizeof(*m->ipcache));
-	if (!m->ipcache)
-		return -ENOMEM;
-	n = 0;
-	for (size_t i = 0; i < dp->n_ipcache; i++) {
-		bool gone = false;
-
-		for (size_t j = 0; j < diff->n_ipcache_removed && !gone; j++)
-			gone = mseg_cidr_cmp(&diff->ipcache_removed[j].prefix,
-					     &dp->ipcache[i].prefix) == 0 &&
-			       diff->ipcache_removed[j].class == dp->ipcache[i].class;
-		if (!gone)
-			m->ipcache[n++] = dp->ipcache[i];
-	}
-	copy(m->ipcache + n, diff->ipcache_added, diff->n_ipcache_added * sizeof(*m->ipcache));
-	n += diff->n_ipcache_added;
-	qsort(m->ipcache, n, sizeof(*m->ipcache), ipc_cmp);
-	m->n_ipcache = n;
-	int r = mseg_nft_intervals_compute(m->ipcache, m->n_ipcache, &m->iv, &m->n_iv);
-	if (r < 0)
-		return r;
-	qsort(m->iv, m->n_iv, sizeof(*m->iv), interval_class_cmp);
-	return 0;
-}
-
-static bool class_changed(const struct mseg_datapath *dp, const struct mirror *m, uint32_t cls)
-{
-	size_t na, nb;
-	const struct mseg_nft_interval *a = class_intervals(dp->iv, dp->n_iv, cls, &na);
-	const struct mseg_nft_interval *b = class_intervals(m->iv, m->n_iv, cls, &nb);
-
-	if (na != nb)
-		return true;
-	for (size_t i = 0; i < na; i++)
-		if (a[i].lo != b[i].lo || a[i].hi != b[i].hi)
-			return true;
-	return false;
-}
-
-/* Whether the diff or the new intervals can change this endpoint's elements. */
-static bool ep_affected(const struct mseg_datapath *dp, const struct mseg_table_diff *diff,
-			const struct mirror *m, uint32_t id, bool iv_changed)
+/* Whether the diff or the changed classes (ascending) can change this endpoint's elements. */
+static bool ep_affected(const struct mseg_table_diff *diff, const struct mseg_nft_mirror *m,
+			uint32_t id, const uint32_t *changed, size_t n_changed)
 {
 	for (size_t i = 0; i < diff->n_added; i++)
 		if (diff->added[i].endpoint == id)
@@ -1169,14 +901,28 @@ static bool ep_affected(const struct mseg_datapath *dp, const struct mseg_table_
 		for (size_t i = 0; i < diff->n_defaults_changed[d]; i++)
 			if (diff->defaults_changed[d][i].endpoint == id)
 				return true;
-	if (!iv_changed)
+	if (n_changed == 0)
 		return false;
-	for (size_t i = 0; i < m->n_entries; i++) {
-		const struct mseg_table_entry *t = &m->entries[i];
+	for (uint8_t d = 0; d < 2; d++) {
+		size_t n, first = mseg_nft_mirror_entries_of(m, id, d, &n);
 
-		if (t->endpoint == id && t->remote != MSEG_ID_ANY &&
-		    class_changed(dp, m, t->remote))
-			return true;
+		for (size_t i = first; i < first + n; i++) {
+			uint32_t c = m->entries[i].remote;
+			size_t lo = 0, hi = n_changed;
+
+			if (c == MSEG_ID_ANY)
+				continue;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (changed[mid] < c)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < n_changed && changed[lo] == c)
+				return true;
+		}
 	}
 	return false;
 }
@@ -1184,28 +930,22 @@ static bool ep_affected(const struct mseg_datapath *dp, const struct mseg_table_
 static int nft_apply(struct mseg_datapath *dp, const struct mseg_table_diff *diff)
 {
 	_cleanup_(mseg_nft_batch_freep) struct mseg_nft_batch *b = NULL;
-	struct mirror m = {0};
-	bool iv_changed;
+	_cleanup_free_ uint32_t *changed = NULL;
+	struct mseg_nft_mirror m = {0};
+	size_t n_changed = 0;
 	int r;
 
 	if (!diff)
 		return -EINVAL;
-	r = mirror_build(dp, diff, &m);
+	r = mseg_nft_mirror_next(&dp->mir, diff, &m);
 	if (r < 0)
-		goto out;
-	iv_changed =
-	    m.n_iv != dp->n_iv || (m.n_iv && memcmp(m.iv, dp->iv, m.n_iv * sizeof(*m.iv)) != 0);
-	struct plan_src src = {
-	    .entries = m.entries,
-	    .n_entries = m.n_entries,
-	    .defaults = (const struct mseg_endpoint_default *const *)m.defaults,
-	    .n_defaults = m.n_defaults,
-	    .iv = m.iv,
-	    .n_iv = m.n_iv,
-	};
+		return r;
+	/* the classes whose addresses moved: only entries naming them change elements */
+	if (diff->n_ipcache_added || diff->n_ipcache_removed)
+		r = mseg_nft_classes_changed(&dp->mir, &m, &changed, &n_changed);
 	for (size_t i = 0; i < dp->n_eps && r == 0; i++)
-		if (ep_affected(dp, diff, &m, dp->eps[i]->ep.id, iv_changed))
-			r = plan_endpoint(dp, &src, dp->eps[i]);
+		if (ep_affected(diff, &m, dp->eps[i]->ep.id, changed, n_changed))
+			r = plan_endpoint(dp, &m, dp->eps[i]);
 	if (r == 0)
 		r = batch_new(dp, &b);
 	if (r == 0)
@@ -1214,99 +954,15 @@ static int nft_apply(struct mseg_datapath *dp, const struct mseg_table_diff *dif
 		eps_next_clear(dp);
 		decs_gc(dp);
 	}
-	if (r < 0)
-		goto out;
-	/* commit the mirror */
-	struct mirror old = {
-	    .entries = dp->entries,
-	    .defaults = {dp->defaults[0], dp->defaults[1]},
-	    .ipcache = dp->ipcache,
-	    .iv = dp->iv,
-	};
-	dp->entries = m.entries;
-	dp->n_entries = m.n_entries;
-	for (int d = 0; d < 2; d++) {
-		dp->defaults[d] = m.defaults[d];
-		dp->n_defaults[d] = m.n_defaults[d];
+	if (r < 0) {
+		mseg_nft_mirror_free(&m);
+		return r;
 	}
-	dp->ipcache = m.ipcache;
-	dp->n_ipcache = m.n_ipcache;
-	dp->iv = m.iv;
-	dp->n_iv = m.n_iv;
-	m = old;
-out:
-	mirror_free(&m);
-	return r;
+	mseg_nft_mirror_replace(&dp->mir, &m);
+	return 0;
 }
 
-/* ---- events ------------------------------------------------------------------------------ */
-
-static int nft_event_fd(struct mseg_datapath *dp)
-{
-	return dp->nflog ? mseg_nflog_fd(dp->nflog) : -ENOTCONN;
-}
-
-struct ev_ctx {
-	struct mseg_datapath *dp;
-	mseg_dp_event_fn fn;
-	void *userdata;
-};
-
-static uint32_t ipcache_identity(const struct mseg_datapath *dp, const struct mseg_cidr *a)
-{
-	const struct mseg_ipcache_entry *best = NULL;
-
-	for (size_t i = 0; i < dp->n_ipcache; i++)
-		if (mseg_cidr_contains(&dp->ipcache[i].prefix, a) &&
-		    (!best || dp->ipcache[i].prefix.prefixlen > best->prefix.prefixlen))
-			best = &dp->ipcache[i];
-	return best ? best->identity : MSEG_ID_WORLD;
-}
-
-static void on_packet(const struct mseg_nflog_packet *p, void *userdata)
-{
-	struct ev_ctx *c = userdata;
-	struct mseg_dp_event ev;
-
-	if (mseg_nflog_decode(p, &ev) < 0)
-		return; /* not one of ours: another rule logging to the group */
-	/* the endpoint's side: packets leave it through indev, enter it through outdev */
-	uint32_t ifindex = ev.dir == MSEG_DIR_EGRESS ? p->indev : p->outdev;
-	for (size_t i = 0; i < c->dp->n_eps; i++)
-		if ((uint32_t)c->dp->eps[i]->ep.ifindex == ifindex) {
-			ev.endpoint = c->dp->eps[i]->ep.id;
-			break;
-		}
-	if (ev.saddr.family == MSEG_AF_INET) {
-		ev.src_identity = ipcache_identity(c->dp, &ev.saddr);
-		ev.dst_identity = ipcache_identity(c->dp, &ev.daddr);
-	}
-	c->fn(&ev, c->userdata);
-}
-
-static int nft_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *userdata)
-{
-	struct ev_ctx c = {.dp = dp, .fn = fn, .userdata = userdata};
-
-	int r;
-
-	if (!dp->nflog)
-		return -ENOTCONN;
-	/* The pipeline (events.c) reads again at once after -ENOBUFS; this read already went
-	 * on past the overrun with the whole budget, so that second read takes nothing. */
-	if (dp->nflog_overran) {
-		dp->nflog_overran = false;
-		return 0;
-	}
-	/* a budget per wake-up, like the ring buffer's: a drop flood cannot hold the loop, and
-	 * what is left keeps the socket readable for the next turn */
-	r = mseg_nflog_read(dp->nflog, NFLOG_BUDGET, on_packet, &c);
-	if (r >= 0 && mseg_nflog_overran_take(dp->nflog)) {
-		dp->nflog_overran = true;
-		return -ENOBUFS; /* counted as lost by the pipeline */
-	}
-	return r;
-}
+/* ---- --flows ---------------------------------------------------------------------------- */
 
 /* A plain allow: the only decisions whose rules --flows changes. */
 static bool dec_flow_logged(const struct dec *x)
@@ -1336,19 +992,24 @@ int mseg_datapath_nft_set_flows(struct mseg_datapath *dp, bool on)
 	}
 	if (r == 0 && mseg_nft_batch_count(b) > 0)
 		r = batch_send(dp, b);
+	if (r == 0 && on != old) {
+		/* plain allows turn between `return` elements and gotos to allow chains */
+		_cleanup_(mseg_nft_batch_freep) struct mseg_nft_batch *b2 = NULL;
+
+		for (size_t i = 0; i < dp->n_eps && r == 0; i++)
+			r = plan_endpoint(dp, &dp->mir, dp->eps[i]);
+		if (r == 0)
+			r = batch_new(dp, &b2);
+		if (r == 0)
+			r = program(dp, b2, NULL, NULL, NULL);
+		else {
+			eps_next_clear(dp);
+			decs_gc(dp);
+		}
+	}
 	if (r < 0)
 		dp->flows = old;
 	return r;
-}
-
-int mseg_datapath_nft_hits_read(struct mseg_datapath *dp, struct mseg_nft_hit **ret, size_t *n_ret)
-{
-	return mseg_nft_hits_dump(dp->nl, dp->seq++, ret, n_ret);
-}
-
-const char *mseg_datapath_nft_error(const struct mseg_datapath *dp)
-{
-	return dp->err;
 }
 
 const struct mseg_datapath_ops mseg_datapath_nft = {
@@ -1358,7 +1019,7 @@ const struct mseg_datapath_ops mseg_datapath_nft = {
     .endpoint_attach = nft_endpoint_attach,
     .endpoint_detach = nft_endpoint_detach,
     .apply = nft_apply,
-    .event_fd = nft_event_fd,
-    .events_read = nft_events_read,
+    .event_fd = mseg_nft_event_fd,
+    .events_read = mseg_nft_events_read,
     .purge = nft_purge,
 };

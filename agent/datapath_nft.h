@@ -12,8 +12,11 @@
  *       <chain>_clsany remote address . l4proto 0-255     (class-specific, any protocol)
  *       <chain>_any    l4proto . port                     (any remote, proto-specific)
  *       <chain>_rest   meta nfproto ipv4                  (any remote and protocol, or default)
- *   decision chains (allow_/deny_/audit_...), reached by goto from the maps: a named counter,
- *     an NFLOG line for drops and audits, then return (allow) or drop.
+ *   decision chains (deny_/audit_/drop_..., allow_ only with --flows), reached by goto from
+ *     the maps: a named counter, an NFLOG line for drops and audits, then return or drop;
+ *   a plain allow is a `return` element instead (no chain: 10,000 allow rules would be
+ *     10,000 chains, counters and rules to create and validate), commented with its decision
+ *     name and counted by the element's own counter (every endpoint map counts per element).
  * Remote classes become address intervals: the ipcache is longest-prefix, interval sets may
  * not overlap, so each prefix contributes itself minus the more specific prefixes inside it.
  */
@@ -70,6 +73,49 @@ struct mseg_nft_interval {
 int mseg_nft_intervals_compute(const struct mseg_ipcache_entry *ipc, size_t n,
 			       struct mseg_nft_interval **ret, size_t *n_ret);
 
+/* ---- the mirror of what is programmed (datapath_nft_mirror.c) ---------------------------- */
+
+/* The compiled state the backend programmed; every array sorted as noted, so that the next
+ * state after a diff of k objects is made by merges, in O(n + k log k). */
+struct mseg_nft_mirror {
+	struct mseg_table_entry *entries; /* by mseg_nft_entry_cmp */
+	size_t n_entries;
+	struct mseg_endpoint_default *defaults[2]; /* [dir], by endpoint */
+	size_t n_defaults[2];
+	struct mseg_ipcache_entry *ipcache; /* by prefix */
+	size_t n_ipcache;
+	struct mseg_nft_interval *iv; /* the ipcache's intervals, by (class, lo) */
+	size_t n_iv;
+	/* a next mirror shares what the diff left unchanged with the current one */
+	bool entries_borrowed, ipcache_borrowed; /* ipcache and iv */
+};
+
+/* (endpoint, dir, remote, proto, port_lo, port_hi) */
+int mseg_nft_entry_cmp(const struct mseg_table_entry *a, const struct mseg_table_entry *b);
+/*
+ * next = cur with the diff applied (removals, then additions; changed defaults replaced);
+ * intervals recomputed only when the ipcache changed. What the diff leaves unchanged next
+ * borrows from cur: use next while cur lives, then either free next or let it replace cur.
+ */
+int mseg_nft_mirror_next(const struct mseg_nft_mirror *cur, const struct mseg_table_diff *diff,
+			 struct mseg_nft_mirror *next);
+/* Frees what m owns (not what it borrowed); NULL-safe. */
+void mseg_nft_mirror_free(struct mseg_nft_mirror *m);
+/* cur = next: frees what of cur next did not borrow; next is left empty. */
+void mseg_nft_mirror_replace(struct mseg_nft_mirror *cur, struct mseg_nft_mirror *next);
+/* The intervals of one class (a run of m->iv). */
+const struct mseg_nft_interval *mseg_nft_class_intervals(const struct mseg_nft_mirror *m,
+							 uint32_t class, size_t *count);
+/* The entries of (endpoint, dir): the index of the first, and *count of them. */
+size_t mseg_nft_mirror_entries_of(const struct mseg_nft_mirror *m, uint32_t endpoint, uint8_t dir,
+				  size_t *count);
+/* The default of (dir, endpoint), or NULL. */
+const struct mseg_endpoint_default *mseg_nft_mirror_default(const struct mseg_nft_mirror *m,
+							    uint8_t dir, uint32_t endpoint);
+/* The classes whose intervals differ between a and b, ascending; *ret is the caller's. */
+int mseg_nft_classes_changed(const struct mseg_nft_mirror *a, const struct mseg_nft_mirror *b,
+			     uint32_t **ret, size_t *n_ret);
+
 /* ---- names ------------------------------------------------------------------------------ */
 
 /*
@@ -123,9 +169,14 @@ typedef int (*mseg_nft_counter_fn)(const char *name, uint64_t packets, uint64_t 
 struct mnl_socket;
 int mseg_nft_counters_dump(struct mnl_socket *nl, uint32_t seq, mseg_nft_counter_fn fn,
 			   void *userdata);
-/* The dump summed per decider (mseg_datapath_nft_hits_read). */
-int mseg_nft_hits_dump(struct mnl_socket *nl, uint32_t seq, struct mseg_nft_hit **ret,
-		       size_t *n_ret);
+/* Dumps the counters of one map's commented elements (the `return` allows), each reported
+ * under its comment (NFT_MSG_GETSETELEM); fn < 0 stops with it. */
+int mseg_nft_elem_counters_dump(struct mnl_socket *nl, uint32_t seq, const char *set,
+				mseg_nft_counter_fn fn, void *userdata);
+/* Both dumps summed per decider (mseg_datapath_nft_hits_read): the named counters, then the
+ * element counters of the maps in sets[]. *seq advances by the requests made. */
+int mseg_nft_hits_dump(struct mnl_socket *nl, uint32_t *seq, const char *const *sets, size_t n_sets,
+		       struct mseg_nft_hit **ret, size_t *n_ret);
 
 /* ---- batches (datapath_nft_batch.c) ---------------------------------------------------- */
 
@@ -165,9 +216,15 @@ struct mseg_nft_elem {
 	uint8_t key_end[16]; /* interval sets only */
 	uint8_t key_len;
 	bool jump; /* jump (base chain dispatch) or goto (decisions) */
+	/*
+	 * return: a plain allow (no --flows) ends the endpoint chain at once; chain then names
+	 * the decision only as the element's comment, where its counter's hits belong.
+	 */
+	bool ret;
 	char chain[MSEG_NFT_NAME_MAX];
 };
 
+/* Key constructors: each starts a new element (a goto: jump and ret false). */
 void mseg_nft_elem_addr_proto_port(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_t addr_hi,
 				   uint8_t proto, uint16_t port_lo, uint16_t port_hi);
 void mseg_nft_elem_addr_proto(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_t addr_hi,

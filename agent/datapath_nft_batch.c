@@ -7,6 +7,7 @@
  */
 #include "agent/datapath_nft.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -19,6 +20,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
@@ -27,9 +29,13 @@
 
 #include "lib/macro.h"
 
-/* Room reserved before building one message: elements are chunked to stay below it. */
-#define MSG_ROOM (128u * 1024u)
-#define ELEMS_PER_MSG 128
+/* Room reserved before building one message other than elements (libnftnl writes without
+ * bounds: a chain, rule or set message is well under 1 KiB); element messages reserve their
+ * own. Small, so that the buffer of a small change stays on the heap (no mmap, no faults). */
+#define MSG_ROOM (32u * 1024u)
+/* Elements per NEWSETELEM message: the kernel takes a list, so a few large messages instead
+ * of one per element (nft chunks by its 128 KiB batch page in the same way) */
+#define ELEMS_PER_MSG 256
 
 struct mseg_nft_batch {
 	char *buf;
@@ -155,8 +161,7 @@ static int msg_begin(struct mseg_nft_batch *b, uint16_t type, uint16_t flags, st
 	r = remember(b, b->seq, kind, name);
 	if (r < 0)
 		return r;
-	*nlh =
-	    nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags | NLM_F_ACK, b->seq++);
+	*nlh = nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags, b->seq++);
 	return 0;
 }
 
@@ -406,6 +411,15 @@ int mseg_nft_batch_set_add(struct mseg_nft_batch *b, const char *name, enum mseg
 		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, l->fields, l->n_fields);
 	}
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	if (kind != MSEG_NFT_SET_IFNAME) {
+		/* every element counts its packets: a plain allow is a `return` element, and
+		 * its counter is where that rule's hits are read (no chain per allow rule) */
+		struct nftnl_expr *ctr = nftnl_expr_alloc("counter");
+
+		if (!ctr)
+			goto out;
+		nftnl_set_add_expr(s, ctr); /* the set owns it now */
+	}
 	nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, l->key_byteorder);
 	nftnl_udata_put_u32(u, NFTNL_UDATA_SET_DATABYTEORDER, 0);
 	if (comment) {
@@ -459,43 +473,78 @@ int mseg_nft_batch_set_flush(struct mseg_nft_batch *b, const char *name)
 	return r;
 }
 
+/* The most one element takes in a message: key and key_end nests, a verdict naming a chain,
+ * a comment naming the decision, and the attribute headers around them. */
+#define ELEM_ROOM (3 * 32 + 2 * (8 + MSEG_NFT_NAME_MAX))
+
+static void put_data(struct nlmsghdr *nlh, uint16_t type, const void *v, size_t len)
+{
+	struct nlattr *nest = mnl_attr_nest_start(nlh, type);
+
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, v);
+	mnl_attr_nest_end(nlh, nest);
+}
+
+/*
+ * One element message, written attribute by attribute as libnftnl would (so that it parses
+ * them back): at 10,000 elements, libnftnl's object per element (allocations, string copies)
+ * cost as much as the kernel's work on them.
+ */
 static int elems_chunk(struct mseg_nft_batch *b, bool add, const char *set,
 		       const struct mseg_nft_elem *elems, size_t n)
 {
-	struct nftnl_set *s = set_new(set);
 	struct nlmsghdr *nlh;
-	int r = 0;
+	struct nlattr *list;
+	int r;
 
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-
-		if (!e) {
-			r = -ENOMEM;
-			break;
-		}
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, elems[i].key, elems[i].key_len);
-		if (elems[i].key_len == 8 || elems[i].key_len == 12)
-			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, elems[i].key_end,
-					   elems[i].key_len);
-		if (add) {
-			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
-					       (uint32_t)(elems[i].jump ? NFT_JUMP : NFT_GOTO));
-			nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, elems[i].chain);
-		}
-		nftnl_set_elem_add(s, e);
-	}
+	r = reserve(b, MSG_ROOM + n * ELEM_ROOM);
 	if (r == 0)
 		r = msg_begin(b, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
 			      add ? NLM_F_CREATE : 0, &nlh,
-			      add ? "elements of map %s%s" : "deletion of elements of map", set);
-	if (r == 0) {
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		msg_end(b, nlh);
+			      add ? "elements of map" : "deletion of elements of map", set);
+	if (r < 0)
+		return r;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, MSEG_NFT_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (size_t i = 0; i < n; i++) {
+		const struct mseg_nft_elem *e = &elems[i];
+		struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+
+		put_data(nlh, NFTA_SET_ELEM_KEY, e->key, e->key_len);
+		if (e->key_len == 8 || e->key_len == 12)
+			put_data(nlh, NFTA_SET_ELEM_KEY_END, e->key_end, e->key_len);
+		if (add) {
+			struct nlattr *data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+			struct nlattr *verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+			int code = e->ret ? NFT_RETURN : e->jump ? NFT_JUMP : NFT_GOTO;
+
+			mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t)code));
+			if (!e->ret)
+				mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e->chain);
+			mnl_attr_nest_end(nlh, verdict);
+			mnl_attr_nest_end(nlh, data);
+			if (e->ret) {
+				/* the decision it stands for, as nft prints element comments:
+				 * where the rule hits of its counter belong */
+				struct {
+					uint8_t type, len;
+					char s[MSEG_NFT_NAME_MAX];
+				} u;
+				size_t l = strnlen(e->chain, NFTNL_UDATA_COMMENT_MAXLEN - 1);
+
+				u.type = NFTNL_UDATA_SET_ELEM_COMMENT;
+				u.len = (uint8_t)(l + 1);
+				memcpy(u.s, e->chain, l);
+				u.s[l] = 0;
+				mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, 2 + l + 1, &u);
+			}
+		}
+		mnl_attr_nest_end(nlh, el);
 	}
-	nftnl_set_free(s);
-	return r;
+	mnl_attr_nest_end(nlh, list);
+	msg_end(b, nlh);
+	return 0;
 }
 
 int mseg_nft_batch_elems(struct mseg_nft_batch *b, bool add, const char *set,
@@ -529,11 +578,19 @@ static void put_port(uint8_t *p, uint16_t port)
 	p[1] = (uint8_t)port;
 }
 
-void mseg_nft_elem_addr_proto_port(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_t addr_hi,
-				   uint8_t proto, uint16_t port_lo, uint16_t port_hi)
+/* A key constructor starts a new element: a goto until the caller says otherwise. */
+static void elem_clear(struct mseg_nft_elem *e)
 {
 	memset(e->key, 0, sizeof(e->key));
 	memset(e->key_end, 0, sizeof(e->key_end));
+	e->jump = false;
+	e->ret = false;
+}
+
+void mseg_nft_elem_addr_proto_port(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_t addr_hi,
+				   uint8_t proto, uint16_t port_lo, uint16_t port_hi)
+{
+	elem_clear(e);
 	put_addr(e->key, addr_lo);
 	put_addr(e->key_end, addr_hi);
 	e->key[4] = e->key_end[4] = proto;
@@ -545,8 +602,7 @@ void mseg_nft_elem_addr_proto_port(struct mseg_nft_elem *e, uint32_t addr_lo, ui
 void mseg_nft_elem_addr_proto(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_t addr_hi,
 			      uint8_t proto_lo, uint8_t proto_hi)
 {
-	memset(e->key, 0, sizeof(e->key));
-	memset(e->key_end, 0, sizeof(e->key_end));
+	elem_clear(e);
 	put_addr(e->key, addr_lo);
 	put_addr(e->key_end, addr_hi);
 	e->key[4] = proto_lo;
@@ -557,8 +613,7 @@ void mseg_nft_elem_addr_proto(struct mseg_nft_elem *e, uint32_t addr_lo, uint32_
 void mseg_nft_elem_proto_port(struct mseg_nft_elem *e, uint8_t proto, uint16_t port_lo,
 			      uint16_t port_hi)
 {
-	memset(e->key, 0, sizeof(e->key));
-	memset(e->key_end, 0, sizeof(e->key_end));
+	elem_clear(e);
 	e->key[0] = e->key_end[0] = proto;
 	put_port(e->key + 4, port_lo);
 	put_port(e->key_end + 4, port_hi);
@@ -567,16 +622,14 @@ void mseg_nft_elem_proto_port(struct mseg_nft_elem *e, uint8_t proto, uint16_t p
 
 void mseg_nft_elem_nfproto(struct mseg_nft_elem *e, uint8_t nfproto)
 {
-	memset(e->key, 0, sizeof(e->key));
-	memset(e->key_end, 0, sizeof(e->key_end));
+	elem_clear(e);
 	e->key[0] = nfproto;
 	e->key_len = 1;
 }
 
 void mseg_nft_elem_ifname(struct mseg_nft_elem *e, const char *ifname)
 {
-	memset(e->key, 0, sizeof(e->key));
-	memset(e->key_end, 0, sizeof(e->key_end));
+	elem_clear(e);
 	strncpy((char *)e->key, ifname, IF_NAMESIZE - 1);
 	e->key_len = 16;
 }
@@ -595,6 +648,8 @@ int mseg_nft_elem_cmp(const struct mseg_nft_elem *a, const struct mseg_nft_elem 
 		return c;
 	if (a->jump != b->jump)
 		return a->jump ? 1 : -1;
+	if (a->ret != b->ret)
+		return a->ret ? 1 : -1;
 	return strcmp(a->chain, b->chain);
 }
 
