@@ -187,6 +187,9 @@ int mseg_op_agent_status(void *ctx, json_t *args, json_t **result, struct mseg_o
 				    json_real(c->last_resync_ms));
 		json_object_set_new(json_object_get(o, "store"), "resync_reconcile_ms",
 				    json_real(c->resync_reconcile_ms));
+		/* etcd calls queued on the worker: more than a few means etcd is slow or away */
+		json_object_set_new(json_object_get(o, "store"), "pending",
+				    json_integer((json_int_t)mseg_cluster_worker_pending(c)));
 	}
 	*result = o;
 	return 0;

@@ -34,9 +34,10 @@ static void print_status(const json_t *st)
 									 : "DISCONNECTED");
 		if (strcmp(str(store, "last_error"), "-"))
 			printf("             last error: %s\n", str(store, "last_error"));
-		printf("             lease %llx, %lld resync(s), %lld event(s), last sync %s\n",
+		printf("             lease %llx, %lld resync(s), %lld event(s), last sync %s, "
+		       "%lld call(s) pending\n",
 		       num(store, "lease"), num(store, "resyncs"), num(store, "events"),
-		       str(store, "last_sync"));
+		       str(store, "last_sync"), num(store, "pending"));
 	} else {
 		printf("Store:       local (%s)\n", str(store, "dir"));
 	}
