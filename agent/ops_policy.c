@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "agent/reconcile.h"
 #include "lib/macro.h"
@@ -65,23 +66,92 @@ static int policies_commit(struct mseg_agent *a, struct mseg_agent_policies *nex
 	return 0;
 }
 
+/* Large documents arrive deflated (tools/cmd_apply.c): base64 of zlib data, and the length. */
+#define MAX_DOCUMENT (64u << 20)
+
+static int unbase64(const char *in, size_t n, unsigned char *out, size_t *out_len)
+{
+	size_t o = 0;
+	unsigned v = 0, bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		unsigned d;
+
+		if (c >= 'A' && c <= 'Z')
+			d = (unsigned)(c - 'A');
+		else if (c >= 'a' && c <= 'z')
+			d = (unsigned)(c - 'a' + 26);
+		else if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0' + 52);
+		else if (c == '+')
+			d = 62;
+		else if (c == '/')
+			d = 63;
+		else if (c == '=')
+			break;
+		else
+			return -EINVAL;
+		v = (v << 6 | d) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(v >> bits);
+		}
+	}
+	*out_len = o;
+	return 0;
+}
+
+/* The text of {"deflate", "len"}: a malloc'd NUL-terminated string, or an error in e. */
+static int inflated(json_t *item, size_t i, char **ret, size_t *len, struct mseg_op_error *e)
+{
+	const char *b = json_string_value(json_object_get(item, "deflate"));
+	json_int_t want = json_integer_value(json_object_get(item, "len"));
+	size_t bl = json_string_length(json_object_get(item, "deflate")), zl;
+	_cleanup_free_ unsigned char *z = malloc(bl / 4 * 3 + 3);
+	_cleanup_free_ char *text = NULL;
+	uLongf got;
+
+	if (want < 0 || (uint64_t)want > MAX_DOCUMENT)
+		return mseg_op_error_set(e, -EINVAL, NULL,
+					 "documents[%zu]: \"len\" must be 0..%u", i, MAX_DOCUMENT);
+	text = malloc((size_t)want + 1);
+	if (!z || !text)
+		return -ENOMEM;
+	got = (uLongf)want;
+	if (unbase64(b, bl, z, &zl) < 0 ||
+	    uncompress((Bytef *)text, &got, z, (uLong)zl) != Z_OK || got != (uLongf)want)
+		return mseg_op_error_set(e, -EINVAL, NULL,
+					 "documents[%zu]: \"deflate\" is not base64 zlib data of "
+					 "\"len\" bytes",
+					 i);
+	text[want] = '\0';
+	if (strlen(text) != (size_t)want)
+		return mseg_op_error_set(e, -EINVAL, NULL,
+					 "documents[%zu]: the text holds a NUL character", i);
+	*len = (size_t)want;
+	*ret = TAKE_PTR(text);
+	return 0;
+}
+
 /*
- * {"documents": [{"name", "text"}]} -> {"results": [...], "timing": {...}} or {"errors": [...]}.
+ * {"documents": [{"name", "text"} or {"name", "deflate", "len"}]} -> {"results": [...], "timing": {...}} or {"errors": [...]}.
  * timing: where the agent's time went, ms: parse (and validate), save (policies.json),
  * compile, apply (datapath), total (from the request's decoded arguments to the datapath
  * committed; the JSON transport is not in it).
  */
+static int apply_documents(struct mseg_agent *a, const struct mseg_policy_doc *docs,
+			   size_t n_docs, double t0, json_t **result, struct mseg_op_error *e);
+
 int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
 {
 	struct mseg_agent *a = ctx;
-	double t0 = now_ms(), t_parse, save_ms = 0;
-	json_t *arr = json_object_get(args, "documents"), *item, *out;
+	double t0 = now_ms();
+	json_t *arr = json_object_get(args, "documents"), *item;
 	_cleanup_free_ struct mseg_policy_doc *docs = NULL;
-	struct mseg_agent_policies next = {0};
-	struct mseg_apply_result *res = NULL;
-	struct mseg_diag diag = {0};
-	size_t i, n_res = 0;
-	bool changed = false;
+	_cleanup_free_ char **texts = NULL;
+	size_t i;
 	int r;
 
 	if (!json_is_array(arr) || json_array_size(arr) == 0)
@@ -89,7 +159,8 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 					 "argument \"documents\" must be a non-empty array of "
 					 "{\"name\", \"text\"}");
 	docs = calloc(json_array_size(arr), sizeof(*docs));
-	if (!docs)
+	texts = calloc(json_array_size(arr) + 1, sizeof(*texts));
+	if (!docs || !texts)
 		return -ENOMEM;
 	json_array_foreach(arr, i, item)
 	{
@@ -98,13 +169,39 @@ int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_o
 		docs[i].name = json_string_value(json_object_get(item, "name"));
 		docs[i].text = json_string_value(t);
 		docs[i].len = json_string_length(t);
-		if (!docs[i].name || !docs[i].text)
-			return mseg_op_error_set(
-			    e, -EINVAL, NULL, "documents[%zu] needs \"name\" and \"text\" strings",
-			    i);
+		if (docs[i].name && !t && json_is_string(json_object_get(item, "deflate"))) {
+			r = inflated(item, i, &texts[i], &docs[i].len, e);
+			if (r < 0)
+				goto out_texts;
+			docs[i].text = texts[i];
+		}
+		if (!docs[i].name || !docs[i].text) {
+			r = mseg_op_error_set(e, -EINVAL, NULL,
+					      "documents[%zu] needs \"name\" and \"text\" strings",
+					      i);
+			goto out_texts;
+		}
 	}
-	r = mseg_agent_policies_apply(&a->policies, docs, json_array_size(arr), &next, &res, &n_res,
-				      &diag);
+	r = apply_documents(a, docs, json_array_size(arr), t0, result, e);
+out_texts:
+	for (size_t k = 0; k < json_array_size(arr); k++)
+		free(texts[k]);
+	return r;
+}
+
+static int apply_documents(struct mseg_agent *a, const struct mseg_policy_doc *docs,
+			   size_t n_docs, double t0, json_t **result, struct mseg_op_error *e)
+{
+	struct mseg_agent_policies next = {0};
+	struct mseg_apply_result *res = NULL;
+	struct mseg_diag diag = {0};
+	double t_parse, save_ms = 0;
+	size_t n_res = 0;
+	bool changed = false;
+	json_t *out;
+	int r;
+
+	r = mseg_agent_policies_apply(&a->policies, docs, n_docs, &next, &res, &n_res, &diag);
 	t_parse = now_ms();
 	a->last_reconcile_ms[0] = a->last_reconcile_ms[1] = 0;
 	if (r == -EINVAL) {
