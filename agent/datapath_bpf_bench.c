@@ -324,8 +324,15 @@ static int bench_route(int ifindex, uint8_t src_gw_mac[6], uint8_t dst_gw_mac[6]
 	return r < 0 ? r : (int)src;
 }
 
-static int bench_prepare(const struct mseg_bpf_bench_opts *o, uint32_t n, struct bench_dp *b,
-			 struct mseg_bpf_bench_result *res)
+/* The local kind's sender, wired once per run (bench_route). */
+struct bench_src {
+	int ifindex;
+	uint8_t gw_mac[6];  /* its host-side veth's MAC: the packet's destination MAC */
+	uint8_t dst_mac[6]; /* the endpoint's veth's MAC: the sender's own (see below) */
+};
+
+static int bench_prepare(const struct mseg_bpf_bench_opts *o, const struct bench_src *src,
+			 uint32_t n, struct bench_dp *b, struct mseg_bpf_bench_result *res)
 {
 	struct mseg_datapath_config cfg = {.bpf_dir = b->dir};
 	struct mseg_dp_endpoint ep = {.id = BENCH_EP, .ifindex = o->ifindex, .identity = 256};
@@ -395,12 +402,11 @@ static int bench_prepare(const struct mseg_bpf_bench_opts *o, uint32_t n, struct
 	/* local: the allowed flow's packet, sent by the peer as an endpoint of this node. Its
 	 * MAC is the endpoint's veth's, so that the packet as forwarded (source MAC: that veth)
 	 * passes the sender's anti-spoofing again on the next repetition; TTL 255 lasts them. */
-	r = bench_route(o->ifindex, p.dmac, p.smac);
-	if (r < 0)
-		return r;
-	b->ifindex[MSEG_BENCH_LOCAL] = r;
+	memcpy(p.dmac, src->gw_mac, 6);
+	memcpy(p.smac, src->dst_mac, 6);
+	b->ifindex[MSEG_BENCH_LOCAL] = src->ifindex;
 	ep = (struct mseg_dp_endpoint){
-	    .id = BENCH_SRC_EP, .ifindex = r, .identity = BENCH_CLASS0 + mid};
+	    .id = BENCH_SRC_EP, .ifindex = src->ifindex, .identity = BENCH_CLASS0 + mid};
 	ep.ip = mseg_cidr_from_v4(peer, 32);
 	memcpy(ep.mac, p.smac, 6);
 	r = mseg_datapath_bpf_endpoint_put(b->dp, &ep);
@@ -481,6 +487,7 @@ static int bench_time(int fd, int ifindex, const void *pkt, size_t len, uint32_t
 int mseg_bpf_bench_run(const struct mseg_bpf_bench_opts *o, struct mseg_bpf_bench_result *res)
 {
 	struct mseg_empty *empty = NULL;
+	struct bench_src src;
 	struct bench_dp *b = NULL;
 	double *samples = NULL; /* [rules][kind + empty][trial] */
 	unsigned t = o->trials;
@@ -495,8 +502,12 @@ int mseg_bpf_bench_run(const struct mseg_bpf_bench_opts *o, struct mseg_bpf_benc
 		r = empty ? -ENOMEM : -errno;
 		goto out;
 	}
+	r = bench_route(o->ifindex, src.gw_mac, src.dst_mac);
+	if (r < 0)
+		goto out;
+	src.ifindex = r;
 	for (size_t i = 0; i < o->n_rules; i++) {
-		r = bench_prepare(o, o->rules[i], &b[i], &res[i]);
+		r = bench_prepare(o, &src, o->rules[i], &b[i], &res[i]);
 		if (r < 0)
 			goto out;
 	}

@@ -11,10 +11,17 @@ trap 'exit 143' INT TERM
 # The measurements; globals they set (counts, configurations) feed the report.
 measure() {
 	RULES=${RULES:-10000}
+	# Quick mode sends a fixed amount instead of for a time (iperf3 counts whole seconds): a
+	# 256 MB stream takes well under its 1 s minimum, and quick mode has 18 s for everything.
 	if [ -n "$QUICK" ]; then
-		IPERF_T=${IPERF_T:-1} RR_COUNT=${RR_COUNT:-500}
+		IPERF_T=${IPERF_T:-} IPERF_BYTES=${IPERF_BYTES:-256M} RR_COUNT=${RR_COUNT:-500}
 	else
-		IPERF_T=${IPERF_T:-3} RR_COUNT=${RR_COUNT:-5000}
+		IPERF_T=${IPERF_T:-3} IPERF_BYTES=${IPERF_BYTES:-} RR_COUNT=${RR_COUNT:-5000}
+	fi
+	if [ -n "$IPERF_T" ]; then
+		IPERF_LEN=(-t "$IPERF_T") IPERF_WHAT="for ${IPERF_T}s" IPERF_MAX=$IPERF_T
+	else
+		IPERF_LEN=(-n "$IPERF_BYTES") IPERF_WHAT="sending $IPERF_BYTES" IPERF_MAX=5
 	fi
 	TRIALS=$(bench_trials)
 	command -v iperf3 >/dev/null || { bench_note "skipped: iperf3 is not installed"; exit 0; }
@@ -38,7 +45,7 @@ measure() {
 
 	# iperf P: "Gbit/s cpu_s_per_GB" for P parallel streams (CPU: iperf3's own sender+receiver).
 	iperf() {
-		on c1 timeout $((IPERF_T + 15)) iperf3 -c "$DST_IP" -t "$IPERF_T" -P "$1" -J \
+		on c1 timeout $((IPERF_MAX + 15)) iperf3 -c "$DST_IP" "${IPERF_LEN[@]}" -P "$1" -J \
 			>"$MT_DIR/iperf.json" 2>/dev/null || { echo "nan nan"; return; }
 		jq -r '(.end.sum_received.bytes) as $b | (.end.sum_received.seconds) as $s |
 			(.end.cpu_utilization_percent.host_total + .end.cpu_utilization_percent.remote_total)
@@ -73,11 +80,31 @@ measure() {
 # Written on every exit path, from whatever was measured (a part stopped by its time budget
 # still reports its complete trials).
 report() {
-	col() {
-		# shellcheck disable=SC2046
-		stats $(awk -v c="$1" -v k="$2" -v f="$3" '$1 == c && $2 == k && $f != "" && $f != "nan" \
-			{print $f}' "$BENCH_OUT/b.dat")
-	}
+	# "median min max" of every (configuration, metric, field) in one awk pass: a process per
+	# cell took 13 s on a loaded machine, most of quick mode's budget.
+	declare -A ST
+	while read -r c k f m a x; do
+		ST["$c $k $f"]="$m $a $x"
+	done < <(awk '{
+			for (f = 4; f <= 5; f++) {
+				if ($f == "" || $f == "nan") continue
+				id = $1 " " $2 " " f
+				v[id, ++n[id]] = $f + 0
+			}
+		}
+		END {
+			for (id in n) {
+				c = n[id]
+				for (i = 2; i <= c; i++) { # insertion sort: a handful of trials
+					x = v[id, i]
+					for (j = i - 1; j >= 1 && v[id, j] > x; j--) v[id, j + 1] = v[id, j]
+					v[id, j + 1] = x
+				}
+				m = c % 2 ? v[id, (c + 1) / 2] : (v[id, c / 2] + v[id, c / 2 + 1]) / 2
+				printf "%s %.6g %.6g %.6g\n", id, m, v[id, 1], v[id, c]
+			}
+		}' "$BENCH_OUT/b.dat")
+	col() { echo "${ST["$1 $2 $3"]:-nan nan nan}"; }
 	label() {
 		case $1 in
 		none) echo "no policy" ;;
@@ -89,7 +116,7 @@ report() {
 		echo "## b. Throughput and latency"
 		echo
 		echo "Between containers c1 and c2 through the node (routed veth), median [min–max] of" \
-			"$TRIALS interleaved trials. iperf3 TCP for ${IPERF_T}s with 1 and 2 streams; CPU" \
+			"$TRIALS interleaved trials. iperf3 TCP $IPERF_WHAT with 1 and 2 streams; CPU" \
 			"per GB is iperf3's own sender + receiver CPU time (user + system, which includes the" \
 			"softirq forwarding done in their context) per GB delivered. Latency: \`rr\`" \
 			"(tools/bench/rr.c) ping-pong of 32-byte messages, $RR_COUNT per trial, over UDP and" \
@@ -126,8 +153,8 @@ report() {
 			done
 		done
 		echo
-		echo "Reproduce: \`sudo QUICK=$QUICK ./tools/bench/part_b.sh\` (RULES, IPERF_T, RR_COUNT" \
-			"override)."
+		echo "Reproduce: \`sudo QUICK=$QUICK ./tools/bench/part_b.sh\` (RULES, IPERF_T or" \
+			"IPERF_BYTES, RR_COUNT override)."
 		echo
 		[ -e "$BENCH_OUT/b.notes" ] && awk '!seen[$0]++ {print "- " $0}' "$BENCH_OUT/b.notes" && echo
 	} >"$BENCH_OUT/b.md"
