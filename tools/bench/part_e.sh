@@ -48,10 +48,10 @@ measure() {
 	bench_log "e: creating $ENDPOINTS containers"
 	t0=${EPOCHREALTIME/./}
 	made=0
-	# The containers may take 70% of what is left of the budget: the rules' row needs the rest.
+	# The containers may take 85% of what is left of the budget: the rules' row needs the rest.
 	fill_end=
 	[ -n "${BENCH_DEADLINE:-}" ] &&
-		fill_end=$((EPOCHSECONDS + (BENCH_DEADLINE - EPOCHSECONDS) * 70 / 100))
+		fill_end=$((EPOCHSECONDS + (BENCH_DEADLINE - EPOCHSECONDS) * 85 / 100))
 	for i in $(seq 1 "$ENDPOINTS"); do
 		{ bench_time_ok && { [ -z "$fill_end" ] || [ "$EPOCHSECONDS" -lt "$fill_end" ]; }; } ||
 			{ bench_note "stopped at $made containers (time budget)"; break; }
