@@ -8,13 +8,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <gvc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/macro.h"
 #include "tools/cli.h"
 #include "tools/client.h"
+#include "tools/optional_graphviz.h"
 
 /*
  * ASan builds (make SAN=1): graphviz keeps its plugin, layout and font caches until the
@@ -227,22 +227,25 @@ static char *map_dot(struct map *m)
 
 static int dot_to_svg(const char *dot, char **svg, unsigned *len)
 {
-	GVC_t *gvc = gvContext();
+	GVC_t *gvc;
 	Agraph_t *g;
-	int r = 0;
+	int r = mseg_optional_graphviz_load();
 
+	if (r < 0)
+		return r;
+	gvc = sym_gvContext();
 	if (!gvc)
 		return -ENOMEM;
-	g = agmemread(dot);
+	g = sym_agmemread(dot);
 	if (!g) {
-		gvFreeContext(gvc);
+		sym_gvFreeContext(gvc);
 		return -EINVAL;
 	}
-	if (gvLayout(gvc, g, "dot") != 0 || gvRenderData(gvc, g, "svg", svg, len) != 0)
+	if (sym_gvLayout(gvc, g, "dot") != 0 || sym_gvRenderData(gvc, g, "svg", svg, len) != 0)
 		r = -EIO;
-	gvFreeLayout(gvc, g);
-	agclose(g);
-	gvFreeContext(gvc);
+	sym_gvFreeLayout(gvc, g);
+	sym_agclose(g);
+	sym_gvFreeContext(gvc);
 	return r;
 }
 
@@ -383,7 +386,9 @@ int mseg_cmd_map(int argc, char **argv)
 		unsigned len = 0;
 
 		r = dot_to_svg(dot, &svg, &len);
-		if (r < 0)
+		if (r == -ENOENT || r == -ENOSYS)
+			; /* the loader said which library or symbol is missing */
+		else if (r < 0)
 			fprintf(stderr, "mseg: graphviz could not lay out the map: %s\n",
 				strerror(-r));
 		else if (!strcmp(fmt, "svg"))
@@ -391,7 +396,7 @@ int mseg_cmd_map(int argc, char **argv)
 		else
 			write_html(stdout, &m, svg);
 		if (svg)
-			gvFreeRenderData(svg);
+			sym_gvFreeRenderData(svg);
 	}
 	map_free(&m);
 	if (r == -ENOMEM)

@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pcap/pcap.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "lib/macro.h"
 #include "tools/cli.h"
 #include "tools/client.h"
+#include "tools/optional_pcap.h"
 
 int mseg_observe_duration_parse(const char *s, double *seconds)
 {
@@ -274,7 +274,7 @@ static int pcap_write_event(pcap_dumper_t *d, const json_t *rec)
 		h.ts.tv_sec = (time_t)(t / 1000000000ull);
 		h.ts.tv_usec = (suseconds_t)(t % 1000000000ull / 1000);
 	}
-	pcap_dump((u_char *)d, &h, frame);
+	sym_pcap_dump((u_char *)d, &h, frame);
 	return 1;
 }
 
@@ -448,7 +448,7 @@ static int follow(const char *sock, json_t *args, struct output *o)
 			len -= used;
 			fflush(stdout);
 			if (o->dumper)
-				pcap_dump_flush(o->dumper);
+				sym_pcap_dump_flush(o->dumper);
 		}
 	}
 	return 0;
@@ -556,16 +556,20 @@ int mseg_cmd_observe(int argc, char **argv)
 		goto usage;
 	}
 	if (pcap_path) {
+		if (mseg_optional_pcap_load() < 0) {
+			json_decref(args);
+			return 1;
+		}
 		if (!json_object_get(args, "verdict"))
 			json_object_set_new(args, "verdict", json_string("dropped"));
 		json_object_set_new(args, "packets", json_true());
-		o.pcap = pcap_open_dead(DLT_EN10MB, 65535);
-		o.dumper = o.pcap ? pcap_dump_open(o.pcap, pcap_path) : NULL;
+		o.pcap = sym_pcap_open_dead(DLT_EN10MB, 65535);
+		o.dumper = o.pcap ? sym_pcap_dump_open(o.pcap, pcap_path) : NULL;
 		if (!o.dumper) {
 			fprintf(stderr, "mseg: cannot write pcap file '%s': %s\n", pcap_path,
-				o.pcap ? pcap_geterr(o.pcap) : "out of memory");
+				o.pcap ? sym_pcap_geterr(o.pcap) : "out of memory");
 			if (o.pcap)
-				pcap_close(o.pcap);
+				sym_pcap_close(o.pcap);
 			json_decref(args);
 			return 1;
 		}
@@ -589,8 +593,8 @@ int mseg_cmd_observe(int argc, char **argv)
 		json_decref(stats);
 	}
 	if (o.dumper) {
-		pcap_dump_close(o.dumper);
-		pcap_close(o.pcap);
+		sym_pcap_dump_close(o.dumper);
+		sym_pcap_close(o.pcap);
 		if (r == 0)
 			fprintf(stderr, "mseg: wrote %zu packet(s) to %s\n", o.n_packets,
 				pcap_path);
