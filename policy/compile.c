@@ -1129,9 +1129,13 @@ static int materialise(const struct mseg_compiler *c, struct mseg_compiled **ret
 	}
 	t->n_entries = n;
 	t->n_defaults = c->n_eps;
-	memcpy(t->ipcache, c->ipc, c->n_ipc * sizeof(*c->ipc));
+	/* n == 0 comes with NULL arrays (nothing compiled yet): memcpy must not see them */
+	if (c->n_ipc)
+		memcpy(t->ipcache, c->ipc, c->n_ipc * sizeof(*c->ipc));
 	t->n_ipcache = c->n_ipc;
-	memcpy(t->endpoint_identity, c->ep_identity, c->n_ep_identity * sizeof(uint32_t));
+	if (c->n_ep_identity)
+		memcpy(t->endpoint_identity, c->ep_identity,
+		       c->n_ep_identity * sizeof(uint32_t));
 	t->n_endpoints = c->n_ep_identity;
 	*ret = t;
 	return 0;
