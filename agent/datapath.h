@@ -43,9 +43,9 @@ struct mseg_dp_endpoint {
 struct mseg_dp_event {
 	uint64_t time_ns; /* CLOCK_REALTIME */
 	uint32_t endpoint;
-	uint8_t dir;	   /* enum mseg_dir, as seen by that endpoint */
-	uint8_t verdict;   /* MSEG_EVENT_* in bpf/abi.h: forwarded, dropped, audit */
-	uint16_t reason;   /* enum mseg_drop_reason in bpf/abi.h */
+	uint8_t dir;	 /* enum mseg_dir, as seen by that endpoint */
+	uint8_t verdict; /* MSEG_EVENT_* in bpf/abi.h: forwarded, dropped, audit */
+	uint16_t reason; /* enum mseg_drop_reason in bpf/abi.h */
 	uint8_t proto;
 	struct mseg_cidr saddr, daddr;
 	uint16_t sport, dport; /* ICMP: type, code */
@@ -68,7 +68,10 @@ struct mseg_datapath_ops {
 	int (*apply)(struct mseg_datapath *dp, const struct mseg_table_diff *diff);
 	/* A file descriptor for epoll that becomes readable when events are waiting. */
 	int (*event_fd)(struct mseg_datapath *dp);
-	int (*events_read)(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *userdata);
+	/* Reads at most budget waiting events (a drop flood must not hold the agent's loop: what
+	 * is left keeps event_fd readable for the next turn); returns how many or -errno. */
+	int (*events_read)(struct mseg_datapath *dp, unsigned budget, mseg_dp_event_fn fn,
+			   void *userdata);
 	/* Remove every object this backend ever made on the node. */
 	int (*purge)(const struct mseg_datapath_config *cfg);
 };

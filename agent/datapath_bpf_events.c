@@ -10,6 +10,8 @@
 #include "build/bpf/tc.skel.h"
 #include "macro.h"
 
+#define BUDGET_EXHAUSTED 1000 /* a positive errno no libbpf path returns */
+
 static const char *const reason_names[MSEG_DROP_REASON_MAX] = {
     [MSEG_DROP_NONE] = "none",
     [MSEG_DROP_POLICY_DENY] = "policy-deny",
@@ -67,7 +69,8 @@ int mseg_datapath_bpf_event_cb(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e)) {
 		dp->event_error = -EBADMSG;
-		return 0; /* skip it, keep reading the others */
+		/* skip it, keep reading the others (within the budget) */
+		return --dp->event_left ? 0 : -BUDGET_EXHAUSTED;
 	}
 	ev.time_ns = (uint64_t)((int64_t)e->time_ns + dp->mono_to_real_ns);
 	ev.endpoint = e->endpoint;
@@ -91,22 +94,27 @@ int mseg_datapath_bpf_event_cb(void *ctx, void *data, size_t size)
 	memcpy(ev.pkt, e->pkt, ev.pkt_len);
 	if (dp->event_fn)
 		dp->event_fn(&ev, dp->event_userdata);
-	return 0;
+	dp->event_count++;
+	/* This record is consumed either way; a negative return stops libbpf's loop here. */
+	return --dp->event_left ? 0 : -BUDGET_EXHAUSTED;
 }
 
-int mseg_datapath_bpf_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *userdata)
+int mseg_datapath_bpf_events_read(struct mseg_datapath *dp, unsigned budget, mseg_dp_event_fn fn,
+				  void *userdata)
 {
 	int r;
 
 	dp->event_fn = fn;
 	dp->event_userdata = userdata;
 	dp->event_error = 0;
+	dp->event_left = budget ? budget : 1;
+	dp->event_count = 0;
 	r = ring_buffer__consume(dp->rb);
 	dp->event_fn = NULL;
 	dp->event_userdata = NULL;
-	if (r < 0)
+	if (r < 0 && r != -BUDGET_EXHAUSTED)
 		return r;
-	return dp->event_error ? dp->event_error : r;
+	return dp->event_error ? dp->event_error : (int)dp->event_count;
 }
 
 static int percpu_sum(int fd, const void *key, struct mseg_counter *ret)

@@ -25,11 +25,14 @@ struct mseg_datapath {
 	mseg_dp_event_fn event_fn;
 	void *event_userdata;
 	int event_error;
+	unsigned event_left;  /* the current read's budget */
+	unsigned event_count; /* events handed out by the current read */
 	int64_t mono_to_real_ns;
 };
 
 int mseg_datapath_bpf_apply(struct mseg_datapath *dp, const struct mseg_table_diff *diff);
-int mseg_datapath_bpf_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *userdata);
+int mseg_datapath_bpf_events_read(struct mseg_datapath *dp, unsigned budget, mseg_dp_event_fn fn,
+				  void *userdata);
 int mseg_datapath_bpf_event_cb(void *ctx, void *data, size_t size);
 
 #endif

@@ -15,8 +15,6 @@
 #include "lib/macro.h"
 #include "policy/cidr.h"
 
-#define NFLOG_BUDGET 1024 /* events read per wake-up (events_bpf.c reads as many) */
-
 int mseg_nft_event_fd(struct mseg_datapath *dp)
 {
 	return dp->nflog ? mseg_nflog_fd(dp->nflog) : -ENOTCONN;
@@ -60,7 +58,8 @@ static void on_packet(const struct mseg_nflog_packet *p, void *userdata)
 	c->fn(&ev, c->userdata);
 }
 
-int mseg_nft_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *userdata)
+int mseg_nft_events_read(struct mseg_datapath *dp, unsigned budget, mseg_dp_event_fn fn,
+			 void *userdata)
 {
 	struct ev_ctx c = {.dp = dp, .fn = fn, .userdata = userdata};
 
@@ -76,7 +75,7 @@ int mseg_nft_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *us
 	}
 	/* a budget per wake-up, like the ring buffer's: a drop flood cannot hold the loop, and
 	 * what is left keeps the socket readable for the next turn */
-	r = mseg_nflog_read(dp->nflog, NFLOG_BUDGET, on_packet, &c);
+	r = mseg_nflog_read(dp->nflog, budget ? budget : 1, on_packet, &c);
 	if (r >= 0 && mseg_nflog_overran_take(dp->nflog)) {
 		dp->nflog_overran = true;
 		return -ENOBUFS; /* counted as lost by the pipeline */

@@ -70,6 +70,7 @@ struct mseg_datapath {
 
 /* The datapath ops of events (datapath_nft_events.c). */
 int mseg_nft_event_fd(struct mseg_datapath *dp);
-int mseg_nft_events_read(struct mseg_datapath *dp, mseg_dp_event_fn fn, void *userdata);
+int mseg_nft_events_read(struct mseg_datapath *dp, unsigned budget, mseg_dp_event_fn fn,
+			 void *userdata);
 
 #endif

@@ -50,7 +50,6 @@ struct mseg_events {
 	bool dp_lost_primed;
 	struct mseg_events_stats st;
 	struct mseg_events_cache cache; /* empty between batches */
-	struct mseg_events_bpf *bpf;	/* budgeted ring buffer reader, when attached */
 };
 
 void mseg_events_config_default(struct mseg_events_config *cfg)
@@ -161,7 +160,6 @@ void mseg_events_free(struct mseg_events *ev)
 	free(ev->ring);
 	free(ev->buckets);
 	mseg_flow_log_close(ev->log);
-	mseg_events_bpf_close(ev->bpf);
 	free(ev->node);
 	free(ev);
 }
@@ -334,23 +332,6 @@ int mseg_events_push(struct mseg_events *ev, const struct mseg_events_context *c
 	return 0;
 }
 
-int mseg_events_attach_bpf(struct mseg_events *ev, int ringbuf_fd)
-{
-	struct mseg_events_bpf *b;
-	int r = mseg_events_bpf_open(&b, ringbuf_fd);
-
-	if (r < 0)
-		return r;
-	mseg_events_bpf_close(ev->bpf);
-	ev->bpf = b;
-	return 0;
-}
-
-int mseg_events_fd(const struct mseg_events *ev)
-{
-	return ev->bpf ? mseg_events_bpf_fd(ev->bpf) : -1;
-}
-
 void mseg_events_lost_datapath(struct mseg_events *ev, uint64_t n)
 {
 	ev->st.lost_datapath += n;
@@ -402,8 +383,7 @@ int mseg_events_ingest(struct mseg_events *ev, const struct mseg_events_context 
 	bctx.cache = &ev->cache;
 
 	for (int round = 0; round < 2; round++) {
-		r = ev->bpf ? mseg_events_bpf_read(ev->bpf, MSEG_EVENTS_BUDGET, ingest_one, &c)
-			    : ops->events_read(dp, ingest_one, &c);
+		r = ops->events_read(dp, MSEG_EVENTS_BUDGET, ingest_one, &c);
 		if (r == -ENOBUFS) {
 			/* the NFLOG socket overran: at least one event is gone, and the socket
 			 * stays usable, so read what followed */

@@ -98,8 +98,8 @@ int mseg_events_new(struct mseg_events **ret, const struct mseg_events_config *c
 void mseg_events_free(struct mseg_events *ev);
 
 /*
- * The one call per readable event fd: reads every waiting event from the backend
- * (ops->events_read), folds in the backend's lost-event count and processes each event.
+ * The one call per readable event fd: reads up to MSEG_EVENTS_BUDGET waiting events from the
+ * backend (ops->events_read), folds in the backend's lost-event count and processes each event.
  * Returns the number of events read or a negative errno (the pipeline stays usable).
  */
 int mseg_events_ingest(struct mseg_events *ev, const struct mseg_events_context *ctx,
@@ -110,22 +110,9 @@ int mseg_events_ingest(struct mseg_events *ev, const struct mseg_events_context 
  */
 int mseg_events_push(struct mseg_events *ev, const struct mseg_events_context *ctx,
 		     const struct mseg_dp_event *e, bool link);
-/*
- * The bpf backend's ring buffer read with a budget (events_bpf.c): attach its pinned
- * "mseg_events" map and ingest reads at most MSEG_EVENTS_BUDGET events per call instead of
- * draining the ring through the backend; the fd to watch is then mseg_events_fd().
- */
+/* Events read per wake-up: a drop flood costs the loop at most this many before the control
+ * socket is served again. */
 #define MSEG_EVENTS_BUDGET 1024
-int mseg_events_attach_bpf(struct mseg_events *ev, int ringbuf_fd);
-int mseg_events_fd(const struct mseg_events *ev); /* -1 when nothing is attached */
-
-struct mseg_events_bpf;
-int mseg_events_bpf_open(struct mseg_events_bpf **ret, int ringbuf_fd);
-void mseg_events_bpf_close(struct mseg_events_bpf *b);
-int mseg_events_bpf_fd(const struct mseg_events_bpf *b);
-/* Reads at most budget events; returns how many or a negative errno. */
-int mseg_events_bpf_read(struct mseg_events_bpf *b, unsigned budget, mseg_dp_event_fn fn,
-			 void *userdata);
 
 /* Adds n events the datapath reports as lost (cumulative counters: pass the increase). */
 void mseg_events_lost_datapath(struct mseg_events *ev, uint64_t n);

@@ -168,22 +168,7 @@ int mseg_agent_inspect_start(struct mseg_agent *a)
 				return log_errno(r, "cannot set --flows in the nft datapath: %s",
 						 mseg_datapath_nft_error(a->dp));
 		}
-		in->dp_fd = -1;
-		if (a->dp_ops == &mseg_datapath_bpf) {
-			/* read with a budget per wake-up (events_bpf.c), not drained by the backend
-			 */
-			int fd = mseg_datapath_bpf_map_fd(a->dp, "mseg_events");
-
-			r = fd < 0 ? fd : mseg_events_attach_bpf(a->events, fd);
-			if (r < 0)
-				log_warn("reading the ring buffer with a budget: %s; draining it "
-					 "instead",
-					 strerror(-r));
-			else
-				in->dp_fd = mseg_events_fd(a->events);
-		}
-		if (in->dp_fd < 0)
-			in->dp_fd = a->dp_ops->event_fd(a->dp);
+		in->dp_fd = a->dp_ops->event_fd(a->dp);
 		if (in->dp_fd >= 0) {
 			r = epoll_add(in->epfd, in->dp_fd);
 			if (r < 0)

@@ -235,7 +235,7 @@ static int do_events(struct drive *dr, long ms)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
 			return -errno;
-		r = dr->ops->events_read(dr->dp, print_event, NULL);
+		r = dr->ops->events_read(dr->dp, 1u << 20, print_event, NULL);
 		if (r < 0 && r != -ENOBUFS)
 			return r;
 		fflush(stdout);

@@ -76,7 +76,7 @@ static void probe(const struct mseg_compiled *c, const struct mseg_endpoint *sel
 					   buf, len, 1, &ret, NULL),
 			 0);
 	n_last = 0;
-	assert_true(mseg_datapath_bpf.events_read(dp, collect, NULL) >= 0);
+	assert_true(mseg_datapath_bpf.events_read(dp, 1u << 20, collect, NULL) >= 0);
 	probes++;
 	if ((ret == 0) != (verdict == MSEG_VERDICT_ALLOW))
 		fail_msg("%s%s: %s %s/%u at endpoint %u (%s/%s) remote %08x: bpf %s, table %s",

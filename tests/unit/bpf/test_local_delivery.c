@@ -69,7 +69,7 @@ static void collect(const struct mseg_dp_event *ev, void *userdata)
 static void drain_events(void)
 {
 	n_events = 0;
-	assert_true(mseg_datapath_bpf.events_read(dp, collect, NULL) >= 0);
+	assert_true(mseg_datapath_bpf.events_read(dp, 1u << 20, collect, NULL) >= 0);
 }
 
 /* B accepts TCP 8000 from A and denies everything else from A; A accepts nothing new. */
