@@ -290,7 +290,9 @@ int mseg_agent_policies_save(const char *dir, const struct mseg_agent_policies *
 	}
 	snprintf(num, sizeof(num), "],\"version\":%d}", POLICIES_VERSION);
 	obuf_put(&b, num, strlen(num));
-	r = b.failed ? -ENOMEM : mseg_store_write_text(dir, POLICIES_FILE, b.p, b.n);
+	obuf_put(&b, "\n", 1);
+	r = b.failed ? -ENOMEM
+		     : mseg_store_replace(dir, POLICIES_FILE, b.p, b.n, MSEG_STORE_SYNC_ALL);
 	free(b.p);
 	return r;
 }

@@ -410,7 +410,8 @@ static int load_intent(struct mseg_state *s, char *why)
 	for (size_t i = 0; i < s->n_endpoints; i++)
 		if (s->endpoints[i]->ep.id != ep->ep.id &&
 		    !memcmp(s->endpoints[i]->ep.ip.addr, ep->ep.ip.addr, sizeof(ep->ep.ip.addr))) {
-			/* Its address belongs to a recorded endpoint: stale, from before a power cut. */
+			/* Its address belongs to a recorded endpoint: stale, from before a power
+			 * cut. */
 			mseg_agent_endpoint_free(ep);
 			return 0;
 		}
@@ -495,48 +496,6 @@ int mseg_state_save_namespaces(const struct mseg_state *s)
 	return r;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The file replacement of mseg_state_write_boot_json(), for text ending in a newline. */
-static int write_boot_text(const char *dir, const char *name, const char *text, size_t len)
-{
-	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd, r;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, text, len);
-	/* Never torn: the data is on disk before the rename can make it the file's content. */
-	if (r == 0 && fdatasync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	/* No fsync of the directory: see state.h for why the rename may be lost with the boot. */
-	return r;
-}
-
 int mseg_state_write_boot_json(const char *dir, const char *name, const json_t *doc)
 {
 	_cleanup_free_ char *text = NULL;
@@ -547,7 +506,7 @@ int mseg_state_write_boot_json(const char *dir, const char *name, const json_t *
 		return -ENOMEM;
 	len = strlen(text);
 	text[len] = '\n'; /* over the terminator: the length is known */
-	return write_boot_text(dir, name, text, len + 1);
+	return mseg_store_replace(dir, name, text, len + 1, MSEG_STORE_SYNC_DATA);
 }
 
 static int endpoint_record(struct mseg_agent_endpoint *ep)
@@ -617,7 +576,7 @@ int mseg_state_save_endpoint_change(struct mseg_state *s, struct mseg_agent_endp
 	}
 	memcpy(text + off, "]}\n", 3);
 	off += 3;
-	r = write_boot_text(s->dir, ENDPOINTS_FILE, text, off);
+	r = mseg_store_replace(s->dir, ENDPOINTS_FILE, text, off, MSEG_STORE_SYNC_DATA);
 	if (r < 0 && changed) {
 		/* The caller may undo its change: serialise changed afresh next time. */
 		free(changed->record);

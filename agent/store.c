@@ -62,7 +62,8 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int mseg_store_write_text(const char *dir, const char *name, const char *text, size_t len)
+int mseg_store_replace(const char *dir, const char *name, const char *text, size_t len,
+		       enum mseg_store_sync sync)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	_cleanup_close_ int dfd = -1;
@@ -75,10 +76,8 @@ int mseg_store_write_text(const char *dir, const char *name, const char *text, s
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, text, len);
-	if (r == 0)
-		r = write_all(fd, "\n", 1);
 	/* The data must be on disk before the rename makes it the file's content. */
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && fdatasync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -88,6 +87,8 @@ int mseg_store_write_text(const char *dir, const char *name, const char *text, s
 		unlink(tmp);
 		return r;
 	}
+	if (sync == MSEG_STORE_SYNC_DATA)
+		return 0;
 	/* And the rename itself must survive a power cut: sync the directory entry. */
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -100,10 +101,18 @@ int mseg_store_write_text(const char *dir, const char *name, const char *text, s
 int mseg_store_write_json(const char *dir, const char *name, const json_t *doc)
 {
 	_cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	size_t len;
+	char *grown;
 
 	if (!text)
 		return -ENOMEM;
-	return mseg_store_write_text(dir, name, text, strlen(text));
+	len = strlen(text);
+	grown = realloc(text, len + 2);
+	if (!grown)
+		return -ENOMEM;
+	text = grown;
+	memcpy(text + len, "\n", 2);
+	return mseg_store_replace(dir, name, text, len + 1, MSEG_STORE_SYNC_ALL);
 }
 
 int mseg_store_read_json(const char *dir, const char *name, json_t **ret, char *why)

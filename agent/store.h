@@ -17,8 +17,18 @@
 int mseg_store_dir_ensure(const char *dir);
 /* Atomically replaces DIR/NAME with doc (compact JSON plus a newline), mode 0600. */
 int mseg_store_write_json(const char *dir, const char *name, const json_t *doc);
-/* The same with text the caller serialised (a newline is appended). */
-int mseg_store_write_text(const char *dir, const char *name, const char *text, size_t len);
+/* How much of a replacement must survive a power cut. */
+enum mseg_store_sync {
+	/* the data and the rename: for what must outlive the boot (policies, namespaces) */
+	MSEG_STORE_SYNC_ALL,
+	/* the data only: a power cut may bring back the previous file, never a torn one; for
+	 * records of kernel objects that die with the boot anyway (agent/state.h) */
+	MSEG_STORE_SYNC_DATA,
+};
+/* Atomically replaces DIR/NAME with text exactly as given (the caller ends it with a
+ * newline), mode 0600. */
+int mseg_store_replace(const char *dir, const char *name, const char *text, size_t len,
+		       enum mseg_store_sync sync);
 /*
  * Reads DIR/NAME into *ret (a new reference). -ENOENT when the file does not exist (no message);
  * -EBADMSG when it is empty, not JSON or not a JSON object: why (MSEG_STORE_WHY_LEN bytes)
