@@ -389,6 +389,24 @@ static bool same_record(const struct mseg_agent_policy *a, const struct mseg_age
 	return a->index == b->index && !strcmp(a->file, b->file) && !strcmp(a->text, b->text);
 }
 
+/* Appends a record of file, taking its text and the parsed policy (left zeroed for the set's
+ * free). */
+static int record_add(struct mseg_agent_policies *out, const char *file, char **text,
+		      struct mseg_policy *pol)
+{
+	struct mseg_agent_policy *p = agent_policy_new();
+
+	if (!p || append(out, p) < 0) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->file = strdup(file);
+	p->text = TAKE_PTR(*text);
+	p->pol = *pol;
+	memset(pol, 0, sizeof(*pol));
+	return p->file ? 0 : -ENOMEM;
+}
+
 /* One parsed document file as new records (ids not yet assigned). */
 static int doc_records(const struct mseg_policy_doc *d, struct mseg_agent_policies *out,
 		       struct mseg_diag *diag)
@@ -411,18 +429,7 @@ static int doc_records(const struct mseg_policy_doc *d, struct mseg_agent_polici
 	 * the common one-document file (the 10,000-rule policy) is parsed once, not twice.
 	 */
 	if (r == 0 && n_chunks == 1 && set.n_policies == 1) {
-		struct mseg_agent_policy *p = agent_policy_new();
-
-		if (!p || append(out, p) < 0) {
-			free(p);
-			r = -ENOMEM;
-		} else {
-			p->file = strdup(d->name);
-			p->text = TAKE_PTR(whole);
-			p->pol = set.policies[0];
-			memset(&set.policies[0], 0, sizeof(set.policies[0]));
-			r = p->file ? 0 : -ENOMEM;
-		}
+		r = record_add(out, d->name, &whole, &set.policies[0]);
 		mseg_policy_set_free(&set);
 		return r;
 	}
@@ -442,20 +449,8 @@ static int doc_records(const struct mseg_policy_doc *d, struct mseg_agent_polici
 		     (k >= set.n_policies || !same_policy(&one.policies[0], &set.policies[k]))))
 			cut = false;
 		if (cut && one.n_policies == 1) {
-			struct mseg_agent_policy *p = agent_policy_new();
-
-			if (!p || append(out, p) < 0) {
-				free(p);
-				r = -ENOMEM;
-			} else {
-				p->file = strdup(d->name);
-				p->text = TAKE_PTR(t);
-				p->pol = one.policies[0];
-				memset(&one.policies[0], 0, sizeof(one.policies[0]));
-				if (!p->file)
-					r = -ENOMEM;
-				k++;
-			}
+			r = record_add(out, d->name, &t, &one.policies[0]);
+			k++;
 		}
 		mseg_policy_set_free(&one);
 		mseg_diag_free(&quiet);
