@@ -20,6 +20,7 @@
 #include "agent/events.h"
 #include "agent/reconcile.h"
 #include "agent/store.h"
+#include "lib/version.h"
 #include "lib/log.h"
 #include "lib/macro.h"
 #include "policy/cidr.h"
@@ -27,24 +28,25 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: msegd [OPTIONS]\n"
-		   "The mseg node agent: runs containers' network namespaces and enforces "
-		   "policy on them.\n\n"
-		   "  --state-dir DIR        state directory (default " MSEG_DEFAULT_STATE_DIR ")\n"
-		   "  --socket PATH          control socket (default " MSEG_DEFAULT_SOCKET ")\n"
-		   "  --node NAME            node name (default: the hostname)\n"
-		   "  --pod-cidr CIDR        this node's container addresses "
-		   "(default " MSEG_DEFAULT_POD_CIDR ")\n"
-		   "  --foreground           do not daemonize\n"
-		   "  --bpf-dir DIR          bpffs directory for pinned maps "
-		   "(default " MSEG_DEFAULT_BPF_DIR ")\n"
-		   "  --netns-prefix PREFIX  container namespace names start with this (default "
-		   "\"" MSEG_DEFAULT_NETNS_PREFIX "\")\n"
-		   "  --datapath bpf|nft     enforcement backend (default bpf)\n"
-		   "  --default-deny         deny traffic no policy allows\n" MSEG_EVENTS_OPTIONS_USAGE
-		   MSEG_CLUSTER_OPTIONS_USAGE
-		   "  -v, --verbose          debug logging\n"
-		   "  -h, --help             this text\n");
+	fprintf(f,
+		"Usage: msegd [OPTIONS]\n"
+		"The mseg node agent: runs containers' network namespaces and enforces "
+		"policy on them.\n\n"
+		"  --state-dir DIR        state directory (default " MSEG_DEFAULT_STATE_DIR ")\n"
+		"  --socket PATH          control socket (default " MSEG_DEFAULT_SOCKET ")\n"
+		"  --node NAME            node name (default: the hostname)\n"
+		"  --pod-cidr CIDR        this node's container addresses "
+		"(default " MSEG_DEFAULT_POD_CIDR ")\n"
+		"  --foreground           do not daemonize\n"
+		"  --bpf-dir DIR          bpffs directory for pinned maps "
+		"(default " MSEG_DEFAULT_BPF_DIR ")\n"
+		"  --netns-prefix PREFIX  container namespace names start with this (default "
+		"\"" MSEG_DEFAULT_NETNS_PREFIX "\")\n"
+		"  --datapath bpf|nft     enforcement backend (default bpf)\n"
+		"  --default-deny         deny traffic no policy allows\n" MSEG_EVENTS_OPTIONS_USAGE
+		    MSEG_CLUSTER_OPTIONS_USAGE "  -v, --verbose          debug logging\n"
+		"  -h, --help             this text\n"
+		"      --version          print the version\n");
 }
 
 enum {
@@ -80,6 +82,7 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 	    MSEG_CLUSTER_LONG_OPTIONS(OPT_CLUSTER_FIRST),
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	static char hostname[256];
@@ -133,6 +136,9 @@ static int parse_args(int argc, char **argv, struct mseg_agent_config *cfg, bool
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("msegd %s\n", MSEG_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
@@ -285,7 +291,8 @@ static int run_loop(struct mseg_agent *a, struct mseg_control *ctl, int sigfd)
 				mseg_cluster_process(a);
 			} else {
 				mseg_control_process(ctl);
-				mseg_cluster_after_request(a); /* publish what the request changed */
+				mseg_cluster_after_request(
+				    a); /* publish what the request changed */
 			}
 		}
 	}
