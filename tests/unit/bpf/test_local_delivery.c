@@ -25,8 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "agent/datapath_bpf_bench.h"
-#include "policy/cidr.h"
+#include "tests/unit/bpf/bpf_fixture.h"
 
 #define OK 0	   /* TC_ACT_OK: the node routes it */
 #define SHOT 2	   /* TC_ACT_SHOT */
@@ -50,27 +49,7 @@ static const uint8_t mac_b[6] = {2, 0, 0, 0, 0, 0xb};
 static const uint8_t mac_x[6] = {2, 0, 0, 0, 0, 0x9};
 static uint8_t mac_gw_a[6], mac_gw_b[6]; /* the host-side veths' own MACs */
 
-static char skip_why[128];
-static char bpf_dir[64];
-static struct mseg_datapath *dp;
 static int if_a, if_b, if_x;
-
-#define MAX_EVENTS 16
-static struct mseg_dp_event events[MAX_EVENTS];
-static size_t n_events;
-
-static void collect(const struct mseg_dp_event *ev, void *userdata)
-{
-	(void)userdata;
-	if (n_events < MAX_EVENTS)
-		events[n_events++] = *ev;
-}
-
-static void drain_events(void)
-{
-	n_events = 0;
-	assert_true(mseg_datapath_bpf.events_read(dp, 1u << 20, collect, NULL) >= 0);
-}
 
 /* B accepts TCP 8000 from A and denies everything else from A; A accepts nothing new. */
 static struct mseg_table_entry table[] = {
@@ -127,18 +106,8 @@ static int route_like_a_node(void)
 	return 0;
 }
 
-static int endpoint_add(uint32_t id, int ifindex, uint32_t ip, const uint8_t *mac, uint32_t ident)
-{
-	struct mseg_dp_endpoint ep = {.id = id, .ifindex = ifindex, .identity = ident};
-
-	ep.ip = mseg_cidr_from_v4(ip, 32);
-	memcpy(ep.mac, mac, 6);
-	return mseg_datapath_bpf_endpoint_put(dp, &ep);
-}
-
 static int setup(void **state)
 {
-	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
 	struct mseg_table_diff d = {
 	    .added = table,
 	    .n_added = sizeof(table) / sizeof(table[0]),
@@ -147,38 +116,23 @@ static int setup(void **state)
 	    .defaults_changed = {defaults_in, defaults_eg},
 	    .n_defaults_changed = {2, 2},
 	};
-	int r;
+	static const char *const names[] = {"fpa", "fpb", "fpx"};
+	int ifs[3];
 
 	(void)state;
-	if (geteuid() != 0) {
-		snprintf(skip_why, sizeof(skip_why), "needs root for BPF and namespaces");
+	if (fixture_enter(names, ifs, 3) < 0)
 		return 0;
-	}
-	r = mseg_bpf_sandbox_enter(bpf_dir, sizeof(bpf_dir));
-	if (r < 0) {
-		snprintf(skip_why, sizeof(skip_why), "no sandbox (unshare/bpffs): %s",
-			 strerror(-r));
-		return 0;
-	}
-	if_a = mseg_bpf_sandbox_veth("fpa");
-	if_b = mseg_bpf_sandbox_veth("fpb");
-	if_x = mseg_bpf_sandbox_veth("fpx");
-	if (if_a < 0 || if_b < 0 || if_x < 0) {
-		snprintf(skip_why, sizeof(skip_why), "cannot create veth interfaces");
-		return 0;
-	}
+	if_a = ifs[0];
+	if_b = ifs[1];
+	if_x = ifs[2];
 	if (route_like_a_node() < 0)
 		return 0;
 	if (read_mac("fpa", mac_gw_a) < 0 || read_mac("fpb", mac_gw_b) < 0) {
 		snprintf(skip_why, sizeof(skip_why), "cannot read the veths' MACs");
 		return 0;
 	}
-	r = mseg_datapath_bpf.open(&cfg, &dp);
-	if (r < 0) {
-		snprintf(skip_why, sizeof(skip_why), "cannot load the BPF object: %s",
-			 strerror(-r));
+	if (fixture_open() < 0)
 		return 0;
-	}
 	ipcache[0] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_A, 32), ID_A, ID_A};
 	ipcache[1] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_B, 32), ID_B, ID_B};
 	assert_int_equal(mseg_datapath_bpf.apply(dp, &d), 0);
@@ -186,27 +140,6 @@ static int setup(void **state)
 	assert_int_equal(endpoint_add(2, if_b, IP_B, mac_b, ID_B), 0);
 	return 0;
 }
-
-static int teardown(void **state)
-{
-	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
-
-	(void)state;
-	if (dp) {
-		mseg_datapath_bpf.close(dp);
-		mseg_datapath_bpf.purge(&cfg);
-	}
-	mseg_bpf_sandbox_leave(bpf_dir);
-	return 0;
-}
-
-#define NEED_BPF()                                                                                 \
-	do {                                                                                       \
-		if (skip_why[0]) {                                                                 \
-			print_message("skipping: %s\n", skip_why);                                 \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
 
 /* The packet after a run, for the rewrite checks. */
 static uint8_t out[MSEG_BPF_PKT_MAX + 256];

@@ -21,8 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/datapath_bpf_bench.h"
-#include "policy/cidr.h"
+#include "tests/unit/bpf/bpf_fixture.h"
 
 #define OK 0   /* TC_ACT_OK */
 #define SHOT 2 /* TC_ACT_SHOT */
@@ -41,26 +40,7 @@ static const uint8_t mac_b[6] = {2, 0, 0, 0, 0, 0xb};
 static const uint8_t mac_c[6] = {2, 0, 0, 0, 0, 0xc};
 static const uint8_t mac_gw[6] = {2, 0, 0, 0, 0, 0xee};
 
-static char skip_why[128];
-static char bpf_dir[64];
-static struct mseg_datapath *dp;
 static int if_a, if_b, if_c, if_unknown;
-
-#define MAX_EVENTS 64
-static struct mseg_dp_event events[MAX_EVENTS];
-static size_t n_events;
-
-static void collect(const struct mseg_dp_event *ev, void *userdata)
-{
-	if (n_events < MAX_EVENTS)
-		events[n_events++] = *ev;
-}
-
-static void drain_events(void)
-{
-	n_events = 0;
-	assert_true(mseg_datapath_bpf.events_read(dp, 1u << 20, collect, NULL) >= 0);
-}
 
 #define IN MSEG_DIR_INGRESS
 #define EG MSEG_DIR_EGRESS
@@ -108,15 +88,6 @@ static struct mseg_endpoint_default defaults_eg[] = {
 
 static struct mseg_ipcache_entry ipcache[4];
 
-static int endpoint_add(uint32_t id, int ifindex, uint32_t ip, const uint8_t *mac, uint32_t ident)
-{
-	struct mseg_dp_endpoint ep = {.id = id, .ifindex = ifindex, .identity = ident};
-
-	ep.ip = mseg_cidr_from_v4(ip, 32);
-	memcpy(ep.mac, mac, 6);
-	return mseg_datapath_bpf_endpoint_put(dp, &ep);
-}
-
 static int endpoint_del(int ifindex)
 {
 	uint32_t key = (uint32_t)ifindex;
@@ -126,7 +97,6 @@ static int endpoint_del(int ifindex)
 
 static int setup(void **state)
 {
-	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
 	struct mseg_table_diff d = {
 	    .added = table,
 	    .n_added = sizeof(table) / sizeof(table[0]),
@@ -135,32 +105,18 @@ static int setup(void **state)
 	    .defaults_changed = {defaults_in, defaults_eg},
 	    .n_defaults_changed = {3, 3},
 	};
-	int r;
+	static const char *const names[] = {"mta", "mtb", "mtc", "mtx"};
+	int ifs[4];
 
-	if (geteuid() != 0) {
-		snprintf(skip_why, sizeof(skip_why), "needs root for BPF and namespaces");
+	(void)state;
+	if (fixture_enter(names, ifs, 4) < 0)
 		return 0;
-	}
-	r = mseg_bpf_sandbox_enter(bpf_dir, sizeof(bpf_dir));
-	if (r < 0) {
-		snprintf(skip_why, sizeof(skip_why), "no sandbox (unshare/bpffs): %s",
-			 strerror(-r));
+	if_a = ifs[0];
+	if_b = ifs[1];
+	if_c = ifs[2];
+	if_unknown = ifs[3];
+	if (fixture_open() < 0)
 		return 0;
-	}
-	if_a = mseg_bpf_sandbox_veth("mta");
-	if_b = mseg_bpf_sandbox_veth("mtb");
-	if_c = mseg_bpf_sandbox_veth("mtc");
-	if_unknown = mseg_bpf_sandbox_veth("mtx");
-	if (if_a < 0 || if_b < 0 || if_c < 0 || if_unknown < 0) {
-		snprintf(skip_why, sizeof(skip_why), "cannot create veth interfaces");
-		return 0;
-	}
-	r = mseg_datapath_bpf.open(&cfg, &dp);
-	if (r < 0) {
-		snprintf(skip_why, sizeof(skip_why), "cannot load the BPF object: %s",
-			 strerror(-r));
-		return 0;
-	}
 	ipcache[0] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_A, 32), ID_A, ID_A};
 	ipcache[1] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_B, 32), ID_B, ID_B};
 	ipcache[2] = (struct mseg_ipcache_entry){mseg_cidr_from_v4(IP_C, 32), ID_C, ID_C};
@@ -172,26 +128,6 @@ static int setup(void **state)
 	assert_int_equal(endpoint_add(3, if_c, IP_C, mac_c, ID_C), 0);
 	return 0;
 }
-
-static int teardown(void **state)
-{
-	struct mseg_datapath_config cfg = {.bpf_dir = bpf_dir};
-
-	if (dp) {
-		mseg_datapath_bpf.close(dp);
-		mseg_datapath_bpf.purge(&cfg);
-	}
-	mseg_bpf_sandbox_leave(bpf_dir);
-	return 0;
-}
-
-#define NEED_BPF()                                                                                 \
-	do {                                                                                       \
-		if (skip_why[0]) {                                                                 \
-			print_message("skipping: %s\n", skip_why);                                 \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
 
 /* Sends a packet from the endpoint on ifindex (its tc ingress: its egress policy). */
 static uint32_t from_ep(int ifindex, const struct mseg_bpf_pkt *p)
