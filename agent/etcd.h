@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An etcd v3 client over the JSON gateway (etcd 3.4: POST /v3/kv/range etc., keys and values
- * base64 in the JSON, 64-bit numbers as strings), with libcurl and jansson.
+ * base64 (lib/base64.h) in the JSON, 64-bit numbers as strings), with libcurl and jansson.
  *
  *   etcd.c        the client: blocking unary calls (put, get, range, delete, txn, leases,
  *                 compaction) with a short timeout, failing over between endpoints
@@ -224,10 +224,6 @@ int mseg_etcd_release_slot_unless(struct mseg_etcd *etcd, const char *prefix, co
 
 /* ---- pure codec (etcd_codec.c), exposed for tests ------------------------------------- */
 
-/* Standard base64 with padding; *ret is malloc'd and NUL-terminated. */
-int mseg_etcd_b64_encode(const void *data, size_t len, char **ret);
-/* Decodes standard base64 (padding optional); -EINVAL on a bad character or length. */
-int mseg_etcd_b64_decode(const char *s, void **ret, size_t *len);
 /* The range_end that makes [key, end) every key with that prefix; "" -> "\0" (all keys). */
 int mseg_etcd_prefix_end(const char *prefix, char **ret, size_t *len);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The etcd JSON gateway's wire format, without any I/O: base64, request bodies and the
+ * The etcd JSON gateway's wire format, without any I/O: request bodies and the
  * parsing of responses and watch stream lines. The gateway (grpc-gateway, proto3 JSON) omits
  * fields at their default (false, 0, PUT), sends int64 as strings and bytes as base64.
  */
@@ -9,79 +9,8 @@
 #include <string.h>
 
 #include "agent/etcd.h"
+#include "lib/base64.h"
 #include "macro.h"
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int mseg_etcd_b64_encode(const void *data, size_t len, char **ret)
-{
-	const uint8_t *p = data;
-	char *out, *o;
-
-	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
-		return -E2BIG;
-	out = malloc((len + 2) / 3 * 4 + 1);
-	if (!out)
-		return -ENOMEM;
-	o = out;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		*o++ = b64chars[v >> 18 & 63];
-		*o++ = b64chars[v >> 12 & 63];
-		*o++ = i + 1 < len ? b64chars[v >> 6 & 63] : '=';
-		*o++ = i + 2 < len ? b64chars[v & 63] : '=';
-	}
-	*o = 0;
-	*ret = out;
-	return 0;
-}
-
-static int b64_value(char c)
-{
-	const char *p = c ? strchr(b64chars, c) : NULL;
-
-	return p ? (int)(p - b64chars) : -1;
-}
-
-int mseg_etcd_b64_decode(const char *s, void **ret, size_t *len)
-{
-	size_t n = strlen(s), out_len = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	uint8_t *out;
-
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	if (strlen(s) - n > 2 || n % 4 == 1)
-		return -EINVAL;
-	/* One extra byte: values are handed out NUL-terminated. */
-	out = malloc(n / 4 * 3 + 3 + 1);
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_value(s[i]);
-
-		if (v < 0) {
-			free(out);
-			return -EINVAL;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[out_len++] = (uint8_t)(acc >> bits);
-		}
-	}
-	out[out_len] = 0;
-	*ret = out;
-	*len = out_len;
-	return 0;
-}
 
 int mseg_etcd_prefix_end(const char *prefix, char **ret, size_t *len)
 {
@@ -115,7 +44,7 @@ static int set_b64(json_t *obj, const char *field, const void *data, size_t len)
 {
 	_cleanup_free_ char *s = NULL;
 
-	if (mseg_etcd_b64_encode(data, len, &s) < 0)
+	if (mseg_base64_encode(data, len, &s) < 0)
 		return -ENOMEM;
 	return json_object_set_new(obj, field, json_string(s)) < 0 ? -ENOMEM : 0;
 }
@@ -330,7 +259,7 @@ static int get_b64(const json_t *obj, const char *field, char **ret, size_t *len
 	}
 	if (!json_is_string(v))
 		return -EPROTO;
-	r = mseg_etcd_b64_decode(json_string_value(v), &data, len);
+	r = mseg_base64_decode(json_string_value(v), &data, len);
 	if (r < 0)
 		return r == -EINVAL ? -EPROTO : r;
 	*ret = data;

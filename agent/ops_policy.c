@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "agent/reconcile.h"
+#include "lib/base64.h"
 #include "lib/macro.h"
 #include "policy/cidr.h"
 
@@ -69,59 +70,28 @@ static int policies_commit(struct mseg_agent *a, struct mseg_agent_policies *nex
 /* Large documents arrive deflated (tools/cmd_apply.c): base64 of zlib data, and the length. */
 #define MAX_DOCUMENT (64u << 20)
 
-static int unbase64(const char *in, size_t n, unsigned char *out, size_t *out_len)
-{
-	size_t o = 0;
-	unsigned v = 0, bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = in[i];
-		unsigned d;
-
-		if (c >= 'A' && c <= 'Z')
-			d = (unsigned)(c - 'A');
-		else if (c >= 'a' && c <= 'z')
-			d = (unsigned)(c - 'a' + 26);
-		else if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0' + 52);
-		else if (c == '+')
-			d = 62;
-		else if (c == '/')
-			d = 63;
-		else if (c == '=')
-			break;
-		else
-			return -EINVAL;
-		v = (v << 6 | d) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(v >> bits);
-		}
-	}
-	*out_len = o;
-	return 0;
-}
-
 /* The text of {"deflate", "len"}: a malloc'd NUL-terminated string, or an error in e. */
 static int inflated(json_t *item, size_t i, char **ret, size_t *len, struct mseg_op_error *e)
 {
 	const char *b = json_string_value(json_object_get(item, "deflate"));
 	json_int_t want = json_integer_value(json_object_get(item, "len"));
-	size_t bl = json_string_length(json_object_get(item, "deflate")), zl;
-	_cleanup_free_ unsigned char *z = malloc(bl / 4 * 3 + 3);
+	_cleanup_free_ void *z = NULL;
 	_cleanup_free_ char *text = NULL;
+	size_t zl = 0;
 	uLongf got;
+	int r;
 
 	if (want < 0 || (uint64_t)want > MAX_DOCUMENT)
-		return mseg_op_error_set(e, -EINVAL, NULL,
-					 "documents[%zu]: \"len\" must be 0..%u", i, MAX_DOCUMENT);
+		return mseg_op_error_set(e, -EINVAL, NULL, "documents[%zu]: \"len\" must be 0..%u",
+					 i, MAX_DOCUMENT);
 	text = malloc((size_t)want + 1);
-	if (!z || !text)
+	if (!text)
 		return -ENOMEM;
+	r = mseg_base64_decode(b, &z, &zl);
+	if (r == -ENOMEM)
+		return r;
 	got = (uLongf)want;
-	if (unbase64(b, bl, z, &zl) < 0 ||
-	    uncompress((Bytef *)text, &got, z, (uLong)zl) != Z_OK || got != (uLongf)want)
+	if (r < 0 || uncompress((Bytef *)text, &got, z, (uLong)zl) != Z_OK || got != (uLongf)want)
 		return mseg_op_error_set(e, -EINVAL, NULL,
 					 "documents[%zu]: \"deflate\" is not base64 zlib data of "
 					 "\"len\" bytes",
@@ -136,13 +106,13 @@ static int inflated(json_t *item, size_t i, char **ret, size_t *len, struct mseg
 }
 
 /*
- * {"documents": [{"name", "text"} or {"name", "deflate", "len"}]} -> {"results": [...], "timing": {...}} or {"errors": [...]}.
- * timing: where the agent's time went, ms: parse (and validate), save (policies.json),
- * compile, apply (datapath), total (from the request's decoded arguments to the datapath
- * committed; the JSON transport is not in it).
+ * {"documents": [{"name", "text"} or {"name", "deflate", "len"}]} -> {"results": [...], "timing":
+ * {...}} or {"errors": [...]}. timing: where the agent's time went, ms: parse (and validate), save
+ * (policies.json), compile, apply (datapath), total (from the request's decoded arguments to the
+ * datapath committed; the JSON transport is not in it).
  */
-static int apply_documents(struct mseg_agent *a, const struct mseg_policy_doc *docs,
-			   size_t n_docs, double t0, json_t **result, struct mseg_op_error *e);
+static int apply_documents(struct mseg_agent *a, const struct mseg_policy_doc *docs, size_t n_docs,
+			   double t0, json_t **result, struct mseg_op_error *e);
 
 int mseg_op_policy_apply(void *ctx, json_t *args, json_t **result, struct mseg_op_error *e)
 {
@@ -189,8 +159,8 @@ out_texts:
 	return r;
 }
 
-static int apply_documents(struct mseg_agent *a, const struct mseg_policy_doc *docs,
-			   size_t n_docs, double t0, json_t **result, struct mseg_op_error *e)
+static int apply_documents(struct mseg_agent *a, const struct mseg_policy_doc *docs, size_t n_docs,
+			   double t0, json_t **result, struct mseg_op_error *e)
 {
 	struct mseg_agent_policies next = {0};
 	struct mseg_apply_result *res = NULL;

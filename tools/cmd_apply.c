@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "lib/base64.h"
 #include "lib/macro.h"
 #include "tools/cli.h"
 #include "tools/client.h"
@@ -81,27 +82,6 @@ static bool ascii(const char *s, size_t n)
  */
 #define DEFLATE_FROM (64u << 10)
 
-static char *base64(const unsigned char *in, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-			     (i + 2 < n ? in[i + 2] : 0);
-
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
 /* The document as {"name", "deflate", "len"}, or NULL (then it goes as text). */
 static json_t *deflated(const char *path, const char *text, size_t len)
 {
@@ -111,9 +91,9 @@ static json_t *deflated(const char *path, const char *text, size_t len)
 
 	if (!z || compress2(z, &n, (const Bytef *)text, (uLong)len, 1) != Z_OK)
 		return NULL;
-	b = base64(z, n);
-	return b ? json_pack("{s:s,s:s,s:I}", "name", path, "deflate", b, "len", (json_int_t)len)
-		 : NULL;
+	if (mseg_base64_encode(z, n, &b) < 0)
+		return NULL;
+	return json_pack("{s:s,s:s,s:I}", "name", path, "deflate", b, "len", (json_int_t)len);
 }
 
 static int add_file(json_t *docs, const char *path, FILE *f)
@@ -133,8 +113,8 @@ static int add_file(json_t *docs, const char *path, FILE *f)
 			return json_array_append_new(docs, t) < 0 ? -ENOMEM : 0;
 	}
 	t = ascii(text, len) ? json_stringn_nocheck(text, len) : json_stringn(text, len);
-	if (!t || json_array_append_new(docs, json_pack("{s:s,s:o}", "name", path, "text", t)) <
-		      0) {
+	if (!t ||
+	    json_array_append_new(docs, json_pack("{s:s,s:o}", "name", path, "text", t)) < 0) {
 		fprintf(stderr, "mseg: '%s' is not UTF-8 text\n", path);
 		return -EINVAL;
 	}
