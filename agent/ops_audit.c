@@ -11,18 +11,29 @@
 
 #include <errno.h>
 
-/* A scope that came from elsewhere (the cluster): programmed and saved as audit.set does. */
-int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next, bool program)
+/* Programs the difference between the current scope and next on the table compiled last. */
+static int audit_program(struct mseg_agent *a, struct mseg_audit_scope *next)
 {
 	struct mseg_table_diff diff = {0};
 	int r;
 
-	if (program && a->dp && a->dp_ops && a->compiler) {
-		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit,
-					  next, &diff);
-		if (r == 0)
-			r = a->dp_ops->apply(a->dp, &diff);
-		mseg_table_diff_free(&diff);
+	if (!a->dp || !a->dp_ops || !a->compiler)
+		return 0;
+	r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit, next,
+				  &diff);
+	if (r == 0)
+		r = a->dp_ops->apply(a->dp, &diff);
+	mseg_table_diff_free(&diff);
+	return r;
+}
+
+/* A scope that came from elsewhere (the cluster): programmed and saved as audit.set does. */
+int mseg_agent_audit_replace(struct mseg_agent *a, struct mseg_audit_scope *next, bool program)
+{
+	int r;
+
+	if (program) {
+		r = audit_program(a, next);
 		if (r < 0) {
 			mseg_audit_scope_free(next);
 			return r;
@@ -42,7 +53,6 @@ int mseg_op_audit_set(void *ctx, json_t *args, json_t **result, struct mseg_op_e
 {
 	struct mseg_agent *a = ctx;
 	struct mseg_audit_scope *next = NULL;
-	struct mseg_table_diff diff = {0};
 	const char *ns, *name = NULL;
 	bool on;
 	int r, changed;
@@ -75,12 +85,8 @@ int mseg_op_audit_set(void *ctx, json_t *args, json_t **result, struct mseg_op_e
 		mseg_audit_scope_free(next);
 		return changed;
 	}
-	if (changed && a->dp && a->dp_ops && a->compiler) {
-		r = mseg_audit_scope_diff(mseg_compiler_table(a->compiler), a->state, a->audit,
-					  next, &diff);
-		if (r == 0)
-			r = a->dp_ops->apply(a->dp, &diff);
-		mseg_table_diff_free(&diff);
+	if (changed) {
+		r = audit_program(a, next);
 		if (r < 0) {
 			mseg_audit_scope_free(next);
 			return mseg_op_error_set(e, r, NULL,
